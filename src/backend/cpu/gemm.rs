@@ -1,0 +1,130 @@
+//! `dot_general` on the CPU: operands are viewed as `[batch, m, k] x [batch, k, n]`
+//! and each batch is one call to the `gemm` crate (floats) or a plain loop (integers).
+
+use crate::core::HostData;
+use ndarray::{ArrayD, Axis, CowArray, Ix3, IxDyn};
+use std::sync::OnceLock;
+
+/// Dimension numbers of a `dot_general`: contracting and batch axes of each side.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DotDims {
+    /// Contracting axes of the left operand.
+    pub lhs_contract: Vec<usize>,
+    /// Contracting axes of the right operand (paired with `lhs_contract`).
+    pub rhs_contract: Vec<usize>,
+    /// Batch axes of the left operand.
+    pub lhs_batch: Vec<usize>,
+    /// Batch axes of the right operand (paired with `lhs_batch`).
+    pub rhs_batch: Vec<usize>,
+}
+
+fn threads() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Axes of an operand that are neither batch nor contracting, in order.
+pub(crate) fn free_axes(ndim: usize, batch: &[usize], contract: &[usize]) -> Vec<usize> {
+    (0..ndim).filter(|a| !batch.contains(a) && !contract.contains(a)).collect()
+}
+
+/// Permutes `x` to `groups[0] ++ groups[1] ++ groups[2]` and views it as a 3-d
+/// array `[batch, rows, cols]`, copying only when the axes cannot be merged in place.
+fn as_mat<'a, T: Clone>(x: &'a ArrayD<T>, groups: [&[usize]; 3]) -> CowArray<'a, T, Ix3> {
+    let d: Vec<usize> = groups.iter().map(|g| g.iter().map(|&a| x.shape()[a]).product()).collect();
+    let perm: Vec<usize> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+    let v = x.view().permuted_axes(IxDyn(&perm));
+    match v.clone().into_shape_with_order((d[0], d[1], d[2])) {
+        Ok(view) => CowArray::from(view),
+        Err(_) => {
+            let owned = v.as_standard_layout().into_owned();
+            match owned.into_shape_with_order((d[0], d[1], d[2])) {
+                Ok(a) => CowArray::from(a),
+                Err(e) => unreachable!("standard layout reshapes: {e}"),
+            }
+        }
+    }
+}
+
+fn gemm_batches<T: Copy + Default + 'static>(
+    l: &CowArray<T, Ix3>,
+    r: &CowArray<T, Ix3>,
+    mul_add: impl Fn(T, T, T) -> T,
+    float: Option<(T, T)>,
+) -> Vec<T> {
+    let (b, m, k, n) = (l.shape()[0], l.shape()[1], l.shape()[2], r.shape()[2]);
+    let mut out = vec![T::default(); b * m * n];
+    if m * n == 0 {
+        return out;
+    }
+    let (ls, rs) = (l.strides(), r.strides());
+    for bi in 0..b {
+        let dst = &mut out[bi * m * n..(bi + 1) * m * n];
+        match float {
+            Some((zero, one)) if k > 0 => {
+                let par = if m * n * k >= 48 * 48 * 48 && threads() > 1 {
+                    gemm::Parallelism::Rayon(threads())
+                } else {
+                    gemm::Parallelism::None
+                };
+                let (lv, rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
+                // SAFETY: `lv` and `rv` are valid m x k and k x n views whose element
+                // strides are passed along, and `dst` is a fresh m x n row-major slice.
+                unsafe {
+                    gemm::gemm(
+                        m, n, k,
+                        dst.as_mut_ptr(), 1, n as isize, false,
+                        lv.as_ptr(), ls[2], ls[1],
+                        rv.as_ptr(), rs[2], rs[1],
+                        zero, one, false, false, false, par,
+                    );
+                }
+            }
+            _ => {
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut acc = T::default();
+                        for p in 0..k {
+                            acc = mul_add(acc, l[[bi, i, p]], r[[bi, p, j]]);
+                        }
+                        dst[i * n + j] = acc;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn dot_typed<T: Copy + Default + 'static>(
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    d: &DotDims,
+    mul_add: impl Fn(T, T, T) -> T,
+    float: Option<(T, T)>,
+) -> ArrayD<T> {
+    let lf = free_axes(a.ndim(), &d.lhs_batch, &d.lhs_contract);
+    let rf = free_axes(b.ndim(), &d.rhs_batch, &d.rhs_contract);
+    let l = as_mat(a, [&d.lhs_batch, &lf, &d.lhs_contract]);
+    let r = as_mat(b, [&d.rhs_batch, &d.rhs_contract, &rf]);
+    let out = gemm_batches(&l, &r, mul_add, float);
+    let mut shape: Vec<usize> = d.lhs_batch.iter().map(|&x| a.shape()[x]).collect();
+    shape.extend(lf.iter().map(|&x| a.shape()[x]));
+    shape.extend(rf.iter().map(|&x| b.shape()[x]));
+    ArrayD::from_shape_vec(IxDyn(&shape), out).unwrap_or_else(|e| unreachable!("dot shape: {e}"))
+}
+
+/// `dot_general` of two same-dtype arrays; the output axes are batch, lhs free, rhs free.
+pub fn dot_general(a: &HostData, b: &HostData, d: &DotDims) -> HostData {
+    match (a, b) {
+        (HostData::F32(a), HostData::F32(b)) => HostData::F32(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0)))),
+        (HostData::F64(a), HostData::F64(b)) => HostData::F64(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0)))),
+        (HostData::I32(a), HostData::I32(b)) => {
+            HostData::I32(dot_typed(a, b, d, |s: i32, x, y| s.wrapping_add(x.wrapping_mul(y)), None))
+        }
+        (HostData::U32(a), HostData::U32(b)) => {
+            HostData::U32(dot_typed(a, b, d, |s: u32, x, y| s.wrapping_add(x.wrapping_mul(y)), None))
+        }
+        _ => unreachable!("dot_general on {} and {}", a.dtype(), b.dtype()),
+    }
+}

@@ -1,0 +1,165 @@
+//! The built-in CPU backend: kernels on host `ndarray` data.
+//!
+//! Primitives call these from their `eval` rule. Kernels take standard- or
+//! strided-layout inputs and return owned arrays; matrix products go to the
+//! `gemm` crate using every core.
+
+mod gemm;
+mod indexing;
+mod layout;
+mod reduce;
+
+pub use self::gemm::{dot_general, DotDims};
+pub(crate) use self::gemm::free_axes;
+pub use indexing::{argsort, gather, scatter_add};
+pub use layout::{broadcast_in_dim, concatenate, pad, reshape, slice, transpose};
+pub use reduce::{arg_reduce, reduce, ReduceOp};
+
+use crate::core::{DType, Element, HostData};
+use ndarray::{ArrayD, Zip};
+
+/// Elementwise map of two same-shaped arrays.
+pub fn zip_map<A: Copy, B: Copy, C>(a: &ArrayD<A>, b: &ArrayD<B>, f: impl Fn(A, B) -> C) -> ArrayD<C> {
+    Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
+}
+
+/// Elementwise select: `p ? a : b`.
+pub fn select(p: &HostData, a: &HostData, b: &HostData) -> HostData {
+    let p = match p {
+        HostData::Bool(p) => p,
+        other => unreachable!("select predicate of dtype {}", other.dtype()),
+    };
+    macro_rules! sel {
+        ($($v:ident),*) => {
+            match (a, b) {
+                $((HostData::$v(a), HostData::$v(b)) => HostData::$v(
+                    Zip::from(p).and(a).and(b).map_collect(|&p, &x, &y| if p { x } else { y }),
+                ),)*
+                _ => unreachable!("select branches of different dtypes"),
+            }
+        };
+    }
+    sel!(F32, F64, I32, U32, U8, Bool)
+}
+
+fn cast_to<A: Element, B: Element>(a: &ArrayD<A>) -> ArrayD<B> {
+    a.mapv(|x| B::from_f64(x.to_f64()))
+}
+
+/// Converts every element to `dtype` as Rust's `as` does (floats to integers
+/// truncate and saturate; NaN becomes 0; nonzero becomes true).
+pub fn convert(h: &HostData, dtype: DType) -> HostData {
+    fn to<B: Element>(h: &HostData) -> ArrayD<B> {
+        crate::with_host!(h, |a| cast_to::<_, B>(a))
+    }
+    match dtype {
+        DType::F32 => match h {
+            // direct casts avoid double rounding through f64
+            HostData::F64(a) => HostData::F32(a.mapv(|x| x as f32)),
+            _ => HostData::F32(to::<f32>(h)),
+        },
+        DType::F64 => HostData::F64(to::<f64>(h)),
+        DType::I32 => HostData::I32(to::<i32>(h)),
+        DType::U32 => HostData::U32(to::<u32>(h)),
+        DType::U8 => HostData::U8(to::<u8>(h)),
+        DType::Bool => HostData::Bool(to::<bool>(h)),
+    }
+}
+
+/// Integer arithmetic with the edge cases XLA defines instead of Rust panics.
+pub trait IntArith: Copy {
+    /// Wrapping add/sub/mul.
+    fn wadd(self, o: Self) -> Self;
+    fn wsub(self, o: Self) -> Self;
+    fn wmul(self, o: Self) -> Self;
+    /// Truncating division; `x / 0` is all ones bits (-1 signed, MAX unsigned).
+    fn xdiv(self, o: Self) -> Self;
+    /// Remainder with the sign of the dividend; `x % 0` is `x`.
+    fn xrem(self, o: Self) -> Self;
+}
+
+macro_rules! int_arith {
+    ($($t:ty),*) => {$(
+        impl IntArith for $t {
+            fn wadd(self, o: Self) -> Self { self.wrapping_add(o) }
+            fn wsub(self, o: Self) -> Self { self.wrapping_sub(o) }
+            fn wmul(self, o: Self) -> Self { self.wrapping_mul(o) }
+            fn xdiv(self, o: Self) -> Self { if o == 0 { !0 } else { self.wrapping_div(o) } }
+            fn xrem(self, o: Self) -> Self { if o == 0 { self } else { self.wrapping_rem(o) } }
+        }
+    )*};
+}
+int_arith!(i32, u32, u8);
+
+/// Special functions the elementwise primitives need, for f32 and f64.
+pub trait Special: Copy {
+    fn erf(self) -> Self;
+    fn erf_inv(self) -> Self;
+    fn logistic(self) -> Self;
+}
+
+impl Special for f64 {
+    fn erf(self) -> f64 {
+        libm::erf(self)
+    }
+    fn erf_inv(self) -> f64 {
+        erf_inv64(self)
+    }
+    fn logistic(self) -> f64 {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
+    }
+}
+
+impl Special for f32 {
+    fn erf(self) -> f32 {
+        libm::erff(self)
+    }
+    fn erf_inv(self) -> f32 {
+        erf_inv64(self as f64) as f32
+    }
+    fn logistic(self) -> f32 {
+        (self as f64).logistic() as f32
+    }
+}
+
+/// Inverse error function: Giles' single-precision approximation refined by two
+/// Newton steps on `erf(y) = x`, which brings it to f64 accuracy.
+fn erf_inv64(x: f64) -> f64 {
+    if x.is_nan() || !(-1.0..=1.0).contains(&x) {
+        return f64::NAN;
+    }
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    if x == -1.0 {
+        return f64::NEG_INFINITY;
+    }
+    let mut w = -((1.0 - x) * (1.0 + x)).ln();
+    let mut p;
+    if w < 5.0 {
+        w -= 2.5;
+        p = 2.810_226_36e-08;
+        for c in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87,
+                  -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+            p = c + p * w;
+        }
+    } else {
+        w = w.sqrt() - 3.0;
+        p = -0.000_200_214_257;
+        for c in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73,
+                  -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+            p = c + p * w;
+        }
+    }
+    let mut y = p * x;
+    for _ in 0..2 {
+        let err = libm::erf(y) - x;
+        y -= err / (std::f64::consts::FRAC_2_SQRT_PI * (-y * y).exp());
+    }
+    y
+}

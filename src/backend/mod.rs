@@ -1,0 +1,3 @@
+//! Backends that evaluate primitives. `cpu` is built in and always present.
+
+pub mod cpu;

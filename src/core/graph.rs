@@ -1,0 +1,146 @@
+//! The IR: a typed SSA graph of primitive applications (JAX calls it a jaxpr).
+
+use super::array::Array;
+use super::aval::Aval;
+use super::trace::Primitive;
+use std::fmt;
+use std::sync::Arc;
+
+/// A variable of a [`Graph`]: an index into its table of avals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Var(pub u32);
+
+/// One equation: `out = prim[params](inputs...)`.
+#[derive(Clone, Debug)]
+pub struct Eqn {
+    /// The primitive applied, with its parameters.
+    pub prim: Arc<dyn Primitive>,
+    /// The variables it reads.
+    pub inputs: Vec<Var>,
+    /// The variable it defines.
+    pub out: Var,
+}
+
+/// A staged function: inputs, captured values, equations in order, outputs.
+///
+/// Captured values are the arrays the function closed over: concrete arrays
+/// (constants) or tracers of an enclosing transformation. [`make_graph`](crate::make_graph)
+/// returns one; its `Display` looks like a jaxpr.
+///
+/// ```
+/// use rjax::{make_graph, numpy as jnp, Array};
+/// let g = make_graph(|x: &Array| jnp::sin(x) * 2.0)(&Array::scalar(1.0f32));
+/// let text = g.to_string();
+/// assert!(text.contains("sin") && text.contains("mul"));
+/// assert_eq!(g.outputs.len(), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Graph {
+    /// The aval of every variable, indexed by `Var`.
+    pub avals: Vec<Aval>,
+    /// Variables bound to the function's arguments, in order.
+    pub inputs: Vec<Var>,
+    /// Variables bound to closed-over arrays.
+    pub captures: Vec<(Var, Array)>,
+    /// The equations, in an order where every input is defined first.
+    pub eqns: Vec<Eqn>,
+    /// The variables returned.
+    pub outputs: Vec<Var>,
+}
+
+impl Graph {
+    /// The aval of a variable.
+    pub fn aval(&self, v: Var) -> &Aval {
+        &self.avals[v.0 as usize]
+    }
+
+    /// Checks that every variable is defined once before use and that every
+    /// equation's recorded output aval is what its primitive's shape rule gives.
+    ///
+    /// ```
+    /// use rjax::{make_graph, numpy as jnp, Array};
+    /// let g = make_graph(|x: &Array| jnp::exp(x).sum())(&Array::zeros(&[3], rjax::DType::F32));
+    /// assert!(g.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let mut defined = vec![false; self.avals.len()];
+        let mut define = |v: Var, what: &str| -> Result<(), String> {
+            let slot = defined
+                .get_mut(v.0 as usize)
+                .ok_or_else(|| format!("{what} {} has no aval", name(v)))?;
+            if *slot {
+                return Err(format!("{} is defined twice", name(v)));
+            }
+            *slot = true;
+            Ok(())
+        };
+        for &v in &self.inputs {
+            define(v, "input")?;
+        }
+        for (v, a) in &self.captures {
+            define(*v, "capture")?;
+            if a.aval() != *self.aval(*v) {
+                return Err(format!("capture {} holds {}", name(*v), a.aval()));
+            }
+        }
+        for e in &self.eqns {
+            let ins: Vec<Aval> = e.inputs.iter().map(|v| self.aval(*v).clone()).collect();
+            let got = e.prim.abstract_eval(&ins).map_err(|m| format!("{}: {m}", e.prim.name()))?;
+            if got != *self.aval(e.out) {
+                return Err(format!(
+                    "{} records {} but its rule gives {got}",
+                    e.prim.name(),
+                    self.aval(e.out)
+                ));
+            }
+            define(e.out, "output")?;
+            // inputs must have been defined before this equation
+        }
+        let mut seen = vec![false; self.avals.len()];
+        for &v in self.inputs.iter().chain(self.captures.iter().map(|(v, _)| v)) {
+            seen[v.0 as usize] = true;
+        }
+        for e in &self.eqns {
+            if let Some(v) = e.inputs.iter().find(|v| !seen[v.0 as usize]) {
+                return Err(format!("{} reads {} before it is defined", e.prim.name(), name(*v)));
+            }
+            seen[e.out.0 as usize] = true;
+        }
+        match self.outputs.iter().find(|v| !seen[v.0 as usize]) {
+            Some(v) => Err(format!("output {} is never defined", name(*v))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Names variables a, b, ..., z, ba, bb, ... as jaxprs do.
+fn name(v: Var) -> String {
+    let mut n = v.0 as usize;
+    let mut s = Vec::new();
+    loop {
+        s.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+impl fmt::Display for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let decl = |v: &Var| format!("{}:{}", name(*v), self.aval(*v));
+        let caps: Vec<String> = self.captures.iter().map(|(v, _)| decl(v)).collect();
+        let ins: Vec<String> = self.inputs.iter().map(decl).collect();
+        writeln!(f, "{{ lambda {}; {}. let", caps.join(" "), ins.join(" "))?;
+        for e in &self.eqns {
+            let params = e.prim.params();
+            let args: Vec<String> = e.inputs.iter().map(|v| name(*v)).collect();
+            let p = if params.is_empty() { String::new() } else { format!("[{params}]") };
+            writeln!(f, "    {} = {}{} {}", decl(&e.out), e.prim.name(), p, args.join(" "))?;
+        }
+        let outs: Vec<String> = self.outputs.iter().map(|v| name(*v)).collect();
+        write!(f, "  in ({}) }}", outs.join(", "))
+    }
+}

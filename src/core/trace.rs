@@ -1,0 +1,269 @@
+//! The trace stack, `bind` (apply a primitive) and graph evaluation.
+//!
+//! rjax stages in "initial style": every transformation first traces the user
+//! function into a [`Graph`] by calling it on abstract arrays, then interprets
+//! that graph with the transformation's rules. While a trace is active, every
+//! primitive applied by [`bind`] is recorded into the innermost trace instead of
+//! being computed. Arrays from enclosing traces and concrete arrays used inside
+//! are captured as graph inputs, so nested transformations compose: an inner
+//! transformation's result graph is evaluated with `bind`, which records it into
+//! the outer trace.
+
+use super::array::{Array, Repr, Tracer};
+use super::aval::Aval;
+use super::dtype::HostData;
+use super::graph::{Eqn, Graph, Var};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A primitive operation with all its rules.
+///
+/// A primitive is a plain struct holding its static parameters (axes, shapes,
+/// dtypes). All of its rules live in one `impl` next to each other:
+///
+/// - `abstract_eval`: the shape and dtype rule, run at every application, so a
+///   bad shape is reported at the caller's line before anything is computed;
+/// - `eval`: the built-in CPU evaluation on host data;
+/// - `jvp`: the forward-mode rule, written with other rjax operations;
+/// - `vjp`: the reverse-mode rule, written with other rjax operations, so it can
+///   itself be differentiated (grad of grad);
+/// - `batch`: the vmap rule, with the batch dimension of batched inputs at axis 0.
+///
+/// ```
+/// use rjax::{lax, Array};
+/// // Applying a primitive outside any transformation computes it right away.
+/// let y = lax::exp(&Array::scalar(0.0f64));
+/// assert_eq!(y.item::<f64>(), 1.0);
+/// ```
+pub trait Primitive: Send + Sync + fmt::Debug + 'static {
+    /// The name printed in graphs and error messages, e.g. `reduce_sum`.
+    fn name(&self) -> &'static str;
+    /// The static parameters, as printed in graphs, e.g. `axes=[0]`.
+    fn params(&self) -> String {
+        String::new()
+    }
+    /// The output's shape and dtype, or a message saying why the inputs are invalid.
+    fn abstract_eval(&self, inputs: &[Aval]) -> Result<Aval, String>;
+    /// Computes the result on the built-in CPU backend.
+    fn eval(&self, inputs: &[&HostData]) -> HostData;
+    /// The output tangent given the input primals, the output primal and the
+    /// input tangents (`None` is a symbolic zero). Only called when the output
+    /// is floating point and at least one tangent is present.
+    fn jvp(&self, x: &[Array], out: &Array, t: &[Option<Array>]) -> Option<Array>;
+    /// The cotangent of each input for which `wants` is true, given the output
+    /// cotangent `ct` (`None` means zero).
+    fn vjp(&self, x: &[Array], out: &Array, ct: &Array, wants: &[bool]) -> Vec<Option<Array>>;
+    /// Applies the primitive to a batch: inputs flagged in `batched` carry a
+    /// batch dimension at axis 0. Returns the result and whether it is batched
+    /// (then at axis 0).
+    fn batch(&self, x: &[Array], batched: &[bool]) -> (Array, bool);
+}
+
+type TraceId = u64;
+
+static NEXT_TRACE: AtomicU64 = AtomicU64::new(1);
+
+struct Builder {
+    id: TraceId,
+    avals: Vec<Aval>,
+    inputs: Vec<Var>,
+    captures: Vec<(Var, Array)>,
+    captured: HashMap<usize, Var>,
+    eqns: Vec<Eqn>,
+}
+
+impl Builder {
+    fn new_var(&mut self, aval: Aval) -> Var {
+        self.avals.push(aval);
+        Var(self.avals.len() as u32 - 1)
+    }
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Builder>> = const { RefCell::new(Vec::new()) };
+}
+
+fn escaped(op: &str, t: &Tracer) -> String {
+    format!(
+        "{op}: an abstract array ({}) from a transformation that has already finished was used. \
+         A traced value escaped its function, for example by being stored in a variable \
+         outside it; return it from the function instead",
+        t.aval
+    )
+}
+
+/// Finds (or creates) the variable of the innermost builder that stands for `x`.
+fn lift(stack: &mut [Builder], x: &Array, op: &str) -> Result<Var, String> {
+    let top_id = stack.last().map(|b| b.id).unwrap_or(0);
+    if let Repr::Traced(t) = &*x.repr {
+        if t.trace == top_id {
+            return Ok(t.var);
+        }
+        if !stack.iter().any(|b| b.id == t.trace) {
+            return Err(escaped(op, t));
+        }
+    }
+    let top = stack.last_mut().ok_or_else(|| format!("{op}: no active trace"))?;
+    let key = Arc::as_ptr(&x.repr) as usize;
+    if let Some(v) = top.captured.get(&key) {
+        return Ok(*v);
+    }
+    let v = top.new_var(x.aval());
+    top.captures.push((v, x.clone()));
+    top.captured.insert(key, v);
+    Ok(v)
+}
+
+/// Applies a primitive to arrays: computes it when no trace is active and all
+/// inputs are concrete, otherwise records it into the innermost trace.
+///
+/// Panics at the caller's line when the inputs break the primitive's shape or
+/// dtype rule; the message starts with the primitive's name.
+///
+/// ```
+/// use rjax::{bind, lax::Exp, Array};
+/// let y = bind(Exp, &[&Array::scalar(0.0f32)]);
+/// assert_eq!(y.item::<f32>(), 1.0);
+/// ```
+#[track_caller]
+pub fn bind<P: Primitive>(prim: P, inputs: &[&Array]) -> Array {
+    bind_arc(Arc::new(prim), inputs)
+}
+
+/// [`bind`] for a primitive already behind an `Arc` (as graphs hold them).
+#[track_caller]
+pub(crate) fn bind_arc(prim: Arc<dyn Primitive>, inputs: &[&Array]) -> Array {
+    let avals: Vec<Aval> = inputs.iter().map(|x| x.aval()).collect();
+    let out = match prim.abstract_eval(&avals) {
+        Ok(a) => a,
+        Err(msg) => panic!("{}: {msg}", prim.name()),
+    };
+    let staged = STACK.with(|s| {
+        let mut stack = s.borrow_mut();
+        if stack.is_empty() {
+            return Ok(None);
+        }
+        let mut vars = Vec::with_capacity(inputs.len());
+        for x in inputs {
+            vars.push(lift(&mut stack, x, prim.name())?);
+        }
+        let top = stack.last_mut().ok_or("no active trace")?;
+        let var = top.new_var(out.clone());
+        top.eqns.push(Eqn { prim: prim.clone(), inputs: vars, out: var });
+        Ok::<_, String>(Some(Array::traced(top.id, var, out.clone())))
+    });
+    match staged {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let mut hosts = Vec::with_capacity(inputs.len());
+            for x in inputs {
+                match &*x.repr {
+                    Repr::Concrete(h) => hosts.push(h),
+                    Repr::Traced(t) => panic!("{}", escaped(prim.name(), t)),
+                }
+            }
+            let h = prim.eval(&hosts);
+            debug_assert_eq!(h.shape(), &out.shape[..], "{} eval shape", prim.name());
+            debug_assert_eq!(h.dtype(), out.dtype, "{} eval dtype", prim.name());
+            Array::from_host(h)
+        }
+        Err(msg) => panic!("{msg}"),
+    }
+}
+
+/// Pops the builder even when the traced function panics.
+struct Guard(TraceId);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.last().map(|b| b.id) == Some(self.0) {
+                s.pop();
+            }
+        });
+    }
+}
+
+/// Traces `f` on abstract arguments with the given avals and returns its graph.
+///
+/// This is the one staging entry point every transformation uses.
+///
+/// ```
+/// use rjax::{core::trace_graph, Aval, DType};
+/// let g = trace_graph(&[Aval::new(&[3], DType::F32)], |xs| vec![&xs[0] * &xs[0]]);
+/// assert_eq!(g.eqns.len(), 1);
+/// ```
+pub fn trace_graph(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Graph {
+    let id = NEXT_TRACE.fetch_add(1, Ordering::Relaxed);
+    let args = STACK.with(|s| {
+        let mut b = Builder {
+            id,
+            avals: Vec::new(),
+            inputs: Vec::new(),
+            captures: Vec::new(),
+            captured: HashMap::new(),
+            eqns: Vec::new(),
+        };
+        let args: Vec<Array> = in_avals
+            .iter()
+            .map(|a| {
+                let v = b.new_var(a.clone());
+                b.inputs.push(v);
+                Array::traced(id, v, a.clone())
+            })
+            .collect();
+        s.borrow_mut().push(b);
+        args
+    });
+    let guard = Guard(id);
+    let outs = f(&args);
+    let outputs = STACK.with(|s| {
+        let mut stack = s.borrow_mut();
+        outs.iter().map(|o| lift(&mut stack, o, "output")).collect::<Result<Vec<_>, _>>()
+    });
+    let b = STACK.with(|s| s.borrow_mut().pop());
+    std::mem::forget(guard);
+    let outputs = outputs.unwrap_or_else(|m| panic!("{m}"));
+    let b = b.unwrap_or_else(|| panic!("trace stack corrupted"));
+    Graph { avals: b.avals, inputs: b.inputs, captures: b.captures, eqns: b.eqns, outputs }
+}
+
+/// Evaluates a graph on arguments by applying each equation with [`bind`]:
+/// concrete arguments are computed, abstract ones are recorded into the
+/// active trace (this is how a transformed function inlines into an outer one).
+///
+/// ```
+/// use rjax::{core::{eval_graph, trace_graph}, Array, Aval, DType};
+/// let g = trace_graph(&[Aval::new(&[], DType::F64)], |xs| vec![&xs[0] + 1.0]);
+/// let y = eval_graph(&g, &[Array::scalar(2.0f64)]);
+/// assert_eq!(y[0].item::<f64>(), 3.0);
+/// ```
+#[track_caller]
+pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
+    assert_eq!(args.len(), g.inputs.len(), "eval_graph: wrong number of arguments");
+    let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+    for (v, a) in g.inputs.iter().zip(args) {
+        env[v.0 as usize] = Some(a.clone());
+    }
+    for (v, a) in &g.captures {
+        env[v.0 as usize] = Some(a.clone());
+    }
+    for e in &g.eqns {
+        let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
+        let out = bind_arc(e.prim.clone(), &ins);
+        env[e.out.0 as usize] = Some(out);
+    }
+    g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
+}
+
+/// Reads a variable that the graph's order guarantees is defined.
+pub(crate) fn read(env: &[Option<Array>], v: Var) -> &Array {
+    match &env[v.0 as usize] {
+        Some(a) => a,
+        None => panic!("graph reads variable {} before defining it", v.0),
+    }
+}

@@ -1,0 +1,33 @@
+//! rjax: a JAX-style functional autodiff library for Rust.
+//!
+//! Write pure functions of immutable [`Array`]s and transform them: [`grad`],
+//! [`value_and_grad`], [`jvp`], [`vjp`], [`vmap`], [`jacfwd`], [`jacrev`],
+//! [`hessian`], to any depth. Randomness is explicit ([`random::Key`]).
+//! Parameters are trees of arrays ([`Tree`], `#[derive(Tree)]`).
+//!
+//! ```
+//! use rjax::{grad, numpy as jnp, Array};
+//! let loss = |w: &Array| jnp::sum(&jnp::square(&(w * 2.0 - 1.0)), jnp::ALL, false);
+//! let g = grad(loss)(&Array::from_vec(vec![0.0f64, 1.0], &[2]));
+//! assert_eq!(g.to_vec::<f64>(), vec![-4.0, 4.0]);
+//! ```
+
+extern crate self as rjax;
+
+pub mod backend;
+pub mod core;
+pub mod lax;
+pub mod numpy;
+mod ops;
+pub mod primitives;
+pub mod random;
+pub mod transforms;
+pub mod tree;
+
+pub use crate::core::{bind, Array, Aval, DType, Element, Graph, HostData, Primitive};
+pub use rjax_macros::Tree;
+pub use transforms::{
+    grad, grad_with_aux, hessian, jacfwd, jacrev, jvp, make_graph, value_and_grad, value_and_grad_with_aux, vjp,
+    vmap, vmap_axes, AxisSpec,
+};
+pub use tree::Tree;

@@ -1,0 +1,71 @@
+//! The primitive set: a small lax-like core on which everything else is built.
+//!
+//! Each family lives in one file and each primitive is one struct whose
+//! [`Primitive`](crate::Primitive) impl holds all of its rules (shape rule, CPU
+//! evaluation, jvp, vjp, batching) next to each other, followed by the function
+//! that applies it (also re-exported from [`crate::lax`]).
+
+pub mod binary;
+pub mod dot;
+pub mod indexing;
+pub mod random_bits;
+pub mod reduce;
+pub mod structure;
+pub mod unary;
+
+use crate::core::{Array, Aval, DType};
+
+/// Error text for a dtype a primitive does not accept.
+pub(crate) fn want(kind: &str, a: &Aval) -> String {
+    format!("expected {kind} array, got {a}")
+}
+
+/// Checks that every input has the same shape and dtype as the first.
+pub(crate) fn same_avals(ins: &[Aval]) -> Result<(), String> {
+    for a in &ins[1..] {
+        if a.shape != ins[0].shape {
+            return Err(format!("shapes {:?} and {:?} must be equal", ins[0].shape, a.shape));
+        }
+        if a.dtype != ins[0].dtype {
+            return Err(format!(
+                "dtypes {} and {} differ; convert one with astype",
+                ins[0].dtype, a.dtype
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `x` with a new leading batch axis of size `n` (values repeated).
+pub(crate) fn add_batch(x: &Array, n: usize) -> Array {
+    let mut shape = vec![n];
+    shape.extend_from_slice(x.shape());
+    let dims: Vec<usize> = (1..=x.ndim()).collect();
+    structure::broadcast_in_dim(x, &shape, &dims)
+}
+
+/// The batch size among the batched inputs (axis 0 of any of them).
+pub(crate) fn batch_size(x: &[Array], batched: &[bool]) -> usize {
+    x.iter().zip(batched).find(|(_, b)| **b).map(|(a, _)| a.shape()[0]).unwrap_or(1)
+}
+
+/// Gives every unbatched input a leading batch axis (for elementwise rules).
+pub(crate) fn batch_all(x: &[Array], batched: &[bool]) -> Vec<Array> {
+    let n = batch_size(x, batched);
+    x.iter().zip(batched).map(|(a, &b)| if b { a.clone() } else { add_batch(a, n) }).collect()
+}
+
+/// A scalar constant of `dtype`, broadcast to `shape`.
+pub(crate) fn full(shape: &[usize], v: f64, dtype: DType) -> Array {
+    let s = Array::full(&[], v, dtype);
+    if shape.is_empty() {
+        s
+    } else {
+        structure::broadcast_in_dim(&s, shape, &[])
+    }
+}
+
+/// Zeros with the shape and dtype of `x`.
+pub(crate) fn zeros_like(x: &Array) -> Array {
+    full(x.shape(), 0.0, x.dtype())
+}

@@ -1,0 +1,105 @@
+//! `random_bits`: the ChaCha20 keystream as u32 words, the one source of
+//! randomness. See docs/prng.md for the exact algorithm.
+
+use super::batch_all;
+use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use ndarray::{ArrayD, IxDyn};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+/// Words of key material in a [`Key`](crate::random::Key).
+pub const KEY_WORDS: usize = 8;
+
+/// The `random_bits` primitive; apply it with [`random_bits`].
+///
+/// Inputs: a key `u32[..., 8]` and a stream `u32[..., 2]` with the same leading
+/// (batch) axes; output `u32[..., shape]`: for each key, word `j` of the
+/// ChaCha20 keystream (key = the 8 words little-endian, 64-bit block counter
+/// from 0, 64-bit stream id = `stream[0] | stream[1] << 32`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RandomBits {
+    /// The shape of words drawn for each key.
+    pub shape: Vec<usize>,
+}
+
+/// The keystream words `0..n` of ChaCha20 for one key and stream id.
+pub fn chacha_words(key: &[u32], stream: u64, n: usize) -> Vec<u32> {
+    let mut seed = [0u8; 32];
+    for (i, w) in key.iter().enumerate() {
+        seed[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    rng.set_stream(stream);
+    (0..n).map(|_| rng.next_u32()).collect()
+}
+
+impl Primitive for RandomBits {
+    fn name(&self) -> &'static str {
+        "random_bits"
+    }
+    fn params(&self) -> String {
+        format!("shape={:?}", self.shape)
+    }
+    fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
+        let (k, s) = (&i[0], &i[1]);
+        let lead = k.ndim().saturating_sub(1);
+        let ok = k.dtype == DType::U32
+            && s.dtype == DType::U32
+            && k.shape.last() == Some(&KEY_WORDS)
+            && s.shape.last() == Some(&2)
+            && s.shape[..s.ndim() - 1] == k.shape[..lead];
+        if !ok {
+            return Err(format!("expected a key u32[..., 8] and a stream u32[..., 2], got {k} and {s}"));
+        }
+        let mut shape = k.shape[..lead].to_vec();
+        shape.extend_from_slice(&self.shape);
+        Ok(Aval::new(&shape, DType::U32))
+    }
+    fn eval(&self, i: &[&HostData]) -> HostData {
+        let (HostData::U32(k), HostData::U32(s)) = (i[0], i[1]) else {
+            unreachable!("random_bits dtypes checked by its shape rule")
+        };
+        let (k, s) = (k.as_standard_layout(), s.as_standard_layout());
+        let (ks, ss) = match (k.as_slice(), s.as_slice()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => unreachable!("standard layout is contiguous"),
+        };
+        let n: usize = self.shape.iter().product();
+        let mut out = Vec::with_capacity(ks.len() / KEY_WORDS * n);
+        for (key, st) in ks.chunks(KEY_WORDS).zip(ss.chunks(2)) {
+            out.extend(chacha_words(key, st[0] as u64 | (st[1] as u64) << 32, n));
+        }
+        let mut shape = k.shape()[..k.ndim() - 1].to_vec();
+        shape.extend_from_slice(&self.shape);
+        match ArrayD::from_shape_vec(IxDyn(&shape), out) {
+            Ok(a) => HostData::U32(a),
+            Err(e) => unreachable!("random_bits output shape: {e}"),
+        }
+    }
+    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
+        None
+    }
+    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
+        vec![None, None]
+    }
+    fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
+        let x = batch_all(x, b);
+        (random_bits(&x[0], &x[1], &self.shape), true)
+    }
+}
+
+/// Draws `shape` words of the ChaCha20 keystream for `key` (`u32[..., 8]`) on
+/// the stream `stream` (`u32[..., 2]`). Usually reached through [`crate::random`].
+///
+/// ```
+/// use rjax::{lax, Array};
+/// let key = Array::from_vec(vec![0u32; 8], &[8]);
+/// let stream = Array::from_vec(vec![0u32, 0], &[2]);
+/// let bits = lax::random_bits(&key, &stream, &[4]);
+/// // the first words of ChaCha20 with an all-zero key (RFC 7539 test vector)
+/// assert_eq!(bits.to_vec::<u32>()[0], 0xade0b876);
+/// ```
+#[track_caller]
+pub fn random_bits(key: &Array, stream: &Array, shape: &[usize]) -> Array {
+    bind(RandomBits { shape: shape.to_vec() }, &[key, stream])
+}

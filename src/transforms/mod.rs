@@ -1,0 +1,59 @@
+//! The transformations: `grad`, `value_and_grad`, `vjp`, `jvp`, `vmap`,
+//! `jacfwd`, `jacrev`, `hessian` and `make_graph`.
+//!
+//! Each one traces the user function into a [`Graph`](crate::Graph) on abstract
+//! inputs, then interprets that graph with its primitives' rules (jvp, vjp or
+//! batch). The interpreters apply primitives with [`bind`](crate::bind), so
+//! when a transformation runs inside another one its work is recorded into the
+//! outer trace: transformations compose to any depth.
+
+mod autodiff;
+mod jacobian;
+mod vmap;
+
+pub use autodiff::{grad, grad_with_aux, jvp, value_and_grad, value_and_grad_with_aux, vjp};
+pub use jacobian::{hessian, jacfwd, jacrev};
+pub use vmap::{vmap, vmap_axes, AxisSpec};
+
+use crate::core::{trace_graph, Array, Aval, Graph};
+use crate::tree::{leaves, Tree};
+
+/// Traces `f` at the shapes and dtypes of `x`'s leaves and returns its graph
+/// (JAX's `make_jaxpr`); its `Display` is a readable listing.
+///
+/// ```
+/// use rjax::{grad, make_graph, numpy as jnp, Array};
+/// let g = make_graph(grad(|x: &Array| jnp::sin(x).sum()))(&Array::zeros(&[3], rjax::DType::F32));
+/// println!("{g}");
+/// assert!(g.to_string().contains("cos"));
+/// ```
+pub fn make_graph<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F) -> impl Fn(&T) -> Graph {
+    move |x: &T| trace_tree(&f, x, "make_graph").0
+}
+
+/// Traces `f` at `x`'s avals; returns the graph and the output tree with
+/// abstract leaves (a template for rebuilding outputs).
+pub(crate) fn trace_tree<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: &F, x: &T, _op: &str) -> (Graph, Y) {
+    trace_with(f, x, leaves(x).iter().map(|l| l.aval()).collect())
+}
+
+/// Traces `f` on a tree shaped like `x` whose leaves have the given avals.
+pub(crate) fn trace_with<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: &F, x: &T, avals: Vec<Aval>) -> (Graph, Y) {
+    let mut template = None;
+    let g = trace_graph(&avals, |args| {
+        let xt = x.rebuild(&mut args.iter().cloned());
+        let y = f(&xt);
+        let outs = leaves(&y);
+        template = Some(y);
+        outs
+    });
+    match template {
+        Some(t) => (g, t),
+        None => unreachable!("trace_graph calls the function once"),
+    }
+}
+
+/// Rebuilds a tree like `template` from `values`.
+pub(crate) fn rebuild<Y: Tree>(template: &Y, values: Vec<Array>) -> Y {
+    template.rebuild(&mut values.into_iter())
+}

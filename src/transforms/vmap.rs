@@ -1,0 +1,159 @@
+//! `vmap`: the batching interpreter. Batched values carry their batch axis at
+//! position 0 inside the interpreter; each primitive's batch rule says how to
+//! apply it to such values.
+
+use super::{rebuild, trace_with};
+use crate::core::{bind_arc, read, Array, Aval, Graph};
+use crate::numpy::moveaxis;
+use crate::primitives::add_batch;
+use crate::tree::{leaves, Tree};
+
+/// Which axis of each leaf is mapped: one spec for every leaf, or one per leaf.
+///
+/// ```
+/// use rjax::AxisSpec;
+/// let all0: AxisSpec = 0.into();
+/// let per_leaf: AxisSpec = vec![Some(1), None].into();
+/// assert_ne!(all0, per_leaf);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AxisSpec {
+    /// The same axis (or `None`: not mapped) for every leaf.
+    All(Option<isize>),
+    /// One entry per leaf, in flattening order.
+    PerLeaf(Vec<Option<isize>>),
+}
+
+impl From<i32> for AxisSpec {
+    fn from(a: i32) -> Self {
+        AxisSpec::All(Some(a as isize))
+    }
+}
+impl From<Option<isize>> for AxisSpec {
+    fn from(a: Option<isize>) -> Self {
+        AxisSpec::All(a)
+    }
+}
+impl From<Vec<Option<isize>>> for AxisSpec {
+    fn from(a: Vec<Option<isize>>) -> Self {
+        AxisSpec::PerLeaf(a)
+    }
+}
+
+impl AxisSpec {
+    #[track_caller]
+    fn per_leaf(&self, what: &str, n: usize) -> Vec<Option<isize>> {
+        match self {
+            AxisSpec::All(a) => vec![*a; n],
+            AxisSpec::PerLeaf(v) if v.len() == n => v.clone(),
+            AxisSpec::PerLeaf(v) => panic!("vmap: {what} names {} leaves but the tree has {n}", v.len()),
+        }
+    }
+}
+
+/// Runs `g` on inputs that may carry a batch axis at 0 (flagged in `batched`).
+/// Returns each output with its batch flag (batched outputs have the axis at 0).
+pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
+    let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+    let mut bat = vec![false; g.avals.len()];
+    for ((v, x), &b) in g.inputs.iter().zip(xs).zip(batched) {
+        env[v.0 as usize] = Some(x.clone());
+        bat[v.0 as usize] = b;
+    }
+    for (v, a) in &g.captures {
+        env[v.0 as usize] = Some(a.clone());
+    }
+    for e in &g.eqns {
+        let ins: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
+        let flags: Vec<bool> = e.inputs.iter().map(|v| bat[v.0 as usize]).collect();
+        let (out, b) = if flags.iter().any(|&b| b) {
+            e.prim.batch(&ins, &flags)
+        } else {
+            (bind_arc(e.prim.clone(), &ins.iter().collect::<Vec<_>>()), false)
+        };
+        env[e.out.0 as usize] = Some(out);
+        bat[e.out.0 as usize] = b;
+    }
+    g.outputs.iter().map(|v| (read(&env, *v).clone(), bat[v.0 as usize])).collect()
+}
+
+/// Maps `f` over axis 0 of every input leaf, stacking outputs along axis 0
+/// (JAX's `vmap` with default axes).
+///
+/// ```
+/// use rjax::{vmap, Array};
+/// let xs = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+/// let sums = vmap(|x: &Array| x.sum())(&xs);
+/// assert_eq!(sums.to_vec::<f32>(), vec![3.0, 7.0]);
+/// ```
+pub fn vmap<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F) -> impl Fn(&T) -> Y {
+    vmap_axes(f, 0, 0)
+}
+
+/// `vmap` with chosen input and output axes (`None` = not mapped; an unmapped
+/// output must not depend on a mapped input).
+///
+/// ```
+/// use rjax::{vmap_axes, Array, DType};
+/// let w = Array::ones(&[3], DType::F32);
+/// let xs = Array::ones(&[3, 5], DType::F32);
+/// // map over axis 1 of xs, not over w; stack results on axis 0
+/// let f = vmap_axes(|(w, x): &(Array, Array)| (w * x).sum(), vec![None, Some(1)], 0);
+/// assert_eq!(f(&(w, xs)).shape(), &[5]);
+/// ```
+pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
+    f: F,
+    in_axes: impl Into<AxisSpec>,
+    out_axes: impl Into<AxisSpec>,
+) -> impl Fn(&T) -> Y {
+    let (in_axes, out_axes) = (in_axes.into(), out_axes.into());
+    move |x: &T| {
+        let xs = leaves(x);
+        let axes = in_axes.per_leaf("in_axes", xs.len());
+        let mut n = None;
+        let mut moved = Vec::with_capacity(xs.len());
+        for (i, (x, a)) in xs.iter().zip(&axes).enumerate() {
+            match a {
+                None => moved.push(x.clone()),
+                Some(a) => {
+                    let ax = crate::numpy::axis("vmap", *a, x.ndim());
+                    let size = x.shape()[ax];
+                    match n {
+                        None => n = Some(size),
+                        Some(m) if m != size => panic!(
+                            "vmap: mapped axes have different sizes: {m} and {size} (leaf {i}, shape {:?})",
+                            x.shape()
+                        ),
+                        _ => {}
+                    }
+                    moved.push(moveaxis(x, ax as isize, 0));
+                }
+            }
+        }
+        let n = n.unwrap_or_else(|| panic!("vmap: no input is mapped (every in_axes entry is None)"));
+        let batched: Vec<bool> = axes.iter().map(|a| a.is_some()).collect();
+        // trace one example: mapped leaves lose their batch axis
+        let avals: Vec<Aval> = moved
+            .iter()
+            .zip(&batched)
+            .map(|(m, &b)| if b { Aval::new(&m.shape()[1..], m.dtype()) } else { m.aval() })
+            .collect();
+        let (g, y_t) = trace_with(&f, x, avals);
+        let outs = batch_graph(&g, &moved, &batched);
+        let oaxes = out_axes.per_leaf("out_axes", outs.len());
+        let placed: Vec<Array> = outs
+            .into_iter()
+            .zip(oaxes)
+            .map(|((o, b), a)| match (a, b) {
+                (Some(a), b) => {
+                    let o = if b { o } else { add_batch(&o, n) };
+                    let ax = crate::numpy::axis("vmap out_axes", a, o.ndim());
+                    moveaxis(&o, 0, ax as isize)
+                }
+                (None, false) => o,
+                (None, true) => panic!("vmap: out_axes is None for an output that depends on a mapped input"),
+            })
+            .collect();
+        rebuild(&y_t, placed)
+    }
+}
