@@ -33,7 +33,7 @@ pub(crate) enum Repr {
 /// assert_eq!(b.to_vec::<f32>(), vec![3.0, 5.0, 7.0, 9.0]);
 /// assert_eq!(b.shape(), &[2, 2]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Array {
     pub(crate) repr: Arc<Repr>,
 }
@@ -318,6 +318,36 @@ impl Array {
             DType::U32 => make::<u32>(&v, &shape),
             DType::U8 => make::<u8>(&v, &shape),
             DType::Bool => make::<bool>(&v, &shape),
+        }
+    }
+}
+
+/// Equal when both are concrete with the same dtype, shape and values (NaN is
+/// unequal to itself, as in IEEE); an abstract array equals only itself.
+///
+/// ```
+/// use rjax::Array;
+/// assert_eq!(Array::from_vec(vec![1, 2], &[2]), Array::from_vec(vec![1, 2], &[2]));
+/// assert_ne!(Array::from_vec(vec![1, 2], &[2]), Array::from_vec(vec![1, 2], &[1, 2]));
+/// ```
+impl PartialEq for Array {
+    fn eq(&self, other: &Array) -> bool {
+        match (&*self.repr, &*other.repr) {
+            (Repr::Concrete(a), Repr::Concrete(b)) => a == b,
+            _ => Arc::ptr_eq(&self.repr, &other.repr),
+        }
+    }
+}
+
+/// Prints like JAX's repr: `Array([1., 2.], dtype=f32)`.
+impl std::fmt::Debug for Array {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.repr {
+            Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
+            Repr::Concrete(h) => {
+                let body = self.to_string().replace('\n', "\n      ");
+                write!(f, "Array({body}, dtype={})", h.dtype())
+            }
         }
     }
 }

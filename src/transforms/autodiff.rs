@@ -239,7 +239,7 @@ pub fn jvp<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T, t: &T) -> (Y, Y) {
 /// assert_eq!((y.to_vec::<f32>(), ct.to_vec::<f32>()), (vec![3.0, 6.0], vec![3.0, 30.0]));
 /// ```
 #[track_caller]
-pub fn vjp<T: Tree + Clone, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T) -> (Y, impl Fn(&Y) -> T) {
+pub fn vjp<T: Tree + Clone, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T) -> (Y, impl Fn(&Y) -> T + use<T, Y, F>) {
     let xs = leaves(x);
     check_float_leaves("vjp", &xs);
     let (g, y_t) = trace_tree(&f, x, "vjp");
