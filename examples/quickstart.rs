@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --release --example quickstart`.
 
-use rjax::{grad, numpy as jnp, random, Array, DType, Tree};
+use rjax::{Array, DType, Tree, grad, numpy as jnp, random};
 
 #[derive(Tree, Clone)]
 struct Params {

@@ -8,6 +8,7 @@
 //! assert_eq!(y.shape(), &[2]);
 //! ```
 
+pub use crate::backend::cpu::ReduceOp;
 pub use crate::primitives::binary::*;
 pub use crate::primitives::dot::*;
 pub use crate::primitives::indexing::*;
@@ -15,4 +16,3 @@ pub use crate::primitives::random_bits::*;
 pub use crate::primitives::reduce::*;
 pub use crate::primitives::structure::*;
 pub use crate::primitives::unary::*;
-pub use crate::backend::cpu::ReduceOp;

@@ -24,10 +24,14 @@ pub mod random;
 pub mod transforms;
 pub mod tree;
 
-pub use crate::core::{bind, Array, Aval, DType, Element, Graph, HostData, Primitive};
+pub use crate::core::{Array, Aval, DType, Element, Graph, HostData, Primitive, bind};
 pub use rjax_macros::Tree;
 pub use transforms::{
-    grad, grad_with_aux, hessian, jacfwd, jacrev, jvp, make_graph, value_and_grad, value_and_grad_with_aux, vjp,
-    vmap, vmap_axes, AxisSpec,
+    AxisSpec, grad, grad_with_aux, hessian, jacfwd, jacrev, jvp, make_graph, value_and_grad, value_and_grad_with_aux,
+    vjp, vmap, vmap_axes,
 };
 pub use tree::Tree;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -17,10 +17,10 @@
 //! assert_eq!(x.to_vec::<f32>(), random::normal(&k1, &[3], DType::F32).to_vec::<f32>());
 //! ```
 
-use crate::core::{Array, DType};
-use crate::lax::{self, random_bits, KEY_WORDS};
-use crate::numpy as jnp;
 use crate::Tree;
+use crate::core::{Array, DType};
+use crate::lax::{self, KEY_WORDS, random_bits};
+use crate::numpy as jnp;
 
 /// A PRNG key: `u32[..., 8]` (leading axes hold a batch of keys, as `vmap` makes).
 #[derive(Clone, Debug, Tree)]
@@ -254,7 +254,7 @@ pub fn normal(key: &Key, shape: &[usize], dtype: DType) -> Array {
 #[track_caller]
 pub fn truncated_normal(key: &Key, lower: f64, upper: f64, shape: &[usize], dtype: DType) -> Array {
     float_dtype("truncated_normal", dtype);
-    if !(lower < upper) {
+    if lower.is_nan() || upper.is_nan() || lower >= upper {
         panic!("truncated_normal: lower {lower} must be below upper {upper}");
     }
     let s2 = std::f64::consts::SQRT_2;
@@ -302,7 +302,8 @@ pub fn randint(key: &Key, shape: &[usize], lo: i32, hi: i32) -> Array {
     let low31 = lax::and(&sum, &Array::full(&full, 0x7fff_ffff as f64, DType::U32));
     // reassemble two's complement: value = low31 - hi_bit * 2^31
     let low = lax::convert_element_type(&low31, DType::I32);
-    let neg = lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &Array::full(&full, i32::MIN as f64, DType::I32));
+    let neg =
+        lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &Array::full(&full, i32::MIN as f64, DType::I32));
     lax::add(&low, &neg)
 }
 

@@ -232,7 +232,11 @@ pub fn leaves<T: Tree>(t: &T) -> Vec<Array> {
 pub fn unflatten<T: Tree>(template: &T, new_leaves: Vec<Array>) -> Result<T, TreeError> {
     let n = leaves(template).len();
     if new_leaves.len() != n {
-        return Err(TreeError(format!("unflatten: the tree {} holds {n} leaves, {} were given", template.def(), new_leaves.len())));
+        return Err(TreeError(format!(
+            "unflatten: the tree {} holds {n} leaves, {} were given",
+            template.def(),
+            new_leaves.len()
+        )));
     }
     Ok(template.rebuild(&mut new_leaves.into_iter()))
 }

@@ -59,8 +59,7 @@ impl Array {
         if n != data.len() {
             panic!("from_vec: {} values cannot fill shape {shape:?} ({n} elements)", data.len());
         }
-        let a = ArrayD::from_shape_vec(IxDyn(shape), data)
-            .unwrap_or_else(|e| panic!("from_vec: {e}"));
+        let a = ArrayD::from_shape_vec(IxDyn(shape), data).unwrap_or_else(|e| panic!("from_vec: {e}"));
         Array::from_host(T::wrap(a))
     }
 
@@ -148,9 +147,8 @@ impl Array {
     /// ```
     pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Array {
         let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
-        let v: Vec<f64> = (0..num)
-            .map(|i| if i + 1 == num && num > 1 { stop } else { start + i as f64 * step })
-            .collect();
+        let v: Vec<f64> =
+            (0..num).map(|i| if i + 1 == num && num > 1 { stop } else { start + i as f64 * step }).collect();
         Array::from_vec(v, &[num]).cast_host(dtype)
     }
 
@@ -186,11 +184,9 @@ impl Array {
         let h = self.host("to_ndarray");
         match T::view(h) {
             Some(a) => a.clone(),
-            None => panic!(
-                "to_ndarray::<{}>: the array has dtype {}; convert it with astype first",
-                T::DTYPE,
-                h.dtype()
-            ),
+            None => {
+                panic!("to_ndarray::<{}>: the array has dtype {}; convert it with astype first", T::DTYPE, h.dtype())
+            }
         }
     }
 
@@ -207,11 +203,7 @@ impl Array {
         let h = self.host("to_vec");
         match T::view(h) {
             Some(a) => a.iter().copied().collect(),
-            None => panic!(
-                "to_vec::<{}>: the array has dtype {}; convert it with astype first",
-                T::DTYPE,
-                h.dtype()
-            ),
+            None => panic!("to_vec::<{}>: the array has dtype {}; convert it with astype first", T::DTYPE, h.dtype()),
         }
     }
 

@@ -57,9 +57,7 @@ impl fmt::Display for Aval {
 pub fn normalize_axis(axis: isize, ndim: usize) -> Result<usize, String> {
     let n = ndim as isize;
     if axis < -n || axis >= n {
-        Err(format!(
-            "axis {axis} is out of range for an array of {ndim} dimensions"
-        ))
+        Err(format!("axis {axis} is out of range for an array of {ndim} dimensions"))
     } else if axis < 0 {
         Ok((axis + n) as usize)
     } else {

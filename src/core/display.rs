@@ -25,9 +25,7 @@ fn texts(h: &HostData) -> Vec<String> {
         HostData::I32(a) => a.iter().map(|v| v.to_string()).collect(),
         HostData::U32(a) => a.iter().map(|v| v.to_string()).collect(),
         HostData::U8(a) => a.iter().map(|v| v.to_string()).collect(),
-        HostData::Bool(a) => {
-            a.iter().map(|v| if *v { "True".into() } else { "False".into() }).collect()
-        }
+        HostData::Bool(a) => a.iter().map(|v| if *v { "True".into() } else { "False".into() }).collect(),
     }
 }
 

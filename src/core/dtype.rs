@@ -118,11 +118,7 @@ impl HostData {
     }
     /// The same values laid out contiguously in row-major order.
     pub fn into_standard(self) -> HostData {
-        map_host!(self, |a| if a.is_standard_layout() {
-            a
-        } else {
-            a.as_standard_layout().into_owned()
-        })
+        map_host!(self, |a| if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() })
     }
 }
 

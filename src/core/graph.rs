@@ -65,9 +65,7 @@ impl Graph {
     pub fn check(&self) -> Result<(), String> {
         let mut defined = vec![false; self.avals.len()];
         let mut define = |v: Var, what: &str| -> Result<(), String> {
-            let slot = defined
-                .get_mut(v.0 as usize)
-                .ok_or_else(|| format!("{what} {} has no aval", name(v)))?;
+            let slot = defined.get_mut(v.0 as usize).ok_or_else(|| format!("{what} {} has no aval", name(v)))?;
             if *slot {
                 return Err(format!("{} is defined twice", name(v)));
             }
@@ -87,11 +85,7 @@ impl Graph {
             let ins: Vec<Aval> = e.inputs.iter().map(|v| self.aval(*v).clone()).collect();
             let got = e.prim.abstract_eval(&ins).map_err(|m| format!("{}: {m}", e.prim.name()))?;
             if got != *self.aval(e.out) {
-                return Err(format!(
-                    "{} records {} but its rule gives {got}",
-                    e.prim.name(),
-                    self.aval(e.out)
-                ));
+                return Err(format!("{} records {} but its rule gives {got}", e.prim.name(), self.aval(e.out)));
             }
             define(e.out, "output")?;
             // inputs must have been defined before this equation

@@ -8,8 +8,8 @@ mod graph;
 mod trace;
 
 pub use array::Array;
-pub use aval::{broadcast_shapes, normalize_axis, Aval};
+pub use aval::{Aval, broadcast_shapes, normalize_axis};
 pub use dtype::{DType, Element, HostData};
 pub use graph::{Eqn, Graph, Var};
-pub use trace::{bind, eval_graph, trace_graph, Primitive};
+pub use trace::{Primitive, bind, eval_graph, trace_graph};
 pub(crate) use trace::{bind_arc, read};

@@ -16,8 +16,8 @@ use super::graph::{Eqn, Graph, Var};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A primitive operation with all its rules.
 ///

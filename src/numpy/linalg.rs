@@ -1,7 +1,7 @@
 //! Matrix products: matmul, dot, einsum (one or two operands), outer.
 
 use super::{broadcast_to, squeeze};
-use crate::core::{broadcast_shapes, Array};
+use crate::core::{Array, broadcast_shapes};
 use crate::lax::{self, DotDims};
 
 /// NumPy's `matmul` (`@`): 1-d operands are promoted to matrices and the
@@ -110,7 +110,8 @@ fn parse_einsum(spec: &str, n: usize) -> (Vec<Vec<char>>, Vec<char>) {
             // implicit output: letters that appear once, sorted
             let mut all: Vec<char> = ins.iter().flatten().copied().collect();
             all.sort_unstable();
-            let mut once: Vec<char> = all.iter().copied().filter(|c| all.iter().filter(|d| *d == c).count() == 1).collect();
+            let mut once: Vec<char> =
+                all.iter().copied().filter(|c| all.iter().filter(|d| *d == c).count() == 1).collect();
             once.dedup();
             once
         }
@@ -152,7 +153,12 @@ pub fn einsum(spec: &str, xs: &[&Array]) -> Array {
     let (ins, out) = parse_einsum(spec, xs.len());
     for (x, l) in xs.iter().zip(&ins) {
         if x.ndim() != l.len() {
-            panic!("einsum: '{spec}': operand of shape {:?} has {} axes, the spec names {}", x.shape(), x.ndim(), l.len());
+            panic!(
+                "einsum: '{spec}': operand of shape {:?} has {} axes, the spec names {}",
+                x.shape(),
+                x.ndim(),
+                l.len()
+            );
         }
     }
     let (y, letters) = if xs.len() == 1 {
@@ -166,7 +172,11 @@ pub fn einsum(spec: &str, xs: &[&Array]) -> Array {
         let contract: Vec<char> = shared.iter().copied().filter(|c| !out.contains(c)).collect();
         for &c in &shared {
             if a.shape()[pos(&la, c)] != b.shape()[pos(&lb, c)] {
-                panic!("einsum: '{spec}': axis '{c}' has size {} in one operand and {} in the other", a.shape()[pos(&la, c)], b.shape()[pos(&lb, c)]);
+                panic!(
+                    "einsum: '{spec}': axis '{c}' has size {} in one operand and {} in the other",
+                    a.shape()[pos(&la, c)],
+                    b.shape()[pos(&lb, c)]
+                );
             }
         }
         let dims = DotDims {

@@ -19,7 +19,7 @@ pub use linalg::*;
 pub use reductions::*;
 pub use shape::*;
 
-use crate::core::{broadcast_shapes, normalize_axis, Array};
+use crate::core::{Array, broadcast_shapes, normalize_axis};
 use crate::lax;
 
 /// Which axes a reduction runs over.
@@ -141,8 +141,7 @@ pub fn broadcast_to(x: &Array, shape: &[usize]) -> Array {
     if x.shape() == shape {
         return x.clone();
     }
-    let ok = x.ndim() <= shape.len()
-        && x.shape().iter().rev().zip(shape.iter().rev()).all(|(&a, &b)| a == b || a == 1);
+    let ok = x.ndim() <= shape.len() && x.shape().iter().rev().zip(shape.iter().rev()).all(|(&a, &b)| a == b || a == 1);
     if !ok {
         panic!("broadcast_to: cannot broadcast shape {:?} to {:?}", x.shape(), shape);
     }

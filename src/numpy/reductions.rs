@@ -1,6 +1,6 @@
 //! Reductions with NumPy's `axis`/`keepdims`, and the log-sum-exp family.
 
-use super::{axis, broadcast_to, Axes};
+use super::{Axes, axis, broadcast_to};
 use crate::core::{Array, DType};
 use crate::lax;
 
@@ -220,4 +220,3 @@ impl Array {
         broadcast_to(self, shape)
     }
 }
-

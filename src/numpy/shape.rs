@@ -385,9 +385,8 @@ pub fn take_along_axis(x: &Array, idx: &Array, ax: isize) -> Array {
     if idx.ndim() != x.ndim() {
         panic!("take_along_axis: indices {:?} and array {:?} need the same rank", idx.shape(), x.shape());
     }
-    let mut shape = crate::core::broadcast_shapes(x.shape(), idx.shape()).unwrap_or_else(|| {
-        panic!("take_along_axis: shapes {:?} and {:?} cannot be broadcast", x.shape(), idx.shape())
-    });
+    let mut shape = crate::core::broadcast_shapes(x.shape(), idx.shape())
+        .unwrap_or_else(|| panic!("take_along_axis: shapes {:?} and {:?} cannot be broadcast", x.shape(), idx.shape()));
     shape[a] = idx.shape()[a];
     let mut xs = shape.clone();
     xs[a] = x.shape()[a];

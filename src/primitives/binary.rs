@@ -10,8 +10,8 @@
 
 use super::unary::{log, neg, round};
 use super::{batch_all, same_avals, want, zeros_like};
-use crate::backend::cpu::{self, zip_map, IntArith};
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::backend::cpu::{self, IntArith, zip_map};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 fn lin(terms: [Option<Array>; 2]) -> Option<Array> {
     match terms {
@@ -147,31 +147,31 @@ binary!(
     eval: { F32 => |x, y| x / y, F64 => |x, y| x / y, I32 => |x, y| x.xdiv(y), U32 => |x, y| x.xdiv(y), U8 => |x, y| x.xdiv(y) },
     d: |a, b, out, ta, tb| lin([ta.map(|t| div(t, b)), tb.map(|t| neg(&div(&mul(t, out), b)))]));
 binary!(
-    /// Remainder with the sign of `a` (C's `fmod`; XLA's `rem`).
-    ///
-    /// ```
-    /// use rjax::{lax, Array};
-    /// assert_eq!(lax::rem(&Array::scalar(-7.0f64), &Array::scalar(2.0f64)).item::<f64>(), -1.0);
-    /// ```
-    Rem, "rem", rem, Numeric,
-    eval: { F32 => |x, y| x % y, F64 => |x, y| x % y, I32 => |x, y| x.xrem(y), U32 => |x, y| x.xrem(y), U8 => |x, y| x.xrem(y) },
-    d: |a, b, out, ta, tb| {
-        let q = || round(&div(&sub(a, out), b));
-        lin([ta.cloned(), tb.map(|t| neg(&mul(t, &q())))])
-    });
+/// Remainder with the sign of `a` (C's `fmod`; XLA's `rem`).
+///
+/// ```
+/// use rjax::{lax, Array};
+/// assert_eq!(lax::rem(&Array::scalar(-7.0f64), &Array::scalar(2.0f64)).item::<f64>(), -1.0);
+/// ```
+Rem, "rem", rem, Numeric,
+eval: { F32 => |x, y| x % y, F64 => |x, y| x % y, I32 => |x, y| x.xrem(y), U32 => |x, y| x.xrem(y), U8 => |x, y| x.xrem(y) },
+d: |a, b, out, ta, tb| {
+    let q = || round(&div(&sub(a, out), b));
+    lin([ta.cloned(), tb.map(|t| neg(&mul(t, &q())))])
+});
 binary!(
-    /// `a ** b` for floats. Derivatives need `a > 0` where `b` is differentiated.
-    ///
-    /// ```
-    /// use rjax::{lax, Array};
-    /// assert_eq!(lax::pow(&Array::scalar(2.0f64), &Array::scalar(3.0f64)).item::<f64>(), 8.0);
-    /// ```
-    Pow, "pow", pow, Float,
-    eval: { F32 => |x, y| x.powf(y), F64 => |x, y| x.powf(y) },
-    d: |a, b, out, ta, tb| {
-        let one = super::full(b.shape(), 1.0, b.dtype());
-        lin([ta.map(|t| mul(t, &mul(b, &pow(a, &sub(b, &one))))), tb.map(|t| mul(t, &mul(&log(a), out)))])
-    });
+/// `a ** b` for floats. Derivatives need `a > 0` where `b` is differentiated.
+///
+/// ```
+/// use rjax::{lax, Array};
+/// assert_eq!(lax::pow(&Array::scalar(2.0f64), &Array::scalar(3.0f64)).item::<f64>(), 8.0);
+/// ```
+Pow, "pow", pow, Float,
+eval: { F32 => |x, y| x.powf(y), F64 => |x, y| x.powf(y) },
+d: |a, b, out, ta, tb| {
+    let one = super::full(b.shape(), 1.0, b.dtype());
+    lin([ta.map(|t| mul(t, &mul(b, &pow(a, &sub(b, &one))))), tb.map(|t| mul(t, &mul(&log(a), out)))])
+});
 binary!(
     /// Elementwise maximum (NaN propagates). At ties the derivative is split evenly.
     ///
@@ -221,6 +221,7 @@ macro_rules! nondiff_binary {
             fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
                 check(Accepts::$acc, i, $ob)
             }
+            #[allow(clippy::bool_comparison)]
             fn eval(&self, i: &[&HostData]) -> HostData {
                 match (i[0], i[1]) {
                     $((HostData::$v(a), HostData::$v(b)) => HostData::$w(zip_map(a, b, |$x, $y| $e)),)*

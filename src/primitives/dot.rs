@@ -4,9 +4,9 @@
 //! the right operand's free axes (as in XLA).
 
 use super::structure::transpose;
-use crate::backend::cpu::{self, free_axes};
 pub use crate::backend::cpu::DotDims;
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::backend::cpu::{self, free_axes};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 /// The `dot_general` primitive; apply it with [`dot_general`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -38,10 +38,7 @@ impl Primitive for DotGeneral {
     }
     fn params(&self) -> String {
         let d = &self.dims;
-        format!(
-            "contract=({:?}, {:?}) batch=({:?}, {:?})",
-            d.lhs_contract, d.rhs_contract, d.lhs_batch, d.rhs_batch
-        )
+        format!("contract=({:?}, {:?}) batch=({:?}, {:?})", d.lhs_contract, d.rhs_contract, d.lhs_batch, d.rhs_batch)
     }
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
         let (a, b, d) = (&i[0], &i[1], &self.dims);

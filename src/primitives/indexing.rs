@@ -2,7 +2,7 @@
 
 use super::{batch_all, want};
 use crate::backend::cpu;
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use ndarray::{ArrayD, IxDyn};
 
 fn index_rule(idx: &Aval, axis: usize, data: &Aval, size_on_axis: Option<usize>) -> Result<(), String> {

@@ -27,10 +27,7 @@ pub(crate) fn same_avals(ins: &[Aval]) -> Result<(), String> {
             return Err(format!("shapes {:?} and {:?} must be equal", ins[0].shape, a.shape));
         }
         if a.dtype != ins[0].dtype {
-            return Err(format!(
-                "dtypes {} and {} differ; convert one with astype",
-                ins[0].dtype, a.dtype
-            ));
+            return Err(format!("dtypes {} and {} differ; convert one with astype", ins[0].dtype, a.dtype));
         }
     }
     Ok(())
@@ -58,11 +55,7 @@ pub(crate) fn batch_all(x: &[Array], batched: &[bool]) -> Vec<Array> {
 /// A scalar constant of `dtype`, broadcast to `shape`.
 pub(crate) fn full(shape: &[usize], v: f64, dtype: DType) -> Array {
     let s = Array::full(&[], v, dtype);
-    if shape.is_empty() {
-        s
-    } else {
-        structure::broadcast_in_dim(&s, shape, &[])
-    }
+    if shape.is_empty() { s } else { structure::broadcast_in_dim(&s, shape, &[]) }
 }
 
 /// Zeros with the shape and dtype of `x`.

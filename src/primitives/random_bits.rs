@@ -2,7 +2,7 @@
 //! randomness. See docs/prng.md for the exact algorithm.
 
 use super::batch_all;
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use ndarray::{ArrayD, IxDyn};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};

@@ -4,7 +4,7 @@
 use super::binary::{div, eq, mul};
 use super::structure::broadcast_in_dim;
 use crate::backend::cpu::{self, ReduceOp};
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 /// The reduction primitives; apply them with [`reduce_sum`], [`reduce_prod`],
 /// [`reduce_max`], [`reduce_min`].

@@ -5,7 +5,7 @@
 use super::reduce::reduce_sum;
 use super::{add_batch, batch_all, batch_size, zeros_like};
 use crate::backend::cpu;
-use crate::core::{bind, Array, Aval, HostData, Primitive};
+use crate::core::{Array, Aval, HostData, Primitive, bind};
 
 /// The `reshape` primitive; apply it with [`reshape`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -24,7 +24,12 @@ impl Primitive for Reshape {
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
         let n: usize = self.shape.iter().product();
         if n != i[0].size() {
-            return Err(format!("cannot reshape {:?} ({} elements) into {:?} ({n} elements)", i[0].shape, i[0].size(), self.shape));
+            return Err(format!(
+                "cannot reshape {:?} ({} elements) into {:?} ({n} elements)",
+                i[0].shape,
+                i[0].size(),
+                self.shape
+            ));
         }
         Ok(Aval::new(&self.shape, i[0].dtype))
     }
@@ -78,14 +83,26 @@ impl Primitive for BroadcastInDim {
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
         let x = &i[0];
         if self.dims.len() != x.ndim() {
-            return Err(format!("{} operand axes but {} broadcast dimensions {:?}", x.ndim(), self.dims.len(), self.dims));
+            return Err(format!(
+                "{} operand axes but {} broadcast dimensions {:?}",
+                x.ndim(),
+                self.dims.len(),
+                self.dims
+            ));
         }
         for (k, &d) in self.dims.iter().enumerate() {
             if d >= self.shape.len() || (k > 0 && d <= self.dims[k - 1]) {
-                return Err(format!("broadcast dimensions {:?} must be increasing and below {}", self.dims, self.shape.len()));
+                return Err(format!(
+                    "broadcast dimensions {:?} must be increasing and below {}",
+                    self.dims,
+                    self.shape.len()
+                ));
             }
             if x.shape[k] != 1 && x.shape[k] != self.shape[d] {
-                return Err(format!("cannot broadcast {:?} to {:?} (axis {k}: {} vs {})", x.shape, self.shape, x.shape[k], self.shape[d]));
+                return Err(format!(
+                    "cannot broadcast {:?} to {:?} (axis {k}: {} vs {})",
+                    x.shape, self.shape, x.shape[k], self.shape[d]
+                ));
             }
         }
         Ok(Aval::new(&self.shape, x.dtype))
@@ -319,7 +336,9 @@ impl Primitive for Pad {
             .collect();
         let inner = slice(ct, &start, &limit, &stride);
         let all: Vec<usize> = (0..xs.len()).collect();
-        let tv = wants[1].then(|| super::binary::sub(&reduce_sum(ct, &(0..ct.ndim()).collect::<Vec<_>>()), &reduce_sum(&inner, &all)));
+        let tv = wants[1].then(|| {
+            super::binary::sub(&reduce_sum(ct, &(0..ct.ndim()).collect::<Vec<_>>()), &reduce_sum(&inner, &all))
+        });
         vec![wants[0].then_some(inner), tv]
     }
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
@@ -336,7 +355,9 @@ impl Primitive for Pad {
         let inside = pad(
             &super::full(xb.shape(), 1.0, crate::DType::Bool),
             &super::full(&[], 0.0, crate::DType::Bool),
-            &lo, &hi, &it,
+            &lo,
+            &hi,
+            &it,
         );
         let value = broadcast_in_dim(&x[1], padded.shape(), &[0]);
         (super::binary::select(&inside, &padded, &value), true)
@@ -379,8 +400,8 @@ impl Primitive for Concatenate {
         let mut shape = first.shape.clone();
         shape[self.axis] = 0;
         for a in i {
-            let same = a.ndim() == first.ndim()
-                && (0..a.ndim()).all(|d| d == self.axis || a.shape[d] == first.shape[d]);
+            let same =
+                a.ndim() == first.ndim() && (0..a.ndim()).all(|d| d == self.axis || a.shape[d] == first.shape[d]);
             if !same || a.dtype != first.dtype {
                 return Err(format!("operands {first} and {a} differ outside axis {}", self.axis));
             }

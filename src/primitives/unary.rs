@@ -7,7 +7,7 @@
 
 use super::{want, zeros_like};
 use crate::backend::cpu::Special;
-use crate::core::{bind, Array, Aval, DType, HostData, Primitive};
+use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 macro_rules! float_unary {
     ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, |$x:ident| $eval:expr,
@@ -394,4 +394,3 @@ impl Primitive for StopGradient {
 pub fn stop_gradient(x: &Array) -> Array {
     bind(StopGradient, &[x])
 }
-

@@ -2,9 +2,9 @@
 //! user-facing `jvp`, `vjp`, `grad`, `value_and_grad` (with aux variants).
 
 use super::{rebuild, trace_tree};
-use crate::core::{bind_arc, Array, Graph};
+use crate::core::{Array, Graph, bind_arc};
 use crate::numpy as jnp;
-use crate::tree::{leaves, Tree};
+use crate::tree::{Tree, leaves};
 
 /// Evaluates `g` on `primals` and propagates `tangents` with each primitive's
 /// jvp rule. `None` tangents are symbolic zeros.

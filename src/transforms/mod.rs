@@ -13,10 +13,10 @@ mod vmap;
 
 pub use autodiff::{grad, grad_with_aux, jvp, value_and_grad, value_and_grad_with_aux, vjp};
 pub use jacobian::{hessian, jacfwd, jacrev};
-pub use vmap::{vmap, vmap_axes, AxisSpec};
+pub use vmap::{AxisSpec, vmap, vmap_axes};
 
-use crate::core::{trace_graph, Array, Aval, Graph};
-use crate::tree::{leaves, Tree};
+use crate::core::{Array, Aval, Graph, trace_graph};
+use crate::tree::{Tree, leaves};
 
 /// Traces `f` at the shapes and dtypes of `x`'s leaves and returns its graph
 /// (JAX's `make_jaxpr`); its `Display` is a readable listing.

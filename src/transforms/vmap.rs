@@ -3,10 +3,10 @@
 //! apply it to such values.
 
 use super::{rebuild, trace_with};
-use crate::core::{bind_arc, read, Array, Aval, Graph};
+use crate::core::{Array, Aval, Graph, bind_arc, read};
 use crate::numpy::moveaxis;
 use crate::primitives::add_batch;
-use crate::tree::{leaves, Tree};
+use crate::tree::{Tree, leaves};
 
 /// Which axis of each leaf is mapped: one spec for every leaf, or one per leaf.
 ///

@@ -72,11 +72,25 @@ fn gemm_batches<T: Copy + Default + 'static>(
                 // strides are passed along, and `dst` is a fresh m x n row-major slice.
                 unsafe {
                     gemm::gemm(
-                        m, n, k,
-                        dst.as_mut_ptr(), 1, n as isize, false,
-                        lv.as_ptr(), ls[2], ls[1],
-                        rv.as_ptr(), rs[2], rs[1],
-                        zero, one, false, false, false, par,
+                        m,
+                        n,
+                        k,
+                        dst.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        false,
+                        lv.as_ptr(),
+                        ls[2],
+                        ls[1],
+                        rv.as_ptr(),
+                        rs[2],
+                        rs[1],
+                        zero,
+                        one,
+                        false,
+                        false,
+                        false,
+                        par,
                     );
                 }
             }
@@ -117,8 +131,12 @@ fn dot_typed<T: Copy + Default + 'static>(
 /// `dot_general` of two same-dtype arrays; the output axes are batch, lhs free, rhs free.
 pub fn dot_general(a: &HostData, b: &HostData, d: &DotDims) -> HostData {
     match (a, b) {
-        (HostData::F32(a), HostData::F32(b)) => HostData::F32(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0)))),
-        (HostData::F64(a), HostData::F64(b)) => HostData::F64(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0)))),
+        (HostData::F32(a), HostData::F32(b)) => {
+            HostData::F32(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0))))
+        }
+        (HostData::F64(a), HostData::F64(b)) => {
+            HostData::F64(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0))))
+        }
         (HostData::I32(a), HostData::I32(b)) => {
             HostData::I32(dot_typed(a, b, d, |s: i32, x, y| s.wrapping_add(x.wrapping_mul(y)), None))
         }

@@ -38,7 +38,12 @@ pub fn gather(x: &HostData, idx: &HostData, axis: usize) -> HostData {
 /// `out[.., idx[.., j, ..], ..]`, where `out` has `size` entries along `axis`.
 pub fn scatter_add(idx: &HostData, updates: &HostData, axis: usize, size: usize) -> HostData {
     let idx = indices(idx);
-    fn go<T: Copy + Default + std::ops::Add<Output = T>>(idx: &ArrayD<i64>, u: &ArrayD<T>, axis: usize, size: usize) -> ArrayD<T> {
+    fn go<T: Copy + Default + std::ops::Add<Output = T>>(
+        idx: &ArrayD<i64>,
+        u: &ArrayD<T>,
+        axis: usize,
+        size: usize,
+    ) -> ArrayD<T> {
         let mut shape = u.shape().to_vec();
         shape[axis] = size;
         let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
@@ -71,8 +76,9 @@ pub fn argsort(x: &HostData, axis: usize) -> HostData {
             let mut order: Vec<usize> = (0..lane.len()).collect();
             order.sort_by(|&i, &j| {
                 let (x, y) = (lane[i], lane[j]);
-                // x != x is NaN: NaN sorts after everything
-                match (x != x, y != y) {
+                // NaN (the only value not comparable to itself) sorts after everything
+                let nan = |v: T| v.partial_cmp(&v).is_none();
+                match (nan(x), nan(y)) {
                     (true, true) => std::cmp::Ordering::Equal,
                     (true, false) => std::cmp::Ordering::Greater,
                     (false, true) => std::cmp::Ordering::Less,

@@ -57,12 +57,8 @@ pub fn slice(h: &HostData, start: &[usize], limit: &[usize], stride: &[usize]) -
 /// `interior` between elements of each axis.
 pub fn pad(h: &HostData, value: &HostData, lo: &[usize], hi: &[usize], interior: &[usize]) -> HostData {
     fn go<T: Clone>(a: &ArrayD<T>, v: &ArrayD<T>, lo: &[usize], hi: &[usize], it: &[usize]) -> ArrayD<T> {
-        let shape: Vec<usize> = a
-            .shape()
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| lo[i] + hi[i] + n + n.saturating_sub(1) * it[i])
-            .collect();
+        let shape: Vec<usize> =
+            a.shape().iter().enumerate().map(|(i, &n)| lo[i] + hi[i] + n + n.saturating_sub(1) * it[i]).collect();
         let fill = v.iter().next().cloned();
         let fill = match fill {
             Some(f) => f,

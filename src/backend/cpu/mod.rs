@@ -9,11 +9,11 @@ mod indexing;
 mod layout;
 mod reduce;
 
-pub use self::gemm::{dot_general, DotDims};
 pub(crate) use self::gemm::free_axes;
+pub use self::gemm::{DotDims, dot_general};
 pub use indexing::{argsort, gather, scatter_add};
 pub use layout::{broadcast_in_dim, concatenate, pad, reshape, slice, transpose};
-pub use reduce::{arg_reduce, reduce, ReduceOp};
+pub use reduce::{ReduceOp, arg_reduce, reduce};
 
 use crate::core::{DType, Element, HostData};
 use ndarray::{ArrayD, Zip};
@@ -144,15 +144,31 @@ fn erf_inv64(x: f64) -> f64 {
     if w < 5.0 {
         w -= 2.5;
         p = 2.810_226_36e-08;
-        for c in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87,
-                  -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+        for c in [
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ] {
             p = c + p * w;
         }
     } else {
         w = w.sqrt() - 3.0;
         p = -0.000_200_214_257;
-        for c in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73,
-                  -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+        for c in [
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ] {
             p = c + p * w;
         }
     }
