@@ -59,7 +59,10 @@ impl Array {
         if n != data.len() {
             panic!("from_vec: {} values cannot fill shape {shape:?} ({n} elements)", data.len());
         }
-        let a = ArrayD::from_shape_vec(IxDyn(shape), data).unwrap_or_else(|e| panic!("from_vec: {e}"));
+        let a = match ArrayD::from_shape_vec(IxDyn(shape), data) {
+            Ok(a) => a,
+            Err(e) => panic!("from_vec: {e}"),
+        };
         Array::from_host(T::wrap(a))
     }
 

@@ -300,9 +300,9 @@ pub fn where_(cond: &Array, x: &Array, y: &Array) -> Array {
         panic!("where_: the condition must be bool, got {}", cond.aval());
     }
     let (x, y) = broadcast_arrays("where_", x, y);
-    let shape = crate::core::broadcast_shapes(cond.shape(), x.shape()).unwrap_or_else(|| {
+    let Some(shape) = crate::core::broadcast_shapes(cond.shape(), x.shape()) else {
         panic!("where_: condition {:?} and values {:?} cannot be broadcast together", cond.shape(), x.shape())
-    });
+    };
     let b = |a: &Array| super::broadcast_to(a, &shape);
     lax::select(&b(cond), &b(&x), &b(&y))
 }

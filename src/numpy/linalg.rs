@@ -28,9 +28,9 @@ pub fn matmul(a: &Array, b: &Array) -> Array {
     if a2.dtype() != b2.dtype() {
         panic!("matmul: dtypes {} and {} differ; convert one with astype", a.dtype(), b.dtype());
     }
-    let batch = broadcast_shapes(&a2.shape()[..ra - 2], &b2.shape()[..rb - 2]).unwrap_or_else(|| {
+    let Some(batch) = broadcast_shapes(&a2.shape()[..ra - 2], &b2.shape()[..rb - 2]) else {
         panic!("matmul: batch axes of shapes {:?} and {:?} cannot be broadcast together", a.shape(), b.shape())
-    });
+    };
     let nb = batch.len();
     let out = if nb == 0 {
         let dims = DotDims { lhs_contract: vec![1], rhs_contract: vec![0], lhs_batch: vec![], rhs_batch: vec![] };

@@ -82,7 +82,10 @@ impl Axes {
         match self {
             Axes::All => (0..ndim).collect(),
             Axes::Some(v) => {
-                let mut out: Vec<usize> = v.iter().map(|&a| axis(op, a, ndim)).collect();
+                let mut out = Vec::with_capacity(v.len());
+                for &a in v {
+                    out.push(axis(op, a, ndim));
+                }
                 out.sort_unstable();
                 if out.windows(2).any(|w| w[0] == w[1]) {
                     panic!("{op}: repeated axis in {v:?}");
@@ -96,7 +99,10 @@ impl Axes {
 /// Normalizes one axis or panics at the caller with the op's name.
 #[track_caller]
 pub(crate) fn axis(op: &str, a: isize, ndim: usize) -> usize {
-    normalize_axis(a, ndim).unwrap_or_else(|m| panic!("{op}: {m}"))
+    match normalize_axis(a, ndim) {
+        Ok(a) => a,
+        Err(m) => panic!("{op}: {m}"),
+    }
 }
 
 /// A 0-d array holding `v` in the dtype of `like` (how scalars meet arrays).

@@ -20,19 +20,9 @@ pub fn reshape(x: &Array, shape: &[isize]) -> Array {
     if unknown > 1 || shape.iter().any(|&d| d < -1) {
         panic!("reshape: {shape:?} may hold at most one -1 and no other negative size");
     }
-    let resolved: Vec<usize> = shape
-        .iter()
-        .map(|&d| {
-            if d >= 0 {
-                d as usize
-            } else if known > 0 && x.size() % known == 0 {
-                x.size() / known
-            } else {
-                panic!("reshape: cannot reshape {:?} ({} elements) into {shape:?}", x.shape(), x.size())
-            }
-        })
-        .collect();
-    if resolved.iter().product::<usize>() != x.size() {
+    let inferred = if known > 0 && x.size() % known == 0 { Some(x.size() / known) } else { None };
+    let resolved: Vec<usize> = shape.iter().map(|&d| if d >= 0 { d as usize } else { inferred.unwrap_or(0) }).collect();
+    if (unknown == 1 && inferred.is_none()) || resolved.iter().product::<usize>() != x.size() {
         panic!("reshape: cannot reshape {:?} ({} elements) into {shape:?}", x.shape(), x.size());
     }
     lax::reshape(x, &resolved)
@@ -51,7 +41,11 @@ pub fn squeeze(x: &Array, axes: &[isize]) -> Array {
     let drop: Vec<usize> = if axes.is_empty() {
         (0..x.ndim()).filter(|&a| x.shape()[a] == 1).collect()
     } else {
-        axes.iter().map(|&a| axis("squeeze", a, x.ndim())).collect()
+        let mut v = Vec::with_capacity(axes.len());
+        for &a in axes {
+            v.push(axis("squeeze", a, x.ndim()));
+        }
+        v
     };
     if let Some(&a) = drop.iter().find(|&&a| x.shape()[a] != 1) {
         panic!("squeeze: axis {a} of shape {:?} has size {}, not 1", x.shape(), x.shape()[a]);
@@ -92,7 +86,11 @@ pub fn transpose(x: &Array, axes: Option<&[isize]>) -> Array {
             if a.len() != x.ndim() {
                 panic!("transpose: {a:?} does not name every axis of shape {:?}", x.shape());
             }
-            a.iter().map(|&v| axis("transpose", v, x.ndim())).collect()
+            let mut p = Vec::with_capacity(a.len());
+            for &v in a {
+                p.push(axis("transpose", v, x.ndim()));
+            }
+            p
         }
     };
     lax::transpose(x, &perm)
@@ -122,7 +120,7 @@ pub fn moveaxis(x: &Array, from: isize, to: isize) -> Array {
 /// ```
 #[track_caller]
 pub fn concatenate(xs: &[&Array], ax: isize) -> Array {
-    let first = xs.first().unwrap_or_else(|| panic!("concatenate: needs at least one array"));
+    let Some(first) = xs.first() else { panic!("concatenate: needs at least one array") };
     lax::concatenate(xs, axis("concatenate", ax, first.ndim()))
 }
 
@@ -135,7 +133,7 @@ pub fn concatenate(xs: &[&Array], ax: isize) -> Array {
 /// ```
 #[track_caller]
 pub fn stack(xs: &[&Array], ax: isize) -> Array {
-    let first = xs.first().unwrap_or_else(|| panic!("stack: needs at least one array"));
+    let Some(first) = xs.first() else { panic!("stack: needs at least one array") };
     let a = axis("stack", ax, first.ndim() + 1);
     if let Some(x) = xs.iter().find(|x| x.shape() != first.shape()) {
         panic!("stack: shapes {:?} and {:?} differ", first.shape(), x.shape());
@@ -385,8 +383,13 @@ pub fn take_along_axis(x: &Array, idx: &Array, ax: isize) -> Array {
     if idx.ndim() != x.ndim() {
         panic!("take_along_axis: indices {:?} and array {:?} need the same rank", idx.shape(), x.shape());
     }
-    let mut shape = crate::core::broadcast_shapes(x.shape(), idx.shape())
-        .unwrap_or_else(|| panic!("take_along_axis: shapes {:?} and {:?} cannot be broadcast", x.shape(), idx.shape()));
+    // broadcast every axis but `a`, where the indices keep their own length
+    let (mut xs1, mut is1) = (x.shape().to_vec(), idx.shape().to_vec());
+    xs1[a] = 1;
+    is1[a] = 1;
+    let Some(mut shape) = crate::core::broadcast_shapes(&xs1, &is1) else {
+        panic!("take_along_axis: shapes {:?} and {:?} cannot be broadcast", x.shape(), idx.shape())
+    };
     shape[a] = idx.shape()[a];
     let mut xs = shape.clone();
     xs[a] = x.shape()[a];

@@ -130,7 +130,7 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
                 }
             }
         }
-        let n = n.unwrap_or_else(|| panic!("vmap: no input is mapped (every in_axes entry is None)"));
+        let Some(n) = n else { panic!("vmap: no input is mapped (every in_axes entry is None)") };
         let batched: Vec<bool> = axes.iter().map(|a| a.is_some()).collect();
         // trace one example: mapped leaves lose their batch axis
         let avals: Vec<Aval> = moved
