@@ -125,7 +125,7 @@ impl Tree for () {
     fn leaves_into(&self, _: &mut Vec<Array>) {}
     fn rebuild(&self, _: &mut dyn Iterator<Item = Array>) -> Self {}
     fn def(&self) -> TreeDef {
-        TreeDef::seq("()", vec![])
+        TreeDef::seq("unit", vec![])
     }
 }
 

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use rjax::lax::{self, DotDims};
 use rjax::numpy as jnp;
 use rjax::random::{self, Key};
-use rjax::{Array, DType, Tree, s, tree, vmap, vmap_axes};
+use rjax::{Array, DType, Tree, grad, s, tree, vmap, vmap_axes};
 
 // ---------------------------------------------------------------- helpers
 
@@ -49,9 +49,6 @@ impl Gen {
     /// Integer-valued floats, so that ties and equalities actually happen.
     fn small_f64s(&mut self, shape: &[usize]) -> Array {
         lax::convert_element_type(&self.i32s(shape, -2, 3), DType::F64)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
@@ -125,7 +122,13 @@ fn modes2(a0: usize, a1: usize) -> [[Option<isize>; 2]; 3] {
 }
 
 /// Two operands of `shape`, the mapped ones with `n` inserted at their axis.
-fn pair(g: &mut Gen, axes: &[Option<isize>; 2], shape: &[usize], n: usize, mk: &dyn Fn(&mut Gen, &[usize]) -> Array) -> (Array, Array) {
+fn pair(
+    g: &mut Gen,
+    axes: &[Option<isize>; 2],
+    shape: &[usize],
+    n: usize,
+    mk: &dyn Fn(&mut Gen, &[usize]) -> Array,
+) -> (Array, Array) {
     let mut one = |a: Option<isize>| match a {
         Some(a) => mk(g, &with_axis(shape, a as usize, n)),
         None => mk(g, shape),
@@ -137,7 +140,7 @@ type Un = fn(&Array) -> Array;
 type Bin = fn(&Array, &Array) -> Array;
 
 fn cfg() -> ProptestConfig {
-    ProptestConfig::with_cases(24)
+    ProptestConfig::with_cases(32)
 }
 
 /// Batch size, an example shape of rank 0..=3, a data seed, and raw picks for axes.
@@ -407,7 +410,7 @@ fn iota_inside_a_mapped_function() {
     let xs = g.f64s(&[4, 2, 3], -1.0, 1.0);
     let add_iota = |x: &Array| lax::add(x, &lax::iota(&[2, 3], 1, DType::F64));
     check("x + iota", add_iota, &xs, &[Some(0)], 0);
-    check("x + iota, out 2", add_iota, &xs, &[Some(1)], 2);
+    check("x + iota, out 2", add_iota, &jnp::moveaxis(&xs, 0, 1), &[Some(1)], 2);
     // an output that depends on no mapped input is broadcast along the batch axis
     let only_iota = |_: &Array| lax::iota(&[3, 2], 0, DType::I32);
     check("iota alone", only_iota, &xs, &[Some(0)], 1);
@@ -440,8 +443,8 @@ proptest! {
             (vec![2, 3, 4, 2], vec![2, 4, 5, 3], dims(&[1, 2], &[3, 1], &[0], &[0])), // batch + two contractions
         ];
         for (k, (ls, rs, d)) in cases.into_iter().enumerate() {
-            let out_rank = d.lhs_batch.len() + ls.len() - d.lhs_batch.len() - d.lhs_contract.len()
-                + rs.len() - d.rhs_batch.len() - d.rhs_contract.len();
+            // batch axes, then the free axes of each side
+            let out_rank = ls.len() + rs.len() - d.lhs_batch.len() - d.lhs_contract.len() - d.rhs_contract.len();
             let oa = (rb % (out_rank + 1)) as isize;
             let axes = [Some((ra % (ls.len() + 1)) as isize), Some(((ra / 11) % (rs.len() + 1)) as isize)];
             for axes in [axes, [axes[0], None], [None, axes[1]]] {
@@ -481,8 +484,12 @@ fn random_bits_over_a_stack_of_keys() {
     // a stack of stacks of keys inside vmap: the rule keeps leading key axes
     let nested = random::split_stack(&random::split_stack(&random::key(2), 3), 4).0;
     assert_eq!(nested.shape(), &[3, 4, 8]);
-    check("random_bits on key stacks", |k: &Array| lax::random_bits(k, &stream(0), &[6]), &nested, &[Some(0)], 0);
-    check("random_bits on key stacks, axis 1", |k: &Array| lax::random_bits(k, &stream(0), &[6]), &nested, &[Some(1)], 0);
+    // (the stream needs the same leading axes as the key)
+    let f = |k: &Array| lax::random_bits(k, &jnp::broadcast_to(&stream(5), &[k.shape()[0], 2]), &[6]);
+    check("random_bits on key stacks", f, &nested, &[Some(0)], 0);
+    check("random_bits on key stacks, axis 1", f, &nested, &[Some(1)], 2);
+    // the same through random::bits on a Key stack
+    check("random::bits on key stacks", |k: &Array| random::bits(&Key(k.clone()), &[5]), &nested, &[Some(1)], 1);
 }
 
 #[test]
@@ -516,14 +523,74 @@ fn nested_vmap_and_tuple_outputs() {
     let a = g.f64s(&[3, 4, 2], -1.0, 1.0);
     let b = g.f64s(&[2], -1.0, 1.0);
     // inner vmap over axis 0 of its (4, 2) argument; outer over axis 0 of a
-    let inner = |x: &Array| vmap_axes(|(r, b): &(Array, Array)| lax::mul(r, b), vec![Some(0), None], 0)(&(x.clone(), b.clone()));
+    let inner = |x: &Array| {
+        vmap_axes(|(r, b): &(Array, Array)| lax::mul(r, b), vec![Some(0), None], 0)(&(x.clone(), b.clone()))
+    };
     check("nested vmap", inner, &a, &[Some(0)], 1);
     // two outputs placed on different axes
     let f = |x: &Array| (lax::reduce_sum(x, &[1]), lax::neg(x));
     let (s_, m) = vmap_axes(f, 1, vec![Some(0), Some(-1)])(&a);
+    // an output that does not depend on the mapped input may stay unmapped
+    let (c, y) = vmap_axes(|x: &Array| (lax::iota(&[2], 0, DType::U32), lax::exp(x)), 0, vec![None, Some(0)])(&a);
+    assert_eq!(c.to_vec::<u32>(), vec![0, 1]);
+    assert_same(&y, &lax::exp(&a), "mapped exp next to an unmapped output");
     for i in 0..4 {
         let (s_i, m_i) = f(&example(&a, 1, i));
         assert_same(&example(&s_, 0, i), &s_i, "tuple out 0");
         assert_same(&example(&m, -1, i), &m_i, "tuple out 1");
     }
+}
+
+#[test]
+fn zero_size_examples() {
+    let mut g = Gen(4);
+    let x = g.f64s(&[3, 2, 0], -1.0, 1.0);
+    let ax = [Some(0)];
+    check("neg of empty", lax::neg, &x, &ax, 1);
+    check("reduce_sum over an empty axis", |x: &Array| lax::reduce_sum(x, &[1]), &x, &ax, 0);
+    check("reduce_max over an empty axis", |x: &Array| lax::reduce_max(x, &[1]), &x, &ax, 0);
+    check("transpose of empty", |x: &Array| lax::transpose(x, &[1, 0]), &x, &ax, 2);
+    check("pad of empty", |x: &Array| lax::pad(x, &Array::scalar(2.0f64), &[1, 1], &[0, 2], &[1, 1]), &x, &ax, 0);
+    let y = g.f64s(&[3, 0, 4], -1.0, 1.0);
+    let d = dims(&[1], &[0], &[], &[]);
+    check(
+        "dot_general over an empty contraction",
+        |(a, b): &(Array, Array)| lax::dot_general(a, b, &d),
+        &(x, y),
+        &[Some(0), Some(0)],
+        0,
+    );
+    let e = g.f64s(&[3, 0, 2], -1.0, 1.0);
+    let f = g.f64s(&[3, 2, 2], -1.0, 1.0);
+    check(
+        "concatenate with an empty piece",
+        |(a, b): &(Array, Array)| lax::concatenate(&[a, b], 0),
+        &(e, f),
+        &[Some(0), Some(0)],
+        1,
+    );
+}
+
+#[test]
+fn vmap_of_grad_gives_per_example_gradients() {
+    let mut g = Gen(8);
+    let w = g.f64s(&[3], -1.0, 1.0);
+    let xs = g.f64s(&[5, 3], -2.0, 2.0);
+    let per_example = |x: &Array| grad(|w: &Array| lax::reduce_sum(&lax::tanh(&lax::mul(w, x)), &[0]))(&w);
+    check("vmap(grad)", per_example, &xs, &[Some(0)], 0);
+    // and grad through a vmapped loss
+    let loss =
+        |w: &Array| lax::reduce_sum(&vmap(|x: &Array| lax::reduce_sum(&lax::sin(&lax::mul(w, x)), &[0]))(&xs), &[0]);
+    let got = grad(loss)(&w);
+    let want: Vec<f64> = (0..3)
+        .map(|j| {
+            (0..5)
+                .map(|i| {
+                    let (wj, xij) = (w.to_vec::<f64>()[j], xs.to_vec::<f64>()[i * 3 + j]);
+                    xij * (wj * xij).cos()
+                })
+                .sum()
+        })
+        .collect();
+    assert_same(&got, &Array::from_vec(want, &[3]), "grad of a vmapped loss");
 }

@@ -33,7 +33,7 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
 
 fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let name = &input.ident;
-    let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
+    let (impl_g, ty_g, _) = input.generics.split_for_impl();
     let fields = match &input.data {
         Data::Struct(s) => &s.fields,
         _ => return Err(syn::Error::new_spanned(name, "#[derive(Tree)] supports structs only")),
@@ -42,6 +42,9 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let mut rebuild = Vec::new();
     let mut keys = Vec::new();
     let mut defs = Vec::new();
+    // every leaf field's type must be a Tree (as serde bounds field types), so
+    // generic structs need no hand-written bounds
+    let mut where_g = input.generics.where_clause.clone().unwrap_or_else(|| syn::parse_quote!(where));
     for (i, f) in fields.iter().enumerate() {
         let member: syn::Member = match &f.ident {
             Some(id) => syn::Member::Named(id.clone()),
@@ -54,6 +57,8 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         let value = if skipped(&f.attrs)? {
             quote! { ::std::clone::Clone::clone(&self.#member) }
         } else {
+            let ty = &f.ty;
+            where_g.predicates.push(syn::parse_quote!(#ty: ::rjax::Tree));
             leaves.push(quote! { ::rjax::Tree::leaves_into(&self.#member, out); });
             keys.push(key);
             defs.push(quote! { ::rjax::Tree::def(&self.#member) });

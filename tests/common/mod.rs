@@ -21,11 +21,11 @@ pub fn cfg() -> ProptestConfig {
 }
 
 /// A small deterministic generator (splitmix64) for weights and tangents.
-pub struct Rng(u64);
+pub struct Gen(u64);
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
+impl Gen {
+    pub fn new(seed: u64) -> Gen {
+        Gen(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
     pub fn next_f64(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -40,7 +40,7 @@ impl Rng {
     }
     /// An f64 array of `shape` with values uniform in `[lo, hi)`.
     pub fn array(&mut self, shape: &[usize], lo: f64, hi: f64) -> Array {
-        let n = shape.iter().product();
+        let n: usize = shape.iter().product();
         Array::from_vec((0..n).map(|_| self.uniform(lo, hi)).collect::<Vec<f64>>(), shape)
     }
 }
@@ -58,7 +58,7 @@ fn with_elem(xs: &[Array], k: usize, i: usize, v: f64) -> Vec<Array> {
     out
 }
 
-fn axpy(xs: &[Array], ts: &[Array], h: f64) -> Vec<Array> {
+pub fn axpy(xs: &[Array], ts: &[Array], h: f64) -> Vec<Array> {
     xs.iter()
         .zip(ts)
         .map(|(x, t)| {
@@ -81,7 +81,7 @@ pub fn check(name: &str, f: impl Fn(&[Array]) -> Array, xs: &[Array], seed: u64)
     let fv = |v: &Vec<Array>| f(v);
     let y = f(&xs);
     let yv = y.to_vec::<f64>();
-    let mut rng = Rng::new(seed);
+    let mut rng = Gen::new(seed);
     let w = rng.array(y.shape(), -1.0, 1.0);
     let wv = w.to_vec::<f64>();
     let ctx = || format!("{name}: inputs {xs:?}, weights {w:?}");
@@ -153,9 +153,27 @@ pub fn check(name: &str, f: impl Fn(&[Array]) -> Array, xs: &[Array], seed: u64)
     Ok(())
 }
 
-/// Checks a function of one array.
+/// All leaves raveled and joined, so a tree of gradients is one array.
+pub fn flat(xs: &[Array]) -> Array {
+    let parts: Vec<Array> = xs.iter().map(jnp::ravel).collect();
+    jnp::concatenate(&parts.iter().collect::<Vec<_>>(), 0)
+}
+
+/// [`check`] on `f`, then on its gradient map `xs -> grad(sum(f(xs) * w))`
+/// (for a fixed random `w`): second derivatives by reverse-over-reverse and
+/// forward-over-reverse against finite differences of the gradient.
+pub fn check12(name: &str, f: impl Fn(&[Array]) -> Array, xs: &[Array], seed: u64) -> Result<(), TestCaseError> {
+    check(name, &f, xs, seed)?;
+    let y = f(xs);
+    let w = Gen::new(seed ^ 0x2d).array(y.shape(), -1.0, 1.0);
+    let df =
+        |v: &[Array]| flat(&grad(|u: &Vec<Array>| jnp::sum(&jnp::multiply(&f(u), &w), jnp::ALL, false))(&v.to_vec()));
+    check(&format!("gradient of {name}"), df, xs, seed)
+}
+
+/// [`check12`] for a function of one array.
 pub fn check1(name: &str, f: impl Fn(&Array) -> Array, x: &Array, seed: u64) -> Result<(), TestCaseError> {
-    check(name, |v: &[Array]| f(&v[0]), std::slice::from_ref(x), seed)
+    check12(name, |v: &[Array]| f(&v[0]), std::slice::from_ref(x), seed)
 }
 
 /// Shapes of rank 0..=3 with axes of size 1..=4.
@@ -170,7 +188,7 @@ pub fn shape_r(lo: usize, hi: usize) -> impl Strategy<Value = Vec<usize>> {
 
 /// An f64 array of `shape` with values in `[lo, hi)`.
 pub fn arr(shape: Vec<usize>, lo: f64, hi: f64) -> impl Strategy<Value = Array> {
-    let n = shape.iter().product();
+    let n: usize = shape.iter().product();
     prop::collection::vec(lo..hi, n).prop_map(move |v| Array::from_vec(v, &shape))
 }
 
@@ -181,7 +199,7 @@ pub fn any_arr(lo: f64, hi: f64) -> impl Strategy<Value = Array> {
 
 /// An f64 array of `shape` with `|x|` in `[lo, hi)` and a random sign.
 pub fn arr_signed(shape: Vec<usize>, lo: f64, hi: f64) -> impl Strategy<Value = Array> {
-    let n = shape.iter().product();
+    let n: usize = shape.iter().product();
     prop::collection::vec((lo..hi, any::<bool>()), n)
         .prop_map(move |v| Array::from_vec(v.iter().map(|&(a, s)| if s { a } else { -a }).collect(), &shape))
 }
