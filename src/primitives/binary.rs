@@ -228,12 +228,7 @@ macro_rules! nondiff_binary {
                     (a, b) => unreachable!("{} on {} and {}", $name, a.dtype(), b.dtype()),
                 }
             }
-            fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-                None
-            }
-            fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-                vec![None, None]
-            }
+            no_derivative!();
             fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
                 let x = batch_all(x, b);
                 ($f(&x[0], &x[1]), true)

@@ -152,12 +152,7 @@ impl Primitive for ArgSort {
     fn eval(&self, i: &[&HostData]) -> HostData {
         cpu::argsort(i[0], self.axis)
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![None]
-    }
+    no_derivative!();
     fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
         (argsort(&x[0], self.axis + 1), true)
     }
@@ -207,12 +202,7 @@ impl Primitive for Iota {
         let a = ArrayD::from_shape_fn(IxDyn(&self.shape), |ix| ix[d] as f64);
         cpu::convert(&HostData::F64(a), self.dtype)
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![]
-    }
+    no_derivative!();
     fn batch(&self, _: &[Array], _: &[bool]) -> (Array, bool) {
         (iota(&self.shape, self.dimension, self.dtype), false)
     }

@@ -5,6 +5,20 @@
 //! evaluation, jvp, vjp, batching) next to each other, followed by the function
 //! that applies it (also re-exported from [`crate::lax`]).
 
+/// The jvp and vjp rules of a primitive through which no derivative flows:
+/// integer or boolean results, or a derivative that is zero by definition
+/// (`stop_gradient`).
+macro_rules! no_derivative {
+    () => {
+        fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
+            None
+        }
+        fn vjp(&self, x: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
+            vec![None; x.len()]
+        }
+    };
+}
+
 pub mod binary;
 pub mod dot;
 pub mod indexing;

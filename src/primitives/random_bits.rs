@@ -76,12 +76,7 @@ impl Primitive for RandomBits {
             Err(e) => unreachable!("random_bits output shape: {e}"),
         }
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![None, None]
-    }
+    no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         let x = batch_all(x, b);
         (random_bits(&x[0], &x[1], &self.shape), true)

@@ -169,12 +169,7 @@ impl Primitive for ArgReduce {
     fn eval(&self, i: &[&HostData]) -> HostData {
         cpu::arg_reduce(i[0], self.axis, self.max)
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![None]
-    }
+    no_derivative!();
     fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
         (bind(ArgReduce { axis: self.axis + 1, max: self.max }, &[&x[0]]), true)
     }

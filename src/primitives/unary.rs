@@ -9,8 +9,12 @@ use super::{want, zeros_like};
 use crate::backend::cpu::Special;
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
-macro_rules! float_unary {
-    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, |$x:ident| $eval:expr,
+/// Declares an elementwise unary primitive: its struct, every rule, and the
+/// function that applies it. `accepts` says which dtypes the shape rule admits;
+/// `eval` gives the CPU expression per dtype; `d` the derivative rule.
+macro_rules! unary {
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, accepts: $kind:literal |$dt0:ident| $ok:expr,
+     eval: { $($v:ident => |$x:ident| $e:expr),* $(,)? },
      d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
         #[doc = concat!("The `", $name, "` primitive; apply it with [`", stringify!($f), "`].")]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,12 +25,12 @@ macro_rules! float_unary {
                 $name
             }
             fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
-                if i[0].dtype.is_float() { Ok(i[0].clone()) } else { Err(want("a floating-point", &i[0])) }
+                let $dt0 = i[0].dtype;
+                if $ok { Ok(i[0].clone()) } else { Err(want($kind, &i[0])) }
             }
             fn eval(&self, i: &[&HostData]) -> HostData {
                 match i[0] {
-                    HostData::F32(a) => HostData::F32(a.mapv(|$x| $eval)),
-                    HostData::F64(a) => HostData::F64(a.mapv(|$x| $eval)),
+                    $(HostData::$v(a) => HostData::$v(a.mapv(|$x| $e)),)*
                     other => unreachable!("{} on {}", $name, other.dtype()),
                 }
             }
@@ -50,6 +54,15 @@ macro_rules! float_unary {
         pub fn $f(x: &Array) -> Array {
             bind($Prim, &[x])
         }
+    };
+}
+
+/// A float-only unary primitive (one expression serves f32 and f64).
+macro_rules! float_unary {
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, |$x:ident| $eval:expr,
+     d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
+        unary!($(#[$doc])* $Prim, $name, $f, accepts: "a floating-point" |d| d.is_float(),
+            eval: { F32 => |$x| $eval, F64 => |$x| $eval }, d: |$dx, $dy, $dt| $deriv);
     };
 }
 
@@ -169,50 +182,13 @@ float_unary!(
     /// ```
     Round, "round", round, |v| v.round_ties_even(), d: |x, y, t| zeros_like(t));
 
+/// A unary primitive on every numeric dtype (one expression for floats, one for integers).
 macro_rules! numeric_unary {
     ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, float: |$x:ident| $fe:expr, int: |$i:ident| $ie:expr,
      d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
-        #[doc = concat!("The `", $name, "` primitive; apply it with [`", stringify!($f), "`].")]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub struct $Prim;
-
-        impl Primitive for $Prim {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
-                if i[0].dtype != DType::Bool { Ok(i[0].clone()) } else { Err(want("a numeric", &i[0])) }
-            }
-            fn eval(&self, i: &[&HostData]) -> HostData {
-                match i[0] {
-                    HostData::F32(a) => HostData::F32(a.mapv(|$x| $fe)),
-                    HostData::F64(a) => HostData::F64(a.mapv(|$x| $fe)),
-                    HostData::I32(a) => HostData::I32(a.mapv(|$i| $ie)),
-                    HostData::U32(a) => HostData::U32(a.mapv(|$i| $ie)),
-                    HostData::U8(a) => HostData::U8(a.mapv(|$i| $ie)),
-                    other => unreachable!("{} on {}", $name, other.dtype()),
-                }
-            }
-            #[allow(unused_variables)]
-            fn jvp(&self, x: &[Array], out: &Array, t: &[Option<Array>]) -> Option<Array> {
-                let ($dx, $dy) = (&x[0], out);
-                t[0].as_ref().map(|$dt| $deriv)
-            }
-            #[allow(unused_variables)]
-            fn vjp(&self, x: &[Array], out: &Array, ct: &Array, wants: &[bool]) -> Vec<Option<Array>> {
-                let ($dx, $dy, $dt) = (&x[0], out, ct);
-                vec![if wants[0] { Some($deriv) } else { None }]
-            }
-            fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
-                ($f(&x[0]), b[0])
-            }
-        }
-
-        $(#[$doc])*
-        #[track_caller]
-        pub fn $f(x: &Array) -> Array {
-            bind($Prim, &[x])
-        }
+        unary!($(#[$doc])* $Prim, $name, $f, accepts: "a numeric" |d| d != DType::Bool,
+            eval: { F32 => |$x| $fe, F64 => |$x| $fe, I32 => |$i| $ie, U32 => |$i| $ie, U8 => |$i| $ie },
+            d: |$dx, $dy, $dt| $deriv);
     };
 }
 
@@ -288,12 +264,7 @@ impl Primitive for Not {
             other => unreachable!("not on {}", other.dtype()),
         }
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![None]
-    }
+    no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (not(&x[0]), b[0])
     }
@@ -372,12 +343,7 @@ impl Primitive for StopGradient {
     fn eval(&self, i: &[&HostData]) -> HostData {
         i[0].clone()
     }
-    fn jvp(&self, _: &[Array], _: &Array, _: &[Option<Array>]) -> Option<Array> {
-        None
-    }
-    fn vjp(&self, _: &[Array], _: &Array, _: &Array, _: &[bool]) -> Vec<Option<Array>> {
-        vec![None]
-    }
+    no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (stop_gradient(&x[0]), b[0])
     }
