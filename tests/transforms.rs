@@ -786,3 +786,13 @@ fn vmap_and_grad_of_mixed_function_match_loops_and_finite_differences() {
         close_arr(&g, &fd, 1e-6, "grad vs finite differences");
     }
 }
+
+/// d/db of a^b at a = 0 is taken as 0 (as JAX), not NaN from log(0) * 0.
+#[test]
+fn pow_exponent_derivative_at_zero_base() {
+    let a = Array::from_vec(vec![0.0f64, 2.0], &[2]);
+    let g = rjax::grad(|b: &Array| rjax::numpy::power(&a, b).sum())(&Array::from_vec(vec![2.0f64, 3.0], &[2]));
+    let g = g.to_vec::<f64>();
+    assert_eq!(g[0], 0.0);
+    assert!((g[1] - 8.0 * 2f64.ln()).abs() < 1e-12, "{g:?}");
+}

@@ -160,7 +160,7 @@ d: |a, b, out, ta, tb| {
     lin([ta.cloned(), tb.map(|t| neg(&mul(t, &q())))])
 });
 binary!(
-/// `a ** b` for floats. Derivatives need `a > 0` where `b` is differentiated.
+/// `a ** b` for floats. The derivative in `b` is `log(a) * a^b`, taken as 0 where `a == 0` (as JAX).
 ///
 /// ```
 /// use rjax::{lax, Array};
@@ -170,7 +170,12 @@ Pow, "pow", pow, Float,
 eval: { F32 => |x, y| x.powf(y), F64 => |x, y| x.powf(y) },
 d: |a, b, out, ta, tb| {
     let one = super::full(b.shape(), 1.0, b.dtype());
-    lin([ta.map(|t| mul(t, &mul(b, &pow(a, &sub(b, &one))))), tb.map(|t| mul(t, &mul(&log(a), out)))])
+    // d/db = log(a) * a^b, taken as 0 where a == 0 (as JAX) instead of NaN
+    let log_a = || {
+        let zero = zeros_like(a);
+        select(&eq(a, &zero), &zero, &log(a))
+    };
+    lin([ta.map(|t| mul(t, &mul(b, &pow(a, &sub(b, &one))))), tb.map(|t| mul(t, &mul(&log_a(), out)))])
 });
 binary!(
     /// Elementwise maximum (NaN propagates). At ties the derivative is split evenly.

@@ -14,10 +14,10 @@ pub const RTOL: f64 = 1e-6;
 /// for `h = 1e-6`, so 1e-8 leaves a margin of ~50 for rounding inside `f`.
 pub const ATOL: f64 = 1e-8;
 
-/// 64 cases per property; no regression files; bounded shrinking (each
-/// shrinking step re-runs a full finite-difference check).
+/// 128 cases per property (the whole file runs in a few seconds); no
+/// regression files; bounded shrinking (each step re-runs a full check).
 pub fn cfg() -> ProptestConfig {
-    ProptestConfig { cases: 64, failure_persistence: None, max_shrink_iters: 256, ..ProptestConfig::default() }
+    ProptestConfig { cases: 128, failure_persistence: None, max_shrink_iters: 256, ..ProptestConfig::default() }
 }
 
 /// A small deterministic generator (splitmix64) for weights and tangents.
