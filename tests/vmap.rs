@@ -13,6 +13,11 @@ use rjax::numpy as jnp;
 use rjax::random::{self, Key};
 use rjax::{Array, DType, Tree, grad, s, tree, vmap, vmap_axes};
 
+/// A reduction over axes, as the lax reductions take them.
+type ReduceFn = fn(&Array, &[usize]) -> Array;
+/// A named random sampler of one key.
+type Sampler = Box<dyn Fn(&Key) -> Array>;
+
 // ---------------------------------------------------------------- helpers
 
 /// A small deterministic generator for test data (splitmix64).
@@ -384,7 +389,7 @@ proptest! {
         let ia = ra % 4;
         let ax = [Some(ia as isize)];
         let subsets: [&[usize]; 7] = [&[0], &[1], &[2], &[0, 1], &[0, 2], &[1, 2], &[0, 1, 2]];
-        let ops: [(&str, fn(&Array, &[usize]) -> Array); 4] =
+        let ops: [(&str, ReduceFn); 4] =
             [("sum", lax::reduce_sum), ("prod", lax::reduce_prod), ("max", lax::reduce_max), ("min", lax::reduce_min)];
         let x = g.small_f64s(&with_axis(&shape, ia, n));
         let xi = g.i32s(&with_axis(&shape, ia, n), -4, 5);
@@ -499,7 +504,7 @@ fn random_functions_vmapped_over_keys() {
         let outs: Vec<Array> = (0..6).map(|i| f(&ks.get(i))).collect();
         jnp::stack(&outs.iter().collect::<Vec<_>>(), 0)
     };
-    let fs: Vec<(&str, Box<dyn Fn(&Key) -> Array>)> = vec![
+    let fs: Vec<(&str, Sampler)> = vec![
         ("bits", Box::new(|k| random::bits(k, &[2, 3]))),
         ("uniform f32", Box::new(|k| random::uniform(k, &[4], DType::F32, -1.0, 1.0))),
         ("uniform f64", Box::new(|k| random::uniform(k, &[2, 2], DType::F64, 0.0, 1.0))),
