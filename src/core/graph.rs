@@ -63,47 +63,48 @@ impl Graph {
     /// assert!(g.check().is_ok());
     /// ```
     pub fn check(&self) -> Result<(), String> {
-        let mut defined = vec![false; self.avals.len()];
-        let mut define = |v: Var, what: &str| -> Result<(), String> {
-            let slot = defined.get_mut(v.0 as usize).ok_or_else(|| format!("{what} {} has no aval", name(v)))?;
-            if *slot {
+        let n = self.avals.len();
+        let mut defined = vec![false; n];
+        let known = |v: Var| -> Result<usize, String> {
+            let i = v.0 as usize;
+            if i < n { Ok(i) } else { Err(format!("variable {i} has no aval")) }
+        };
+        let define = |defined: &mut Vec<bool>, v: Var| -> Result<(), String> {
+            let i = known(v)?;
+            if std::mem::replace(&mut defined[i], true) {
                 return Err(format!("{} is defined twice", name(v)));
             }
-            *slot = true;
             Ok(())
         };
         for &v in &self.inputs {
-            define(v, "input")?;
+            define(&mut defined, v)?;
         }
         for (v, a) in &self.captures {
-            define(*v, "capture")?;
+            define(&mut defined, *v)?;
             if a.aval() != *self.aval(*v) {
                 return Err(format!("capture {} holds {}", name(*v), a.aval()));
             }
         }
         for e in &self.eqns {
-            let ins: Vec<Aval> = e.inputs.iter().map(|v| self.aval(*v).clone()).collect();
+            let mut ins = Vec::with_capacity(e.inputs.len());
+            for &v in &e.inputs {
+                if !defined[known(v)?] {
+                    return Err(format!("{} reads {} before it is defined", e.prim.name(), name(v)));
+                }
+                ins.push(self.aval(v).clone());
+            }
             let got = e.prim.abstract_eval(&ins).map_err(|m| format!("{}: {m}", e.prim.name()))?;
+            define(&mut defined, e.out)?;
             if got != *self.aval(e.out) {
                 return Err(format!("{} records {} but its rule gives {got}", e.prim.name(), self.aval(e.out)));
             }
-            define(e.out, "output")?;
-            // inputs must have been defined before this equation
         }
-        let mut seen = vec![false; self.avals.len()];
-        for &v in self.inputs.iter().chain(self.captures.iter().map(|(v, _)| v)) {
-            seen[v.0 as usize] = true;
-        }
-        for e in &self.eqns {
-            if let Some(v) = e.inputs.iter().find(|v| !seen[v.0 as usize]) {
-                return Err(format!("{} reads {} before it is defined", e.prim.name(), name(*v)));
+        for &v in &self.outputs {
+            if !defined[known(v)?] {
+                return Err(format!("output {} is never defined", name(v)));
             }
-            seen[e.out.0 as usize] = true;
         }
-        match self.outputs.iter().find(|v| !seen[v.0 as usize]) {
-            Some(v) => Err(format!("output {} is never defined", name(*v))),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
