@@ -128,7 +128,7 @@ fn zero_fill(cts: Vec<Option<Array>>, like: &[Array]) -> Vec<Array> {
 fn loss_and_grad<T: Tree, Y: Tree, F: Fn(&T) -> (Array, Y)>(op: &str, f: &F, x: &T) -> (Array, Y, T) {
     let xs = leaves(x);
     check_float_leaves(op, &xs);
-    let (g, (loss_t, aux_t)) = trace_tree(f, x, op);
+    let (g, (loss_t, aux_t)) = trace_tree(f, x);
     if loss_t.ndim() != 0 || !loss_t.dtype().is_float() {
         panic!(
             "{op}: the function must return a floating-point scalar, got {}; \
@@ -222,7 +222,7 @@ pub fn jvp<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T, t: &T) -> (Y, Y) {
             panic!("jvp: a tangent is {} but its primal is {}", b.aval(), a.aval());
         }
     }
-    let (g, y_t) = trace_tree(&f, x, "jvp");
+    let (g, y_t) = trace_tree(&f, x);
     let tan: Vec<Option<Array>> = xs.iter().zip(ts).map(|(x, t)| x.dtype().is_float().then_some(t)).collect();
     let (ys, dys) = jvp_graph(&g, &xs, &tan);
     let dys = zero_fill(dys, &ys);
@@ -242,7 +242,7 @@ pub fn jvp<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T, t: &T) -> (Y, Y) {
 pub fn vjp<T: Tree + Clone, Y: Tree, F: Fn(&T) -> Y>(f: F, x: &T) -> (Y, impl Fn(&Y) -> T + use<T, Y, F>) {
     let xs = leaves(x);
     check_float_leaves("vjp", &xs);
-    let (g, y_t) = trace_tree(&f, x, "vjp");
+    let (g, y_t) = trace_tree(&f, x);
     let tape = Tape::forward(&g, &xs, &vec![true; xs.len()]);
     let ys = tape.outputs(&g);
     let y = rebuild(&y_t, ys.clone());

@@ -28,12 +28,12 @@ use crate::tree::{Tree, leaves};
 /// assert!(g.to_string().contains("cos"));
 /// ```
 pub fn make_graph<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F) -> impl Fn(&T) -> Graph {
-    move |x: &T| trace_tree(&f, x, "make_graph").0
+    move |x: &T| trace_tree(&f, x).0
 }
 
 /// Traces `f` at `x`'s avals; returns the graph and the output tree with
 /// abstract leaves (a template for rebuilding outputs).
-pub(crate) fn trace_tree<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: &F, x: &T, _op: &str) -> (Graph, Y) {
+pub(crate) fn trace_tree<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: &F, x: &T) -> (Graph, Y) {
     trace_with(f, x, leaves(x).iter().map(|l| l.aval()).collect())
 }
 
