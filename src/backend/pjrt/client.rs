@@ -1,0 +1,529 @@
+//! [`Client`], [`Device`] and [`Executable`]: the safe layer over a plugin's
+//! client, its devices, compilation of StableHLO and execution.
+
+use std::ffi::c_char;
+use std::fmt;
+use std::ptr;
+use std::sync::Arc;
+
+use super::buffer::Buffer;
+use super::error::PjrtError;
+use super::ffi;
+use super::plugin::{Plugin, slice_or_empty, string_from};
+
+/// The plugin's client object, shared by everything created from it so that it
+/// is destroyed last.
+pub(crate) struct ClientInner {
+    pub(crate) plugin: &'static Plugin,
+    pub(crate) raw: *mut ffi::PJRT_Client,
+    /// Addressable devices, in the plugin's order (owned by the client).
+    devices: Vec<*mut ffi::PJRT_Device>,
+}
+
+// SAFETY: PJRT clients, devices, executables and buffers are thread-safe
+// objects; the raw pointers are only passed to the plugin.
+unsafe impl Send for ClientInner {}
+unsafe impl Sync for ClientInner {}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        let mut args = ffi::PJRT_Client_Destroy_Args::new();
+        args.client = self.raw;
+        // SAFETY: the client is live and nothing refers to it any more. A
+        // failure cannot be reported from `drop`; the error is freed.
+        let _ = unsafe { self.plugin.call(self.plugin.api().PJRT_Client_Destroy, "PJRT_Client_Destroy", &mut args) };
+    }
+}
+
+impl ClientInner {
+    /// Calls a function of the client's plugin (see [`Plugin::call`]).
+    ///
+    /// # Safety
+    /// As [`Plugin::call`].
+    pub(crate) unsafe fn call<A>(&self, f: ffi::Fn<A>, op: &'static str, args: &mut A) -> Result<(), PjrtError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.plugin.call(f, op, args) }
+    }
+}
+
+/// A value of a client creation option (`PJRT_NamedValue`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptionValue {
+    /// A string.
+    Str(String),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A list of 64-bit integers.
+    IntList(Vec<i64>),
+    /// A float.
+    Float(f32),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A PJRT client: the devices of one plugin, compilation and transfers.
+///
+/// Buffers, devices and executables keep their client alive. `Client` is
+/// cheap to clone (reference counted) and can be shared between threads.
+///
+/// ```no_run
+/// use rjax::backend::pjrt::{Client, Plugin};
+/// let client = Client::new(Plugin::cpu()?)?;
+/// for d in client.devices()? {
+///     println!("{}", d.description()?);
+/// }
+/// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("plugin", &self.inner.plugin.path()).finish()
+    }
+}
+
+impl Client {
+    /// Creates a client of `plugin` with its default options.
+    pub fn new(plugin: &'static Plugin) -> Result<Client, PjrtError> {
+        Client::with_options(plugin, &[])
+    }
+
+    /// A client of the CPU plugin found by [`locate`](super::locate).
+    pub fn cpu() -> Result<Client, PjrtError> {
+        Client::new(Plugin::cpu()?)
+    }
+
+    /// Creates a client with platform-specific options, e.g.
+    /// `("cpu_device_count", OptionValue::Int(4))` for the CPU plugin.
+    ///
+    /// ```no_run
+    /// use rjax::backend::pjrt::{Client, OptionValue, Plugin};
+    /// let client = Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(4))])?;
+    /// assert_eq!(client.devices()?.len(), 4);
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn with_options(plugin: &'static Plugin, options: &[(&str, OptionValue)]) -> Result<Client, PjrtError> {
+        let named: Vec<ffi::PJRT_NamedValue> = options
+            .iter()
+            .map(|(name, value)| {
+                let mut v = ffi::PJRT_NamedValue::new();
+                v.name = name.as_ptr().cast::<c_char>();
+                v.name_size = name.len();
+                v.value_size = 1;
+                match value {
+                    OptionValue::Str(s) => {
+                        v.type_ = ffi::PJRT_NamedValue_kString;
+                        v.value.string_value = s.as_ptr().cast::<c_char>();
+                        v.value_size = s.len();
+                    }
+                    OptionValue::Int(i) => {
+                        v.type_ = ffi::PJRT_NamedValue_kInt64;
+                        v.value.int64_value = *i;
+                    }
+                    OptionValue::IntList(l) => {
+                        v.type_ = ffi::PJRT_NamedValue_kInt64List;
+                        v.value.int64_array_value = l.as_ptr();
+                        v.value_size = l.len();
+                    }
+                    OptionValue::Float(x) => {
+                        v.type_ = ffi::PJRT_NamedValue_kFloat;
+                        v.value.float_value = *x;
+                    }
+                    OptionValue::Bool(b) => {
+                        v.type_ = ffi::PJRT_NamedValue_kBool;
+                        v.value.bool_value = *b;
+                    }
+                }
+                v
+            })
+            .collect();
+        let mut args = ffi::PJRT_Client_Create_Args::new();
+        args.create_options = named.as_ptr();
+        args.num_options = named.len();
+        // SAFETY: the options point into `options` and `named`, alive during the call.
+        unsafe { plugin.call(plugin.api().PJRT_Client_Create, "PJRT_Client_Create", &mut args) }?;
+        if args.client.is_null() {
+            return Err(PjrtError::Invalid("PJRT_Client_Create returned no client".into()));
+        }
+        let mut inner = ClientInner { plugin, raw: args.client, devices: Vec::new() };
+        let mut dargs = ffi::PJRT_Client_AddressableDevices_Args::new();
+        dargs.client = inner.raw;
+        // SAFETY: valid client; the device array is owned by the client.
+        unsafe {
+            inner.call(plugin.api().PJRT_Client_AddressableDevices, "PJRT_Client_AddressableDevices", &mut dargs)
+        }?;
+        inner.devices = unsafe { slice_or_empty(dargs.addressable_devices, dargs.num_addressable_devices) }.to_vec();
+        Ok(Client { inner: Arc::new(inner) })
+    }
+
+    /// The plugin this client belongs to.
+    pub fn plugin(&self) -> &'static Plugin {
+        self.inner.plugin
+    }
+
+    /// The platform name, e.g. `"cpu"` or `"cuda"`.
+    pub fn platform_name(&self) -> Result<String, PjrtError> {
+        let mut args = ffi::PJRT_Client_PlatformName_Args::new();
+        args.client = self.inner.raw;
+        // SAFETY: valid client; the name lives as long as the client.
+        unsafe {
+            self.inner.call(self.api().PJRT_Client_PlatformName, "PJRT_Client_PlatformName", &mut args)?;
+            Ok(string_from(args.platform_name, args.platform_name_size))
+        }
+    }
+
+    /// Platform-specific version text (e.g. the CUDA version).
+    pub fn platform_version(&self) -> Result<String, PjrtError> {
+        let mut args = ffi::PJRT_Client_PlatformVersion_Args::new();
+        args.client = self.inner.raw;
+        // SAFETY: valid client; the text lives as long as the client.
+        unsafe {
+            self.inner.call(self.api().PJRT_Client_PlatformVersion, "PJRT_Client_PlatformVersion", &mut args)?;
+            Ok(string_from(args.platform_version, args.platform_version_size))
+        }
+    }
+
+    /// The devices this client can use, in the plugin's order.
+    pub fn devices(&self) -> Result<Vec<Device>, PjrtError> {
+        Ok(self.inner.devices.iter().map(|&raw| Device { client: self.inner.clone(), raw }).collect())
+    }
+
+    /// The first device, where [`Client::buffer`] puts data.
+    pub fn default_device(&self) -> Result<Device, PjrtError> {
+        self.devices()?.into_iter().next().ok_or_else(|| PjrtError::Invalid("the PJRT client has no devices".into()))
+    }
+
+    /// Compiles a StableHLO module given as MLIR text, with
+    /// [`default_compile_options`]. A program the compiler rejects is a
+    /// [`PjrtError::Compile`] carrying the compiler's message.
+    ///
+    /// ```no_run
+    /// use rjax::backend::pjrt::Client;
+    /// let client = Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+    ///        %y = stablehlo.add %x, %x : tensor<3xf32>
+    ///        return %y : tensor<3xf32>
+    ///      }",
+    /// )?;
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn compile(&self, mlir: &str) -> Result<Executable, PjrtError> {
+        self.compile_with_options(mlir, &default_compile_options())
+    }
+
+    /// [`Client::compile`] with a serialized `xla.CompileOptionsProto`.
+    pub fn compile_with_options(&self, mlir: &str, compile_options: &[u8]) -> Result<Executable, PjrtError> {
+        const FORMAT: &str = "mlir";
+        // MLIR's lexer expects a NUL after the text and otherwise reads past
+        // `code_size` (mid-token), so the text is passed NUL-terminated (the
+        // NUL not counted). `program_text_is_read_only_up_to_its_length` tests it.
+        let mut code = Vec::with_capacity(mlir.len() + 1);
+        code.extend_from_slice(mlir.as_bytes());
+        code.push(0);
+        let mut program = ffi::PJRT_Program::new();
+        // The plugin only reads `code` when compiling.
+        program.code = code.as_mut_ptr().cast::<c_char>();
+        program.code_size = mlir.len();
+        program.format = FORMAT.as_ptr().cast::<c_char>();
+        program.format_size = FORMAT.len();
+        let mut args = ffi::PJRT_Client_Compile_Args::new();
+        args.client = self.inner.raw;
+        args.program = &program;
+        args.compile_options = compile_options.as_ptr().cast::<c_char>();
+        args.compile_options_size = compile_options.len();
+        // SAFETY: program text and options outlive the call.
+        let result = unsafe { self.inner.call(self.api().PJRT_Client_Compile, "PJRT_Client_Compile", &mut args) };
+        match result {
+            Ok(()) => {}
+            Err(PjrtError::Plugin { message, .. } | PjrtError::Unimplemented { message, .. }) => {
+                return Err(PjrtError::Compile { message });
+            }
+            Err(e) => return Err(e),
+        }
+        if args.executable.is_null() {
+            return Err(PjrtError::Invalid("PJRT_Client_Compile returned no executable".into()));
+        }
+        // Owned from here on, so it is destroyed on any error below.
+        let mut exe = Executable { client: self.inner.clone(), raw: args.executable, num_outputs: 0, num_devices: 0 };
+        exe.num_outputs = exe.query_num_outputs()?;
+        exe.num_devices = exe.query_num_devices()?;
+        Ok(exe)
+    }
+
+    fn api(&self) -> &'static ffi::PJRT_Api {
+        self.inner.plugin.api()
+    }
+}
+
+/// The serialized `xla.CompileOptionsProto` that [`Client::compile`] sends:
+/// `executable_build_options { device_ordinal: -1, num_replicas: 1, num_partitions: 1 }`
+/// (field 3, holding fields 1, 4 and 5), written by hand.
+pub fn default_compile_options() -> Vec<u8> {
+    let mut build = Vec::new();
+    proto_varint_field(&mut build, 1, -1i64 as u64); // device_ordinal
+    proto_varint_field(&mut build, 4, 1); // num_replicas
+    proto_varint_field(&mut build, 5, 1); // num_partitions
+    let mut out = Vec::new();
+    proto_varint(&mut out, (3 << 3) | 2); // executable_build_options, length-delimited
+    proto_varint(&mut out, build.len() as u64);
+    out.extend_from_slice(&build);
+    out
+}
+
+fn proto_varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
+    proto_varint(out, field << 3); // wire type 0
+    proto_varint(out, value);
+}
+
+fn proto_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A device of a [`Client`] (a CPU device, a GPU).
+#[derive(Clone)]
+pub struct Device {
+    pub(crate) client: Arc<ClientInner>,
+    pub(crate) raw: *mut ffi::PJRT_Device,
+}
+
+// SAFETY: see `ClientInner`.
+unsafe impl Send for Device {}
+unsafe impl Sync for Device {}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.description() {
+            Ok(d) => f.write_str(&d),
+            Err(_) => f.write_str("Device(?)"),
+        }
+    }
+}
+
+/// Memory statistics of a device, from `PJRT_Device_MemoryStats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Bytes currently allocated.
+    pub bytes_in_use: u64,
+    /// The most bytes allocated at once, if the plugin reports it.
+    pub peak_bytes_in_use: Option<u64>,
+    /// The memory available for allocation, if the plugin reports it.
+    pub bytes_limit: Option<u64>,
+}
+
+impl Device {
+    fn description_ptr(&self) -> Result<*mut ffi::PJRT_DeviceDescription, PjrtError> {
+        let mut args = ffi::PJRT_Device_GetDescription_Args::new();
+        args.device = self.raw;
+        // SAFETY: valid device of a live client.
+        unsafe { self.client.call(self.api().PJRT_Device_GetDescription, "PJRT_Device_GetDescription", &mut args) }?;
+        Ok(args.device_description)
+    }
+
+    /// The device id (unique among devices of this kind).
+    pub fn id(&self) -> Result<i32, PjrtError> {
+        let mut args = ffi::PJRT_DeviceDescription_Id_Args::new();
+        args.device_description = self.description_ptr()?;
+        // SAFETY: valid description owned by the device.
+        unsafe { self.client.call(self.api().PJRT_DeviceDescription_Id, "PJRT_DeviceDescription_Id", &mut args) }?;
+        Ok(args.id)
+    }
+
+    /// The kind of device, e.g. `"cpu"` or a GPU model name.
+    pub fn kind(&self) -> Result<String, PjrtError> {
+        let mut args = ffi::PJRT_DeviceDescription_Kind_Args::new();
+        args.device_description = self.description_ptr()?;
+        // SAFETY: valid description; the text lives as long as the device.
+        unsafe {
+            self.client.call(self.api().PJRT_DeviceDescription_Kind, "PJRT_DeviceDescription_Kind", &mut args)?;
+            Ok(string_from(args.device_kind, args.device_kind_size))
+        }
+    }
+
+    /// A short description, e.g. `"CpuDevice(id=0)"`.
+    pub fn description(&self) -> Result<String, PjrtError> {
+        let mut args = ffi::PJRT_DeviceDescription_ToString_Args::new();
+        args.device_description = self.description_ptr()?;
+        // SAFETY: valid description; the text lives as long as the device.
+        unsafe {
+            self.client.call(
+                self.api().PJRT_DeviceDescription_ToString,
+                "PJRT_DeviceDescription_ToString",
+                &mut args,
+            )?;
+            Ok(string_from(args.to_string, args.to_string_size))
+        }
+    }
+
+    /// Memory in use on the device and its peak. Plugins that do not track it
+    /// (the CPU plugin) return [`PjrtError::Unimplemented`].
+    pub fn memory_stats(&self) -> Result<MemoryStats, PjrtError> {
+        let mut args = ffi::PJRT_Device_MemoryStats_Args::new();
+        args.device = self.raw;
+        // SAFETY: valid device of a live client.
+        unsafe { self.client.call(self.api().PJRT_Device_MemoryStats, "PJRT_Device_MemoryStats", &mut args) }?;
+        let nonneg = |v: i64| v.max(0) as u64;
+        Ok(MemoryStats {
+            bytes_in_use: nonneg(args.bytes_in_use),
+            peak_bytes_in_use: args.peak_bytes_in_use_is_set.then(|| nonneg(args.peak_bytes_in_use)),
+            bytes_limit: args.bytes_limit_is_set.then(|| nonneg(args.bytes_limit)),
+        })
+    }
+
+    fn api(&self) -> &'static ffi::PJRT_Api {
+        self.client.plugin.api()
+    }
+}
+
+/// A compiled program, loaded on the client's devices.
+pub struct Executable {
+    client: Arc<ClientInner>,
+    raw: *mut ffi::PJRT_LoadedExecutable,
+    num_outputs: usize,
+    num_devices: usize,
+}
+
+// SAFETY: see `ClientInner`.
+unsafe impl Send for Executable {}
+unsafe impl Sync for Executable {}
+
+impl Drop for Executable {
+    fn drop(&mut self) {
+        let mut args = ffi::PJRT_LoadedExecutable_Destroy_Args::new();
+        args.executable = self.raw;
+        // SAFETY: owned, live executable, not used afterwards.
+        let _ = unsafe {
+            self.client.call(self.api().PJRT_LoadedExecutable_Destroy, "PJRT_LoadedExecutable_Destroy", &mut args)
+        };
+    }
+}
+
+impl fmt::Debug for Executable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executable").field("num_outputs", &self.num_outputs).finish()
+    }
+}
+
+impl Executable {
+    /// The number of results the program returns.
+    pub fn num_outputs(&self) -> usize {
+        self.num_outputs
+    }
+
+    /// Runs the program on `args` (buffers of the same client). Returns as
+    /// soon as the work is enqueued: the outputs may still be computing, and
+    /// reading them ([`Buffer::to_host`]) or [`Buffer::ready_event`] waits.
+    /// Arguments are never donated, so they stay valid.
+    ///
+    /// The plugin checks the number of arguments and their sizes in bytes; it
+    /// does not necessarily check their dtypes (the CPU plugin runs an `i32`
+    /// buffer passed for an `f32` parameter of the same size), so callers must
+    /// pass what the program declares.
+    ///
+    /// ```no_run
+    /// use rjax::HostData;
+    /// use rjax::backend::pjrt::Client;
+    /// let client = Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
+    ///        %y = stablehlo.multiply %x, %x : tensor<2xf32>
+    ///        return %y : tensor<2xf32>
+    ///      }",
+    /// )?;
+    /// let x = client.buffer(&HostData::F32(ndarray::arr1(&[3.0f32, 4.0]).into_dyn()))?;
+    /// let y = exe.execute(&[&x])?;
+    /// assert_eq!(y[0].to_host()?, HostData::F32(ndarray::arr1(&[9.0f32, 16.0]).into_dyn()));
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn execute(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, PjrtError> {
+        if self.num_devices != 1 {
+            return Err(PjrtError::Invalid(format!(
+                "the executable runs on {} devices; only single-device programs are supported",
+                self.num_devices
+            )));
+        }
+        if let Some(i) = args.iter().position(|b| !Arc::ptr_eq(&b.client, &self.client)) {
+            return Err(PjrtError::Invalid(format!(
+                "argument {i} is a buffer of another PJRT client than the executable's"
+            )));
+        }
+        let arg_ptrs: Vec<*mut ffi::PJRT_Buffer> = args.iter().map(|b| b.raw).collect();
+        let arg_lists = [arg_ptrs.as_ptr()];
+        let mut outs: Vec<*mut ffi::PJRT_Buffer> = vec![ptr::null_mut(); self.num_outputs];
+        let out_lists = [outs.as_mut_ptr()];
+        let non_donatable: Vec<i64> = (0..args.len() as i64).collect();
+        let mut options = ffi::PJRT_ExecuteOptions::new();
+        options.non_donatable_input_indices = non_donatable.as_ptr();
+        options.num_non_donatable_input_indices = non_donatable.len();
+        let mut eargs = ffi::PJRT_LoadedExecutable_Execute_Args::new();
+        eargs.executable = self.raw;
+        eargs.options = &mut options;
+        eargs.argument_lists = arg_lists.as_ptr();
+        eargs.num_devices = 1;
+        eargs.num_args = args.len();
+        eargs.output_lists = out_lists.as_ptr();
+        // SAFETY: all arrays outlive the call; `outs` has room for every output.
+        unsafe {
+            self.client.call(self.api().PJRT_LoadedExecutable_Execute, "PJRT_LoadedExecutable_Execute", &mut eargs)
+        }?;
+        // Take ownership of every output first, so all are destroyed if one is missing.
+        let buffers: Vec<Buffer> =
+            outs.iter().filter(|p| !p.is_null()).map(|&raw| Buffer { client: self.client.clone(), raw }).collect();
+        if buffers.len() != self.num_outputs {
+            return Err(PjrtError::Invalid(format!(
+                "PJRT_LoadedExecutable_Execute returned {} of {} outputs",
+                buffers.len(),
+                self.num_outputs
+            )));
+        }
+        Ok(buffers)
+    }
+
+    fn query_num_outputs(&self) -> Result<usize, PjrtError> {
+        let mut get = ffi::PJRT_LoadedExecutable_GetExecutable_Args::new();
+        get.loaded_executable = self.raw;
+        // SAFETY: valid loaded executable; the returned executable is ours to destroy.
+        unsafe {
+            self.client.call(
+                self.api().PJRT_LoadedExecutable_GetExecutable,
+                "PJRT_LoadedExecutable_GetExecutable",
+                &mut get,
+            )
+        }?;
+        let mut num = ffi::PJRT_Executable_NumOutputs_Args::new();
+        num.executable = get.executable;
+        // SAFETY: valid executable.
+        let result =
+            unsafe { self.client.call(self.api().PJRT_Executable_NumOutputs, "PJRT_Executable_NumOutputs", &mut num) };
+        let mut destroy = ffi::PJRT_Executable_Destroy_Args::new();
+        destroy.executable = get.executable;
+        // SAFETY: destroys the executable obtained above, not used afterwards.
+        unsafe { self.client.call(self.api().PJRT_Executable_Destroy, "PJRT_Executable_Destroy", &mut destroy) }?;
+        result.map(|()| num.num_outputs)
+    }
+
+    fn query_num_devices(&self) -> Result<usize, PjrtError> {
+        let mut args = ffi::PJRT_LoadedExecutable_AddressableDevices_Args::new();
+        args.executable = self.raw;
+        // SAFETY: valid loaded executable.
+        unsafe {
+            self.client.call(
+                self.api().PJRT_LoadedExecutable_AddressableDevices,
+                "PJRT_LoadedExecutable_AddressableDevices",
+                &mut args,
+            )
+        }?;
+        Ok(args.num_addressable_devices)
+    }
+
+    fn api(&self) -> &'static ffi::PJRT_Api {
+        self.client.plugin.api()
+    }
+}

@@ -1,0 +1,547 @@
+//! The PJRT layer against the real XLA CPU plugin (API 0.81).
+//!
+//! The plugin must be installed (`scripts/install-plugin cpu`; CI does it):
+//! without it these tests fail with that instruction, they never skip.
+//!
+//! Tests share one client. They take a read lock on `EXCLUSIVE`; the memory
+//! test takes the write lock so that no other test allocates while it
+//! measures the process's resident memory.
+
+use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use ndarray::{ArrayD, IxDyn};
+use rjax::HostData;
+use rjax::backend::pjrt::{
+    Client, OptionValue, PjrtError, Plugin, PluginKind, default_compile_options, ffi, locate_with,
+};
+
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn client() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| match Client::cpu() {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "the XLA CPU PJRT plugin is required by these tests: run `scripts/install-plugin cpu` \
+             (or set RJAX_PJRT_CPU to xla_cpu_pjrt.so).\n{e}"
+        ),
+    })
+}
+
+fn f32s(shape: &[usize], v: Vec<f32>) -> HostData {
+    HostData::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
+}
+
+fn as_f32(h: &HostData) -> &ArrayD<f32> {
+    match h {
+        HostData::F32(a) => a,
+        other => panic!("expected f32 data, got {:?}", other.dtype()),
+    }
+}
+
+/// A fresh scratch directory for this test process.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rjax-pjrt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Sizes computed from pjrt_c_api.h (API 0.81) with gcc on x86_64:
+/// `sizeof(T)` and the header's `T_STRUCT_SIZE` (offset of the last field plus its size).
+#[test]
+fn struct_sizes_match_the_0_81_header() {
+    macro_rules! check {
+        ($($t:ident: $size:literal, $struct_size:literal;)*) => {$(
+            assert_eq!(size_of::<ffi::$t>(), $size, "size_of::<{}>()", stringify!($t));
+            assert_eq!(ffi::$t::STRUCT_SIZE, $struct_size, "{}::STRUCT_SIZE", stringify!($t));
+            assert_eq!(align_of::<ffi::$t>(), 8, "align_of::<{}>()", stringify!($t));
+        )*};
+    }
+    check! {
+        PJRT_Api_Version: 24, 24;
+        PJRT_Error_Destroy_Args: 24, 24;
+        PJRT_Error_Message_Args: 40, 40;
+        PJRT_Error_GetCode_Args: 32, 28;
+        PJRT_NamedValue: 56, 56;
+        PJRT_Plugin_Initialize_Args: 16, 16;
+        PJRT_Plugin_Attributes_Args: 32, 32;
+        PJRT_Event_Destroy_Args: 24, 24;
+        PJRT_Event_IsReady_Args: 32, 25;
+        PJRT_Event_Error_Args: 24, 24;
+        PJRT_Event_Await_Args: 24, 24;
+        PJRT_Client_Create_Args: 88, 88;
+        PJRT_Client_Destroy_Args: 24, 24;
+        PJRT_Client_PlatformName_Args: 40, 40;
+        PJRT_Client_PlatformVersion_Args: 40, 40;
+        PJRT_Client_AddressableDevices_Args: 40, 40;
+        PJRT_Program: 48, 48;
+        PJRT_Client_Compile_Args: 56, 56;
+        PJRT_Client_BufferFromHostBuffer_Args: 120, 120;
+        PJRT_DeviceDescription_Id_Args: 32, 28;
+        PJRT_DeviceDescription_Kind_Args: 40, 40;
+        PJRT_DeviceDescription_ToString_Args: 40, 40;
+        PJRT_Device_GetDescription_Args: 32, 32;
+        PJRT_Device_MemoryStats_Args: 192, 185;
+        PJRT_Executable_Destroy_Args: 24, 24;
+        PJRT_LoadedExecutable_Destroy_Args: 24, 24;
+        PJRT_LoadedExecutable_GetExecutable_Args: 32, 32;
+        PJRT_LoadedExecutable_AddressableDevices_Args: 40, 40;
+        PJRT_Executable_NumOutputs_Args: 32, 32;
+        PJRT_ExecuteOptions: 112, 112;
+        PJRT_LoadedExecutable_Execute_Args: 80, 80;
+        PJRT_Buffer_Destroy_Args: 24, 24;
+        PJRT_Buffer_ElementType_Args: 32, 28;
+        PJRT_Buffer_Dimensions_Args: 40, 40;
+        PJRT_Buffer_ToHostBuffer_Args: 56, 56;
+        PJRT_Buffer_ReadyEvent_Args: 32, 32;
+        PJRT_Api: 984, 984;
+    }
+    // `new()` fills in struct_size.
+    assert_eq!(ffi::PJRT_Client_Create_Args::new().struct_size, 88);
+    assert_eq!(ffi::PJRT_Device_MemoryStats_Args::new().struct_size, 185);
+    // Entries of the function table sit where the header puts them (3 words of header, then 8 bytes each).
+    assert_eq!(std::mem::offset_of!(ffi::PJRT_Api, PJRT_Error_Destroy), 40);
+    assert_eq!(std::mem::offset_of!(ffi::PJRT_Api, PJRT_Client_Compile), 40 + 20 * 8);
+    assert_eq!(std::mem::offset_of!(ffi::PJRT_Api, PJRT_LoadedExecutable_Execute), 40 + 55 * 8);
+    assert_eq!(std::mem::offset_of!(ffi::PJRT_Api, PJRT_Buffer_ToHostBuffer), 40 + 70 * 8);
+}
+
+#[test]
+fn compile_options_proto_bytes() {
+    // executable_build_options (field 3, length 15) { device_ordinal: -1, num_replicas: 1, num_partitions: 1 }
+    let mut expected = vec![0x1a, 15, 0x08];
+    expected.extend([0xff; 9]);
+    expected.extend([0x01, 0x20, 0x01, 0x28, 0x01]);
+    assert_eq!(default_compile_options(), expected);
+}
+
+#[test]
+fn plugin_version_and_attributes() {
+    let _g = shared();
+    let plugin = client().plugin();
+    let (major, minor) = plugin.api_version();
+    assert_eq!(major, 0);
+    assert!(minor >= 81, "minor {minor}");
+    let attrs = plugin.attributes().unwrap();
+    assert!(attrs.iter().any(|(k, _)| k == "stablehlo_current_version"), "{attrs:?}");
+    // Loading the same file again gives the same plugin (loaded once per process).
+    let again = Plugin::load(plugin.path()).unwrap();
+    assert!(std::ptr::eq(plugin, again));
+}
+
+#[test]
+fn client_and_devices() {
+    let _g = shared();
+    let c = client();
+    assert_eq!(c.platform_name().unwrap(), "cpu");
+    c.platform_version().unwrap();
+    let devices = c.devices().unwrap();
+    assert!(!devices.is_empty());
+    let mut ids: Vec<i32> = devices.iter().map(|d| d.id().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), devices.len(), "device ids are distinct");
+    for d in &devices {
+        assert_eq!(d.kind().unwrap(), "cpu");
+        assert!(d.description().unwrap().contains("Cpu"), "{}", d.description().unwrap());
+    }
+
+    // Several CPU devices on request, through a client creation option.
+    let four = Client::with_options(c.plugin(), &[("cpu_device_count", OptionValue::Int(4))]).unwrap();
+    let devices = four.devices().unwrap();
+    assert_eq!(devices.len(), 4);
+    // Data can be put on any of them.
+    let host = f32s(&[2], vec![1.0, 2.0]);
+    let b = four.buffer_on(&host, &devices[3]).unwrap();
+    assert_eq!(b.to_host().unwrap(), host);
+    // ... but not on another client's device.
+    let err = c.buffer_on(&host, &devices[0]).unwrap_err();
+    assert!(matches!(err, PjrtError::Invalid(_)), "{err}");
+}
+
+#[test]
+fn memory_stats_is_a_value_or_a_clean_error() {
+    let _g = shared();
+    let d = client().default_device().unwrap();
+    match d.memory_stats() {
+        Ok(s) => {
+            if let Some(peak) = s.peak_bytes_in_use {
+                assert!(peak >= s.bytes_in_use);
+            }
+        }
+        Err(PjrtError::Unimplemented { op, message }) => {
+            assert_eq!(op, "PJRT_Device_MemoryStats");
+            assert!(!message.is_empty());
+        }
+        Err(e) => panic!("unexpected error from memory_stats: {e}"),
+    }
+}
+
+#[test]
+fn round_trip_every_dtype() {
+    let _g = shared();
+    let c = client();
+    let shape = IxDyn(&[2, 3]);
+    let cases = vec![
+        HostData::F32(
+            ArrayD::from_shape_vec(shape.clone(), vec![1.5f32, -2.0, 0.0, f32::MAX, f32::MIN_POSITIVE, 7.25]).unwrap(),
+        ),
+        HostData::F64(
+            ArrayD::from_shape_vec(shape.clone(), vec![1e300, -2.5, 0.0, 1e-300, 3.0, std::f64::consts::PI]).unwrap(),
+        ),
+        HostData::I32(ArrayD::from_shape_vec(shape.clone(), vec![i32::MIN, -1, 0, 1, 42, i32::MAX]).unwrap()),
+        HostData::U32(ArrayD::from_shape_vec(shape.clone(), vec![0u32, 1, 2, 1 << 31, 12345, u32::MAX]).unwrap()),
+        HostData::U8(ArrayD::from_shape_vec(shape.clone(), vec![0u8, 1, 127, 128, 200, 255]).unwrap()),
+        HostData::Bool(ArrayD::from_shape_vec(shape, vec![true, false, false, true, true, false]).unwrap()),
+        // Scalars, higher rank and empty arrays.
+        HostData::F32(ArrayD::from_elem(IxDyn(&[]), 3.5f32)),
+        HostData::I32(ArrayD::from_shape_vec(IxDyn(&[2, 2, 2]), (0..8).collect()).unwrap()),
+        HostData::F64(ArrayD::zeros(IxDyn(&[0, 3]))),
+        HostData::Bool(ArrayD::from_elem(IxDyn(&[1]), true)),
+    ];
+    for host in cases {
+        let buf = c.buffer(&host).unwrap();
+        assert_eq!(buf.dtype().unwrap(), host.dtype());
+        assert_eq!(buf.shape().unwrap(), host.shape());
+        assert_eq!(buf.to_host().unwrap(), host, "round trip of {:?}{:?}", host.dtype(), host.shape());
+    }
+    // A non-contiguous (transposed) host array goes over in logical order.
+    let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), (0..6).map(|i| i as f32).collect()).unwrap();
+    let transposed = HostData::F32(a.reversed_axes());
+    let back = c.buffer(&transposed).unwrap().to_host().unwrap();
+    assert_eq!(back, transposed);
+    assert_eq!(as_f32(&back).as_slice().unwrap(), &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+}
+
+const DENSE: &str = r#"
+module @dense {
+  func.func @main(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<2x4xf32>)
+      -> (tensor<2x4xf32>, tensor<2xf32>) {
+    %d = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0]
+        : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+    %e = stablehlo.add %d, %c : tensor<2x4xf32>
+    %zero = stablehlo.constant dense<0.0> : tensor<2x4xf32>
+    %r = stablehlo.maximum %e, %zero : tensor<2x4xf32>
+    %x = stablehlo.exponential %r : tensor<2x4xf32>
+    %init = stablehlo.constant dense<0.0> : tensor<f32>
+    %s = stablehlo.reduce(%x init: %init) applies stablehlo.add across dimensions = [1]
+        : (tensor<2x4xf32>, tensor<f32>) -> tensor<2xf32>
+    return %x, %s : tensor<2x4xf32>, tensor<2xf32>
+  }
+}
+"#;
+
+#[test]
+fn compile_and_execute_stablehlo() {
+    let _g = shared();
+    let c = client();
+    let exe = c.compile(DENSE).unwrap();
+    assert_eq!(exe.num_outputs(), 2);
+
+    let a: Vec<f32> = (0..6).map(|i| (i as f32 - 2.5) * 0.1).collect();
+    let b: Vec<f32> = (0..12).map(|i| ((i * 7) % 5) as f32 * 0.2 - 0.4).collect();
+    let bias: Vec<f32> = (0..8).map(|i| (i as f32 - 4.0) * 0.05).collect();
+    let (ba, bb, bc) = (
+        c.buffer(&f32s(&[2, 3], a.clone())).unwrap(),
+        c.buffer(&f32s(&[3, 4], b.clone())).unwrap(),
+        c.buffer(&f32s(&[2, 4], bias.clone())).unwrap(),
+    );
+    let out = exe.execute(&[&ba, &bb, &bc]).unwrap();
+    assert_eq!(out.len(), 2);
+
+    // The same computation on the host.
+    let mut x = [[0f32; 4]; 2];
+    let mut s = [0f32; 2];
+    for i in 0..2 {
+        for j in 0..4 {
+            let dot: f32 = (0..3).map(|k| a[i * 3 + k] * b[k * 4 + j]).sum();
+            x[i][j] = (dot + bias[i * 4 + j]).max(0.0).exp();
+            s[i] += x[i][j];
+        }
+    }
+    // Outputs can be awaited before reading.
+    let ev = out[0].ready_event().unwrap();
+    ev.wait().unwrap();
+    assert!(ev.is_ready().unwrap());
+    out[1].block_until_ready().unwrap();
+
+    let got_x = out[0].to_host().unwrap();
+    assert_eq!(got_x.shape(), &[2, 4]);
+    for (g, e) in as_f32(&got_x).iter().zip(x.iter().flatten()) {
+        assert!((g - e).abs() < 1e-5 * e.abs().max(1.0), "{g} vs {e}");
+    }
+    let got_s = out[1].to_host().unwrap();
+    assert_eq!(got_s.shape(), &[2]);
+    for (g, e) in as_f32(&got_s).iter().zip(s.iter()) {
+        assert!((g - e).abs() < 1e-5 * e.abs().max(1.0), "{g} vs {e}");
+    }
+
+    // Inputs are not donated: they stay readable, and the program can run again.
+    assert_eq!(ba.to_host().unwrap(), f32s(&[2, 3], a));
+    let again = exe.execute(&[&ba, &bb, &bc]).unwrap();
+    assert_eq!(again[1].to_host().unwrap(), got_s);
+}
+
+#[test]
+fn execute_integer_and_f64_programs() {
+    let _g = shared();
+    let c = client();
+    let exe = c
+        .compile(
+            "func.func @main(%a: tensor<4xi32>, %b: tensor<4xf64>) -> (tensor<4xi32>, tensor<4xf64>, tensor<4xi1>) {
+               %m = stablehlo.multiply %a, %a : tensor<4xi32>
+               %f = stablehlo.sqrt %b : tensor<4xf64>
+               %z = stablehlo.constant dense<0> : tensor<4xi32>
+               %p = stablehlo.compare GT, %a, %z : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi1>
+               return %m, %f, %p : tensor<4xi32>, tensor<4xf64>, tensor<4xi1>
+             }",
+        )
+        .unwrap();
+    let a = c.buffer(&HostData::I32(ArrayD::from_shape_vec(IxDyn(&[4]), vec![-3, 0, 2, 5]).unwrap())).unwrap();
+    let b = c.buffer(&HostData::F64(ArrayD::from_shape_vec(IxDyn(&[4]), vec![4.0, 2.0, 0.0, 1e10]).unwrap())).unwrap();
+    let out = exe.execute(&[&a, &b]).unwrap();
+    assert_eq!(
+        out[0].to_host().unwrap(),
+        HostData::I32(ArrayD::from_shape_vec(IxDyn(&[4]), vec![9, 0, 4, 25]).unwrap())
+    );
+    assert_eq!(
+        out[1].to_host().unwrap(),
+        HostData::F64(ArrayD::from_shape_vec(IxDyn(&[4]), vec![2.0, 2f64.sqrt(), 0.0, 1e5]).unwrap())
+    );
+    assert_eq!(
+        out[2].to_host().unwrap(),
+        HostData::Bool(ArrayD::from_shape_vec(IxDyn(&[4]), vec![false, false, true, true]).unwrap())
+    );
+}
+
+#[test]
+fn bad_execute_arguments_are_errors() {
+    let _g = shared();
+    let c = client();
+    let exe = c.compile(DENSE).unwrap();
+    let a = c.buffer(&f32s(&[2, 3], vec![0.0; 6])).unwrap();
+    // Too few arguments.
+    let err = exe.execute(&[&a]).unwrap_err();
+    assert!(matches!(err, PjrtError::Plugin { .. }), "{err}");
+    // A buffer of another client.
+    let other = Client::new(c.plugin()).unwrap();
+    let foreign = other.buffer(&f32s(&[3, 4], vec![0.0; 12])).unwrap();
+    let bias = c.buffer(&f32s(&[2, 4], vec![0.0; 8])).unwrap();
+    let err = exe.execute(&[&a, &foreign, &bias]).unwrap_err();
+    assert!(err.to_string().contains("another PJRT client"), "{err}");
+}
+
+#[test]
+fn rejected_program_shows_the_compiler_message() {
+    let _g = shared();
+    let c = client();
+    // Operand types disagree.
+    let err = c
+        .compile(
+            "func.func @main(%a: tensor<3xf32>, %b: tensor<4xf32>) -> tensor<3xf32> {
+               %c = stablehlo.add %a, %b : (tensor<3xf32>, tensor<4xf32>) -> tensor<3xf32>
+               return %c : tensor<3xf32>
+             }",
+        )
+        .unwrap_err();
+    let PjrtError::Compile { message } = &err else { panic!("expected a compile error, got {err}") };
+    assert!(message.contains("stablehlo.add") || message.contains("shape"), "{message}");
+    assert!(err.to_string().starts_with("XLA could not compile the program: "), "{err}");
+
+    // Not MLIR at all.
+    let err = c.compile("this is not a program").unwrap_err();
+    let PjrtError::Compile { message } = &err else { panic!("expected a compile error, got {err}") };
+    assert!(message.to_lowercase().contains("pars") || message.contains("expected"), "{message}");
+}
+
+#[test]
+fn program_text_is_read_only_up_to_its_length() {
+    let _g = shared();
+    // MLIR's lexer relies on a NUL after the text: without one it would read
+    // on past the end of a token. Here it would see the identifier `garbagemore`.
+    let text = String::from("garbagemore");
+    let err = client().compile(&text[..7]).unwrap_err().to_string();
+    assert!(err.contains("'garbage'") && !err.contains("garbagemore"), "{err}");
+    // A valid program given as a prefix of a longer text.
+    let program = "func.func @main(%a: tensor<3xf32>) -> tensor<3xf32> {
+                     %b = stablehlo.negate %a : tensor<3xf32>
+                     return %b : tensor<3xf32>
+                   }";
+    let longer = format!("{program} this trailing text is not MLIR");
+    let exe = client().compile(&longer[..program.len()]).unwrap();
+    let x = client().buffer(&f32s(&[3], vec![1.0, -2.0, 0.5])).unwrap();
+    assert_eq!(exe.execute(&[&x]).unwrap()[0].to_host().unwrap(), f32s(&[3], vec![-1.0, 2.0, -0.5]));
+}
+
+#[test]
+fn missing_plugin_names_the_path_and_the_install_command() {
+    let path = Path::new("/nonexistent/rjax/xla_cpu_pjrt.so");
+    let msg = Plugin::load(path).unwrap_err().to_string();
+    assert!(msg.contains("/nonexistent/rjax/xla_cpu_pjrt.so"), "{msg}");
+    assert!(msg.contains("scripts/install-plugin cpu"), "{msg}");
+
+    // Discovery: an environment variable naming a missing file is an error, not a fallback.
+    let env = |name: &str| match name {
+        "RJAX_PJRT_CPU" => Some("/nonexistent/elsewhere.so".into()),
+        _ => None,
+    };
+    let msg = locate_with(PluginKind::Cpu, env).unwrap_err().to_string();
+    assert!(msg.contains("RJAX_PJRT_CPU = /nonexistent/elsewhere.so"), "{msg}");
+    assert!(msg.contains("scripts/install-plugin cpu"), "{msg}");
+
+    // Nothing anywhere: the message lists the places searched.
+    let env = |name: &str| match name {
+        "HOME" => Some("/nonexistent/home".into()),
+        _ => None,
+    };
+    match locate_with(PluginKind::Cuda, env) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("no PJRT CUDA plugin found"), "{msg}");
+            assert!(msg.contains("/nonexistent/home/.cache/rjax/plugins/cuda/xla_cuda_plugin.so"), "{msg}");
+            assert!(msg.contains("site-packages"), "{msg}");
+            assert!(msg.contains("scripts/install-plugin cuda"), "{msg}");
+        }
+        // A system-wide jax[cuda] installation would be found; that is fine too.
+        Ok(p) => assert!(p.to_string_lossy().contains("-packages"), "{}", p.display()),
+    }
+}
+
+#[test]
+fn discovery_order() {
+    let dir = scratch("discovery");
+    let cached = dir.join("cpu/xla_cpu_pjrt.so");
+    std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+    std::fs::write(&cached, "stand-in").unwrap();
+    let named = dir.join("named.so");
+    std::fs::write(&named, "stand-in").unwrap();
+    let root = dir.clone().into_os_string();
+    // The cache directory from RJAX_PLUGIN_DIR ...
+    let found = locate_with(PluginKind::Cpu, |n| (n == "RJAX_PLUGIN_DIR").then(|| root.clone())).unwrap();
+    assert_eq!(found, cached);
+    // ... loses to the environment variable.
+    let found = locate_with(PluginKind::Cpu, |n| match n {
+        "RJAX_PLUGIN_DIR" => Some(root.clone()),
+        "RJAX_PJRT_CPU" => Some(named.clone().into_os_string()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(found, named);
+    // A CUDA plugin installed by `scripts/install-plugin cuda` keeps the wheel's layout.
+    let cuda = dir.join("cuda/jax_plugins/xla_cuda13/xla_cuda_plugin.so");
+    std::fs::create_dir_all(cuda.parent().unwrap()).unwrap();
+    std::fs::write(&cuda, "stand-in").unwrap();
+    let found = locate_with(PluginKind::Cuda, |n| (n == "RJAX_PLUGIN_DIR").then(|| root.clone())).unwrap();
+    assert_eq!(found, cuda);
+    // Site-packages, through VIRTUAL_ENV.
+    let venv = dir.join("venv");
+    let site = venv.join("lib/python3.12/site-packages/xla_plugins/xla_cpu_pjrt/xla_cpu_pjrt.so");
+    std::fs::create_dir_all(site.parent().unwrap()).unwrap();
+    std::fs::write(&site, "stand-in").unwrap();
+    let found = locate_with(PluginKind::Cpu, |n| match n {
+        "VIRTUAL_ENV" => Some(venv.clone().into_os_string()),
+        "HOME" => Some("/nonexistent/home".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(found, site);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn files_that_are_not_plugins_are_errors() {
+    let dir = scratch("bad-plugins");
+    // A text file named like a library.
+    let text = dir.join("x.so");
+    std::fs::write(&text, "not a library\n").unwrap();
+    let err = Plugin::load(&text).unwrap_err();
+    assert!(matches!(err, PjrtError::Load { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("x.so") && msg.contains("not a shared library"), "{msg}");
+
+    // An ELF library for another architecture (a header is enough to be rejected).
+    let foreign_machine: u16 = if std::env::consts::ARCH == "aarch64" { 62 } else { 183 };
+    let mut elf = vec![0u8; 64];
+    elf[..4].copy_from_slice(b"\x7fELF");
+    elf[4] = 2; // 64-bit
+    elf[5] = 1; // little-endian
+    elf[6] = 1;
+    elf[16] = 3; // ET_DYN
+    elf[18..20].copy_from_slice(&foreign_machine.to_le_bytes());
+    let foreign = dir.join("foreign.so");
+    std::fs::write(&foreign, &elf).unwrap();
+    let msg = Plugin::load(&foreign).unwrap_err().to_string();
+    assert!(msg.contains("foreign.so") && msg.contains("built for"), "{msg}");
+    assert!(msg.contains(std::env::consts::ARCH), "{msg}");
+
+    // A real shared library that is not a PJRT plugin: the C library this process uses.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let libc = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("/libc.so") || p.contains("/libc-"))
+        .expect("libc is mapped");
+    let msg = Plugin::load(libc).unwrap_err().to_string();
+    assert!(msg.contains("GetPjrtApi"), "{msg}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status");
+    kb * 1024
+}
+
+/// 10,000 executions (each creating output buffers and events, then
+/// destroying them) must not grow the process: less than 50 MB.
+#[test]
+fn repeated_execution_keeps_memory_flat() {
+    let _g = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
+    let c = client();
+    let exe = c
+        .compile(
+            "func.func @main(%a: tensor<256xf32>, %b: tensor<256xf32>) -> (tensor<256xf32>, tensor<f32>) {
+               %c = stablehlo.add %a, %b : tensor<256xf32>
+               %z = stablehlo.constant dense<0.0> : tensor<f32>
+               %s = stablehlo.reduce(%c init: %z) applies stablehlo.add across dimensions = [0]
+                   : (tensor<256xf32>, tensor<f32>) -> tensor<f32>
+               return %c, %s : tensor<256xf32>, tensor<f32>
+             }",
+        )
+        .unwrap();
+    let x = c.buffer(&f32s(&[256], vec![0.5; 256])).unwrap();
+    let run = |n: usize| {
+        for i in 0..n {
+            let out = exe.execute(&[&x, &x]).unwrap();
+            out[0].ready_event().unwrap().wait().unwrap();
+            if i % 1000 == 0 {
+                assert_eq!(out[1].to_host().unwrap(), HostData::F32(ArrayD::from_elem(IxDyn(&[]), 256.0)));
+            }
+        }
+    };
+    run(1000); // warm up allocator pools and thread pools
+    let before = resident_bytes();
+    let start = Instant::now();
+    run(10_000);
+    let elapsed = start.elapsed();
+    let after = resident_bytes();
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "10,000 executions in {:.2} s ({:.1} µs each); RSS {} -> {} MB",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / 10_000.0,
+        before >> 20,
+        after >> 20
+    );
+    assert!(growth < 50 << 20, "resident memory grew by {} MB over 10,000 executions", growth >> 20);
+}
