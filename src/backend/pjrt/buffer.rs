@@ -10,7 +10,7 @@ use ndarray::{ArrayD, IxDyn};
 use super::client::{Client, ClientInner, Device};
 use super::error::PjrtError;
 use super::ffi;
-use super::plugin::{Plugin, slice_or_empty};
+use super::plugin::slice_or_empty;
 use crate::{DType, HostData};
 
 /// An array in a device's memory, owned by rjax (destroyed on drop).
@@ -122,7 +122,7 @@ impl Client {
             self.inner.call(api.PJRT_Client_BufferFromHostBuffer, "PJRT_Client_BufferFromHostBuffer", &mut args)
         }?;
         // The host data is no longer needed; the event only has to be freed.
-        drop(Event::from_raw(self.inner.plugin, args.done_with_host_buffer));
+        drop(Event::from_raw(&self.inner, args.done_with_host_buffer));
         if args.buffer.is_null() {
             return Err(PjrtError::Invalid("PJRT_Client_BufferFromHostBuffer returned no buffer".into()));
         }
@@ -163,7 +163,7 @@ impl Buffer {
         args.buffer = self.raw;
         // SAFETY: valid buffer; the event is ours to destroy.
         unsafe { self.client.call(self.api().PJRT_Buffer_ReadyEvent, "PJRT_Buffer_ReadyEvent", &mut args) }?;
-        Event::from_raw(self.client.plugin, args.event)
+        Event::from_raw(&self.client, args.event)
             .ok_or_else(|| PjrtError::Invalid("PJRT_Buffer_ReadyEvent returned no event".into()))
     }
 
@@ -205,7 +205,7 @@ impl Buffer {
         query.src = self.raw;
         // SAFETY: with `dst` null the plugin only reports the size needed.
         unsafe { self.client.call(api.PJRT_Buffer_ToHostBuffer, "PJRT_Buffer_ToHostBuffer", &mut query) }?;
-        drop(Event::from_raw(self.client.plugin, query.event));
+        drop(Event::from_raw(&self.client, query.event));
         let bytes = n * size_of::<T>();
         if query.dst_size != bytes {
             return Err(PjrtError::Invalid(format!(
@@ -221,7 +221,7 @@ impl Buffer {
         // SAFETY: `out` has `bytes` bytes and is not touched until the copy is
         // complete: the event is awaited below before `out` is used or freed.
         unsafe { self.client.call(api.PJRT_Buffer_ToHostBuffer, "PJRT_Buffer_ToHostBuffer", &mut args) }?;
-        if let Some(event) = Event::from_raw(self.client.plugin, args.event) {
+        if let Some(event) = Event::from_raw(&self.client, args.event) {
             event.wait()?;
         }
         Ok(out)
@@ -235,7 +235,8 @@ impl Buffer {
 /// Completion of asynchronous work in the plugin (a transfer, a computation).
 /// Destroyed on drop; dropping it does not cancel the work.
 pub struct Event {
-    plugin: &'static Plugin,
+    /// Keeps the client that produced the event alive until it is destroyed.
+    client: Arc<ClientInner>,
     raw: *mut ffi::PJRT_Event,
 }
 
@@ -254,14 +255,14 @@ impl Drop for Event {
         let mut args = ffi::PJRT_Event_Destroy_Args::new();
         args.event = self.raw;
         // SAFETY: owned, live event, not used afterwards.
-        let _ = unsafe { self.plugin.call(self.plugin.api().PJRT_Event_Destroy, "PJRT_Event_Destroy", &mut args) };
+        let _ = unsafe { self.client.call(self.api().PJRT_Event_Destroy, "PJRT_Event_Destroy", &mut args) };
     }
 }
 
 impl Event {
     /// Takes ownership of a raw event (`None` for null).
-    pub(crate) fn from_raw(plugin: &'static Plugin, raw: *mut ffi::PJRT_Event) -> Option<Event> {
-        (!raw.is_null()).then_some(Event { plugin, raw })
+    pub(crate) fn from_raw(client: &Arc<ClientInner>, raw: *mut ffi::PJRT_Event) -> Option<Event> {
+        (!raw.is_null()).then(|| Event { client: client.clone(), raw })
     }
 
     /// Blocks until the work is done; returns its error if it failed.
@@ -269,7 +270,7 @@ impl Event {
         let mut args = ffi::PJRT_Event_Await_Args::new();
         args.event = self.raw;
         // SAFETY: valid event.
-        unsafe { self.plugin.call(self.plugin.api().PJRT_Event_Await, "PJRT_Event_Await", &mut args) }
+        unsafe { self.client.call(self.api().PJRT_Event_Await, "PJRT_Event_Await", &mut args) }
     }
 
     /// Whether the work is done (successfully or not), without blocking.
@@ -277,7 +278,11 @@ impl Event {
         let mut args = ffi::PJRT_Event_IsReady_Args::new();
         args.event = self.raw;
         // SAFETY: valid event.
-        unsafe { self.plugin.call(self.plugin.api().PJRT_Event_IsReady, "PJRT_Event_IsReady", &mut args) }?;
+        unsafe { self.client.call(self.api().PJRT_Event_IsReady, "PJRT_Event_IsReady", &mut args) }?;
         Ok(args.is_ready)
+    }
+
+    fn api(&self) -> &'static ffi::PJRT_Api {
+        self.client.plugin.api()
     }
 }
