@@ -205,7 +205,7 @@ macro_rules! int_unary {
             #[allow(unused_comparisons)]
             fn wabs(self) -> Self { if self < 0 as $t { self.wneg() } else { self } }
             #[allow(unused_comparisons)]
-            fn sgn(self) -> Self { if self > 0 as $t { 1 } else if self < 0 as $t { self.wneg().min(1).wneg() } else { 0 } }
+            fn sgn(self) -> Self { if self > 0 as $t { 1 } else if self < 0 as $t { (0 as $t).wrapping_sub(1) } else { 0 } }
         }
     )*};
 }
