@@ -605,6 +605,14 @@ impl rjax::Primitive for Square {
     fn batch(&self, _: &[Array], _: &[bool]) -> (Array, bool) {
         unimplemented!("not batched in these tests")
     }
+    fn lower(
+        &self,
+        _: &mut rjax::backend::stablehlo::Lowering,
+        _: &[rjax::backend::stablehlo::Value],
+        _: &rjax::Aval,
+    ) -> Result<rjax::backend::stablehlo::Value, rjax::backend::stablehlo::LowerError> {
+        Err(rjax::backend::stablehlo::LowerError::new("test_square has no lowering"))
+    }
 }
 
 /// The helper itself must be able to fail: a wrong reverse rule, a wrong

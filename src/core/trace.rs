@@ -13,6 +13,7 @@ use super::array::{Array, Repr, Tracer};
 use super::aval::Aval;
 use super::dtype::HostData;
 use super::graph::{Eqn, Graph, Var};
+use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -30,7 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// - `jvp`: the forward-mode rule, written with other rjax operations;
 /// - `vjp`: the reverse-mode rule, written with other rjax operations, so it can
 ///   itself be differentiated (grad of grad);
-/// - `batch`: the vmap rule, with the batch dimension of batched inputs at axis 0.
+/// - `batch`: the vmap rule, with the batch dimension of batched inputs at axis 0;
+/// - `lower`: the StableHLO lowering rule, used to compile a graph with XLA
+///   ([`lower_graph`](crate::backend::stablehlo::lower_graph)).
 ///
 /// ```
 /// use rjax::{lax, Array};
@@ -60,6 +63,12 @@ pub trait Primitive: Send + Sync + fmt::Debug + 'static {
     /// batch dimension at axis 0. Returns the result and whether it is batched
     /// (then at axis 0).
     fn batch(&self, x: &[Array], batched: &[bool]) -> (Array, bool);
+    /// Emits the StableHLO operations computing the primitive on the lowered
+    /// inputs `x` into `cx`, and returns the value holding the result, whose
+    /// aval must be `out` (what the shape rule gave). The result must equal
+    /// the CPU rule's: same values, same edge cases (NaN, overflow,
+    /// out-of-range indices), up to floating-point rounding.
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError>;
 }
 
 type TraceId = u64;

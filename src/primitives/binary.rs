@@ -11,6 +11,7 @@
 use super::unary::{log, neg, round};
 use super::{batch_all, same_avals, want, zeros_like};
 use crate::backend::cpu::{self, IntArith, zip_map};
+use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 fn lin(terms: [Option<Array>; 2]) -> Option<Array> {
@@ -56,7 +57,7 @@ fn check(accepts: Accepts, i: &[Aval], out_bool: bool) -> Result<Aval, String> {
 }
 
 macro_rules! binary {
-    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $acc:ident,
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $acc:ident, hlo: $op:literal,
      eval: { $($v:ident => |$x:ident, $y:ident| $e:expr),* $(,)? },
      d: |$a:ident, $b:ident, $out:ident, $ta:ident, $tb:ident| $deriv:expr) => {
         #[doc = concat!("The `", $name, "` primitive; apply it with [`", stringify!($f), "`].")]
@@ -96,6 +97,9 @@ macro_rules! binary {
                 let x = batch_all(x, b);
                 ($f(&x[0], &x[1]), true)
             }
+            fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+                Ok(cx.binary($op, &x[0], &x[1]))
+            }
         }
 
         $(#[$doc])*
@@ -113,7 +117,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::add(&Array::scalar(1i32), &Array::scalar(2i32)).item::<i32>(), 3);
     /// ```
-    Add, "add", add, Numeric,
+    Add, "add", add, Numeric, hlo: "stablehlo.add",
     eval: { F32 => |x, y| x + y, F64 => |x, y| x + y, I32 => |x, y| x.wadd(y), U32 => |x, y| x.wadd(y), U8 => |x, y| x.wadd(y) },
     d: |a, b, out, ta, tb| lin([ta.cloned(), tb.cloned()]));
 binary!(
@@ -123,7 +127,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::sub(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), -1.0);
     /// ```
-    Sub, "sub", sub, Numeric,
+    Sub, "sub", sub, Numeric, hlo: "stablehlo.subtract",
     eval: { F32 => |x, y| x - y, F64 => |x, y| x - y, I32 => |x, y| x.wsub(y), U32 => |x, y| x.wsub(y), U8 => |x, y| x.wsub(y) },
     d: |a, b, out, ta, tb| lin([ta.cloned(), tb.map(neg)]));
 binary!(
@@ -133,7 +137,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::mul(&Array::scalar(3.0f64), &Array::scalar(2.0f64)).item::<f64>(), 6.0);
     /// ```
-    Mul, "mul", mul, Numeric,
+    Mul, "mul", mul, Numeric, hlo: "stablehlo.multiply",
     eval: { F32 => |x, y| x * y, F64 => |x, y| x * y, I32 => |x, y| x.wmul(y), U32 => |x, y| x.wmul(y), U8 => |x, y| x.wmul(y) },
     d: |a, b, out, ta, tb| lin([ta.map(|t| mul(t, b)), tb.map(|t| mul(a, t))]));
 binary!(
@@ -143,7 +147,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::div(&Array::scalar(-7i32), &Array::scalar(2i32)).item::<i32>(), -3);
     /// ```
-    Div, "div", div, Numeric,
+    Div, "div", div, Numeric, hlo: "stablehlo.divide",
     eval: { F32 => |x, y| x / y, F64 => |x, y| x / y, I32 => |x, y| x.xdiv(y), U32 => |x, y| x.xdiv(y), U8 => |x, y| x.xdiv(y) },
     d: |a, b, out, ta, tb| lin([ta.map(|t| div(t, b)), tb.map(|t| neg(&div(&mul(t, out), b)))]));
 binary!(
@@ -153,7 +157,7 @@ binary!(
 /// use rjax::{lax, Array};
 /// assert_eq!(lax::rem(&Array::scalar(-7.0f64), &Array::scalar(2.0f64)).item::<f64>(), -1.0);
 /// ```
-Rem, "rem", rem, Numeric,
+Rem, "rem", rem, Numeric, hlo: "stablehlo.remainder",
 eval: { F32 => |x, y| x % y, F64 => |x, y| x % y, I32 => |x, y| x.xrem(y), U32 => |x, y| x.xrem(y), U8 => |x, y| x.xrem(y) },
 d: |a, b, out, ta, tb| {
     let q = || round(&div(&sub(a, out), b));
@@ -166,7 +170,7 @@ binary!(
 /// use rjax::{lax, Array};
 /// assert_eq!(lax::pow(&Array::scalar(2.0f64), &Array::scalar(3.0f64)).item::<f64>(), 8.0);
 /// ```
-Pow, "pow", pow, Float,
+Pow, "pow", pow, Float, hlo: "stablehlo.power",
 eval: { F32 => |x, y| x.powf(y), F64 => |x, y| x.powf(y) },
 d: |a, b, out, ta, tb| {
     let one = super::full(b.shape(), 1.0, b.dtype());
@@ -184,7 +188,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::max(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), 2.0);
     /// ```
-    Max, "max", max, Numeric,
+    Max, "max", max, Numeric, hlo: "stablehlo.maximum",
     eval: { F32 => |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.max(y) },
             F64 => |x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.max(y) },
             I32 => |x, y| x.max(y), U32 => |x, y| x.max(y), U8 => |x, y| x.max(y) },
@@ -196,7 +200,7 @@ binary!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::min(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), 1.0);
     /// ```
-    Min, "min", min, Numeric,
+    Min, "min", min, Numeric, hlo: "stablehlo.minimum",
     eval: { F32 => |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.min(y) },
             F64 => |x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.min(y) },
             I32 => |x, y| x.min(y), U32 => |x, y| x.min(y), U8 => |x, y| x.min(y) },
@@ -214,7 +218,8 @@ fn pick(a: &Array, b: &Array, a_wins: &Array, ta: Option<&Array>, tb: Option<&Ar
 
 macro_rules! nondiff_binary {
     ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $acc:ident, out_bool: $ob:literal,
-     eval: { $($v:ident => $w:ident |$x:ident, $y:ident| $e:expr),* $(,)? }) => {
+     eval: { $($v:ident => $w:ident |$x:ident, $y:ident| $e:expr),* $(,)? },
+     lower: |$lcx:ident, $lx:ident| $lower:expr) => {
         #[doc = concat!("The `", $name, "` primitive; apply it with [`", stringify!($f), "`].")]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $Prim;
@@ -238,6 +243,10 @@ macro_rules! nondiff_binary {
                 let x = batch_all(x, b);
                 ($f(&x[0], &x[1]), true)
             }
+            fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+                let ($lcx, $lx) = (cx, x);
+                $lower
+            }
         }
 
         $(#[$doc])*
@@ -248,11 +257,13 @@ macro_rules! nondiff_binary {
     };
 }
 
+/// A comparison, lowered to `stablehlo.compare` with `direction` (EQ, NE, ...).
 macro_rules! compare {
-    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, |$x:ident, $y:ident| $e:expr) => {
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $dir:literal, |$x:ident, $y:ident| $e:expr) => {
         nondiff_binary!($(#[$doc])* $Prim, $name, $f, Any, out_bool: true,
             eval: { F32 => Bool |$x, $y| $e, F64 => Bool |$x, $y| $e, I32 => Bool |$x, $y| $e,
-                    U32 => Bool |$x, $y| $e, U8 => Bool |$x, $y| $e, Bool => Bool |$x, $y| $e });
+                    U32 => Bool |$x, $y| $e, U8 => Bool |$x, $y| $e, Bool => Bool |$x, $y| $e },
+            lower: |cx, x| Ok(cx.compare($dir, &x[0], &x[1])));
     };
 }
 
@@ -263,7 +274,7 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::eq(&Array::scalar(1i32), &Array::scalar(1i32)).item::<bool>());
     /// ```
-    Eq, "eq", eq, |x, y| x == y);
+    Eq, "eq", eq, "EQ", |x, y| x == y);
 compare!(
     /// `a != b`, elementwise, as bool.
     ///
@@ -271,7 +282,7 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::ne(&Array::scalar(1i32), &Array::scalar(2i32)).item::<bool>());
     /// ```
-    Ne, "ne", ne, |x, y| x != y);
+    Ne, "ne", ne, "NE", |x, y| x != y);
 compare!(
     /// `a < b`, elementwise, as bool.
     ///
@@ -279,7 +290,7 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::lt(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<bool>());
     /// ```
-    Lt, "lt", lt, |x, y| x < y);
+    Lt, "lt", lt, "LT", |x, y| x < y);
 compare!(
     /// `a <= b`, elementwise, as bool.
     ///
@@ -287,7 +298,7 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::le(&Array::scalar(2.0f32), &Array::scalar(2.0f32)).item::<bool>());
     /// ```
-    Le, "le", le, |x, y| x <= y);
+    Le, "le", le, "LE", |x, y| x <= y);
 compare!(
     /// `a > b`, elementwise, as bool.
     ///
@@ -295,7 +306,7 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::gt(&Array::scalar(3u8), &Array::scalar(2u8)).item::<bool>());
     /// ```
-    Gt, "gt", gt, |x, y| x > y);
+    Gt, "gt", gt, "GT", |x, y| x > y);
 compare!(
     /// `a >= b`, elementwise, as bool.
     ///
@@ -303,13 +314,15 @@ compare!(
     /// use rjax::{lax, Array};
     /// assert!(lax::ge(&Array::scalar(2u32), &Array::scalar(2u32)).item::<bool>());
     /// ```
-    Ge, "ge", ge, |x, y| x >= y);
+    Ge, "ge", ge, "GE", |x, y| x >= y);
 
+/// A bitwise (logical on bool) operation, lowered to the StableHLO op `hlo`.
 macro_rules! bitwise {
-    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $op:tt) => {
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, $op:tt, hlo: $hlo:literal) => {
         nondiff_binary!($(#[$doc])* $Prim, $name, $f, BoolOrInt, out_bool: false,
             eval: { I32 => I32 |x, y| x $op y, U32 => U32 |x, y| x $op y, U8 => U8 |x, y| x $op y,
-                    Bool => Bool |x, y| x $op y });
+                    Bool => Bool |x, y| x $op y },
+            lower: |cx, x| Ok(cx.binary($hlo, &x[0], &x[1])));
     };
 }
 
@@ -320,7 +333,7 @@ bitwise!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::and(&Array::scalar(6u32), &Array::scalar(3u32)).item::<u32>(), 2);
     /// ```
-    And, "and", and, &);
+    And, "and", and, &, hlo: "stablehlo.and");
 bitwise!(
     /// Logical or (bool) or bitwise or (integers).
     ///
@@ -328,7 +341,7 @@ bitwise!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::or(&Array::scalar(6u32), &Array::scalar(3u32)).item::<u32>(), 7);
     /// ```
-    Or, "or", or, |);
+    Or, "or", or, |, hlo: "stablehlo.or");
 bitwise!(
     /// Logical xor (bool) or bitwise xor (integers).
     ///
@@ -336,7 +349,7 @@ bitwise!(
     /// use rjax::{lax, Array};
     /// assert_eq!(lax::xor(&Array::scalar(6u32), &Array::scalar(3u32)).item::<u32>(), 5);
     /// ```
-    Xor, "xor", xor, ^);
+    Xor, "xor", xor, ^, hlo: "stablehlo.xor");
 
 /// Shift helpers with XLA's semantics: shifting by the bit width or more gives 0.
 trait Shift: Copy {
@@ -367,7 +380,8 @@ nondiff_binary!(
     /// assert_eq!(lax::shift_left(&Array::scalar(1u32), &Array::scalar(4u32)).item::<u32>(), 16);
     /// ```
     ShiftLeft, "shift_left", shift_left, Int, out_bool: false,
-    eval: { I32 => I32 |x, y| x.shl(y), U32 => U32 |x, y| x.shl(y), U8 => U8 |x, y| x.shl(y) });
+    eval: { I32 => I32 |x, y| x.shl(y), U32 => U32 |x, y| x.shl(y), U8 => U8 |x, y| x.shl(y) },
+    lower: |cx, x| Ok(cx.binary("stablehlo.shift_left", &x[0], &x[1])));
 nondiff_binary!(
     /// Logical right shift: zeros come in from the left, whatever the sign.
     ///
@@ -376,7 +390,8 @@ nondiff_binary!(
     /// assert_eq!(lax::shift_right_logical(&Array::scalar(16u32), &Array::scalar(4u32)).item::<u32>(), 1);
     /// ```
     ShiftRightLogical, "shift_right_logical", shift_right_logical, Int, out_bool: false,
-    eval: { I32 => I32 |x, y| x.shr_logical(y), U32 => U32 |x, y| x.shr_logical(y), U8 => U8 |x, y| x.shr_logical(y) });
+    eval: { I32 => I32 |x, y| x.shr_logical(y), U32 => U32 |x, y| x.shr_logical(y), U8 => U8 |x, y| x.shr_logical(y) },
+    lower: |cx, x| Ok(cx.binary("stablehlo.shift_right_logical", &x[0], &x[1])));
 
 /// The `select` primitive; apply it with [`select`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -419,6 +434,9 @@ impl Primitive for Select {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         let x = batch_all(x, b);
         (select(&x[0], &x[1], &x[2]), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        Ok(cx.select(&x[0], &x[1], &x[2]))
     }
 }
 

@@ -6,6 +6,7 @@
 use super::structure::transpose;
 pub use crate::backend::cpu::DotDims;
 use crate::backend::cpu::{self, free_axes};
+use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_list};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 /// The `dot_general` primitive; apply it with [`dot_general`].
@@ -148,6 +149,28 @@ impl Primitive for DotGeneral {
                 (move_to_front(&r, nb + lf), true)
             }
         }
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        let d = &self.dims;
+        let mut fields = Vec::new();
+        for (name, axes) in [
+            ("lhs_batching_dimensions", &d.lhs_batch),
+            ("rhs_batching_dimensions", &d.rhs_batch),
+            ("lhs_contracting_dimensions", &d.lhs_contract),
+            ("rhs_contracting_dimensions", &d.rhs_contract),
+        ] {
+            if !axes.is_empty() {
+                fields.push(format!("{name} = {}", i64_list(axes)));
+            }
+        }
+        // full f32/f64 precision (no TF32 or bf16 passes on GPUs), as on the CPU
+        let precision = if out.dtype.is_float() {
+            ", precision_config = [#stablehlo<precision HIGHEST>, #stablehlo<precision HIGHEST>]"
+        } else {
+            ""
+        };
+        let attrs = format!("{{dot_dimension_numbers = #stablehlo.dot<{}>{precision}}}", fields.join(", "));
+        Ok(cx.op("stablehlo.dot_general", &[&x[0], &x[1]], &attrs, out))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::{batch_all, want};
 use crate::backend::cpu;
+use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use ndarray::{ArrayD, IxDyn};
 
@@ -53,6 +54,9 @@ impl Primitive for Gather {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         let x = batch_all(x, b);
         (gather(&x[0], &x[1], self.axis + 1), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        stablehlo::gather_along(cx, &x[0], &x[1], self.axis, out)
     }
 }
 
@@ -113,6 +117,9 @@ impl Primitive for ScatterAdd {
         let x = batch_all(x, b);
         (scatter_add(&x[0], &x[1], self.axis + 1, self.size), true)
     }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        stablehlo::scatter_add_along(cx, &x[0], &x[1], self.axis, self.size, out)
+    }
 }
 
 /// Adds `updates[.., j, ..]` into `out[.., idx[.., j, ..], ..]` of a zero array
@@ -155,6 +162,9 @@ impl Primitive for ArgSort {
     no_derivative!();
     fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
         (argsort(&x[0], self.axis + 1), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        stablehlo::argsort(cx, &x[0], self.axis)
     }
 }
 
@@ -205,6 +215,14 @@ impl Primitive for Iota {
     no_derivative!();
     fn batch(&self, _: &[Array], _: &[bool]) -> (Array, bool) {
         (iota(&self.shape, self.dimension, self.dtype), false)
+    }
+    fn lower(&self, cx: &mut Lowering, _: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        if self.dtype == DType::U8 && self.shape[self.dimension] > 256 {
+            // counts past 255 saturate, as the CPU's conversion does
+            let i = cx.iota(&out.with_dtype(DType::I32), self.dimension);
+            return Ok(stablehlo::convert(cx, &i, DType::U8));
+        }
+        Ok(cx.iota(out, self.dimension))
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Each family lives in one file and each primitive is one struct whose
 //! [`Primitive`](crate::Primitive) impl holds all of its rules (shape rule, CPU
-//! evaluation, jvp, vjp, batching) next to each other, followed by the function
-//! that applies it (also re-exported from [`crate::lax`]).
+//! evaluation, jvp, vjp, batching, StableHLO lowering) next to each other,
+//! followed by the function that applies it (also re-exported from [`crate::lax`]).
 
 /// The jvp and vjp rules of a primitive through which no derivative flows:
 /// integer or boolean results, or a derivative that is zero by definition

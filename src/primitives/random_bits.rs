@@ -2,6 +2,7 @@
 //! randomness. See docs/prng.md for the exact algorithm.
 
 use super::batch_all;
+use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use ndarray::{ArrayD, IxDyn};
 use rand_chacha::ChaCha20Rng;
@@ -80,6 +81,10 @@ impl Primitive for RandomBits {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         let x = batch_all(x, b);
         (random_bits(&x[0], &x[1], &self.shape), true)
+    }
+    /// ChaCha20 from u32 arithmetic, equal to the CPU's words bit for bit.
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        stablehlo::chacha20(cx, &x[0], &x[1], &self.shape, out)
     }
 }
 

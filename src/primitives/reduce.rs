@@ -4,6 +4,7 @@
 use super::binary::{div, eq, mul};
 use super::structure::broadcast_in_dim;
 use crate::backend::cpu::{self, ReduceOp};
+use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 /// The reduction primitives; apply them with [`reduce_sum`], [`reduce_prod`],
@@ -79,6 +80,9 @@ impl Primitive for Reduce {
     fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
         let axes: Vec<usize> = self.axes.iter().map(|a| a + 1).collect();
         (reduce(self.op, &x[0], &axes), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        stablehlo::reduce(cx, &x[0], self.op, &self.axes, out)
     }
 }
 
@@ -172,6 +176,9 @@ impl Primitive for ArgReduce {
     no_derivative!();
     fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
         (bind(ArgReduce { axis: self.axis + 1, max: self.max }, &[&x[0]]), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        stablehlo::arg_reduce(cx, &x[0], self.axis, self.max, out)
     }
 }
 

@@ -5,6 +5,7 @@
 use super::reduce::reduce_sum;
 use super::{add_batch, batch_all, batch_size, zeros_like};
 use crate::backend::cpu;
+use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array};
 use crate::core::{Array, Aval, HostData, Primitive, bind};
 
 /// The `reshape` primitive; apply it with [`reshape`].
@@ -46,6 +47,9 @@ impl Primitive for Reshape {
         let mut s = vec![x[0].shape()[0]];
         s.extend_from_slice(&self.shape);
         (reshape(&x[0], &s), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        Ok(cx.reshape(&x[0], &out.shape))
     }
 }
 
@@ -133,6 +137,9 @@ impl Primitive for BroadcastInDim {
         d.extend(self.dims.iter().map(|a| a + 1));
         (broadcast_in_dim(&x[0], &s, &d), true)
     }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        Ok(cx.broadcast_in_dim(&x[0], &out.shape, &self.dims))
+    }
 }
 
 /// Broadcasts `x` to `shape`: operand axis `i` becomes output axis `dims[i]`
@@ -192,6 +199,10 @@ impl Primitive for Transpose {
         let mut p = vec![0];
         p.extend(self.perm.iter().map(|a| a + 1));
         (transpose(&x[0], &p), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        let attrs = format!("{{permutation = {}}}", i64_array(&self.perm));
+        Ok(cx.op("stablehlo.transpose", &[&x[0]], &attrs, out))
     }
 }
 
@@ -269,6 +280,13 @@ impl Primitive for Slice {
         let n = x[0].shape()[0];
         let cat = |v: usize, rest: &[usize]| -> Vec<usize> { std::iter::once(v).chain(rest.iter().copied()).collect() };
         (slice(&x[0], &cat(0, &self.start), &cat(n, &self.limit), &cat(1, &self.stride)), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        let y = cx.slice(&x[0], &self.start, &self.limit, &self.stride);
+        if y.aval != *out {
+            return Err(LowerError::new(format!("slice gives {} instead of {out}", y.aval)));
+        }
+        Ok(y)
     }
 }
 
@@ -362,6 +380,15 @@ impl Primitive for Pad {
         let value = broadcast_in_dim(&x[1], padded.shape(), &[0]);
         (super::binary::select(&inside, &padded, &value), true)
     }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        let attrs = format!(
+            "{{edge_padding_high = {}, edge_padding_low = {}, interior_padding = {}}}",
+            i64_array(&self.hi),
+            i64_array(&self.lo),
+            i64_array(&self.interior)
+        );
+        Ok(cx.op("stablehlo.pad", &[&x[0], &x[1]], &attrs, out))
+    }
 }
 
 /// Pads `x` with the scalar `value`: `lo[a]`/`hi[a]` elements before/after axis
@@ -433,6 +460,9 @@ impl Primitive for Concatenate {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         let x = batch_all(x, b);
         (concatenate(&x.iter().collect::<Vec<_>>(), self.axis + 1), true)
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        cx.concatenate(&x.iter().collect::<Vec<_>>(), self.axis)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use super::{want, zeros_like};
 use crate::backend::cpu::Special;
+use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
 /// Declares an elementwise unary primitive: its struct, every rule, and the
@@ -15,7 +16,8 @@ use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 macro_rules! unary {
     ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, accepts: $kind:literal |$dt0:ident| $ok:expr,
      eval: { $($v:ident => |$x:ident| $e:expr),* $(,)? },
-     d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
+     d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr,
+     lower: |$lcx:ident, $lx:ident| $lower:expr) => {
         #[doc = concat!("The `", $name, "` primitive; apply it with [`", stringify!($f), "`].")]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $Prim;
@@ -47,6 +49,10 @@ macro_rules! unary {
             fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
                 ($f(&x[0]), b[0])
             }
+            fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+                let ($lcx, $lx) = (cx, &x[0]);
+                $lower
+            }
         }
 
         $(#[$doc])*
@@ -57,12 +63,20 @@ macro_rules! unary {
     };
 }
 
-/// A float-only unary primitive (one expression serves f32 and f64).
+/// A float-only unary primitive (one expression serves f32 and f64), lowered
+/// to one StableHLO operation (`hlo: "stablehlo.exponential"`) or by a rule
+/// (`lower: |cx, x| ...`).
 macro_rules! float_unary {
-    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, |$x:ident| $eval:expr,
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, hlo: $op:literal, |$x:ident| $eval:expr,
      d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
+        float_unary!($(#[$doc])* $Prim, $name, $f, lower: |cx, x| Ok(cx.unary($op, x)), |$x| $eval,
+            d: |$dx, $dy, $dt| $deriv);
+    };
+    ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, lower: |$lcx:ident, $lx:ident| $lower:expr,
+     |$x:ident| $eval:expr, d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
         unary!($(#[$doc])* $Prim, $name, $f, accepts: "a floating-point" |d| d.is_float(),
-            eval: { F32 => |$x| $eval, F64 => |$x| $eval }, d: |$dx, $dy, $dt| $deriv);
+            eval: { F32 => |$x| $eval, F64 => |$x| $eval }, d: |$dx, $dy, $dt| $deriv,
+            lower: |$lcx, $lx| $lower);
     };
 }
 
@@ -72,84 +86,84 @@ float_unary!(
     /// ```
     /// assert_eq!(rjax::lax::exp(&rjax::Array::scalar(0.0f32)).item::<f32>(), 1.0);
     /// ```
-    Exp, "exp", exp, |v| v.exp(), d: |x, y, t| t * y);
+    Exp, "exp", exp, hlo: "stablehlo.exponential", |v| v.exp(), d: |x, y, t| t * y);
 float_unary!(
     /// Natural logarithm, elementwise.
     ///
     /// ```
     /// assert_eq!(rjax::lax::log(&rjax::Array::scalar(1.0f64)).item::<f64>(), 0.0);
     /// ```
-    Log, "log", log, |v| v.ln(), d: |x, y, t| t / x);
+    Log, "log", log, hlo: "stablehlo.log", |v| v.ln(), d: |x, y, t| t / x);
 float_unary!(
     /// `log(1 + x)`, accurate near zero.
     ///
     /// ```
     /// assert_eq!(rjax::lax::log1p(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Log1p, "log1p", log1p, |v| v.ln_1p(), d: |x, y, t| t / (x + 1.0));
+    Log1p, "log1p", log1p, hlo: "stablehlo.log_plus_one", |v| v.ln_1p(), d: |x, y, t| t / (x + 1.0));
 float_unary!(
     /// `e^x - 1`, accurate near zero.
     ///
     /// ```
     /// assert_eq!(rjax::lax::expm1(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Expm1, "expm1", expm1, |v| v.exp_m1(), d: |x, y, t| t * (y + 1.0));
+    Expm1, "expm1", expm1, hlo: "stablehlo.exponential_minus_one", |v| v.exp_m1(), d: |x, y, t| t * (y + 1.0));
 float_unary!(
     /// Square root.
     ///
     /// ```
     /// assert_eq!(rjax::lax::sqrt(&rjax::Array::scalar(4.0f32)).item::<f32>(), 2.0);
     /// ```
-    Sqrt, "sqrt", sqrt, |v| v.sqrt(), d: |x, y, t| t / (y * 2.0));
+    Sqrt, "sqrt", sqrt, hlo: "stablehlo.sqrt", |v| v.sqrt(), d: |x, y, t| t / (y * 2.0));
 float_unary!(
     /// `1 / sqrt(x)`.
     ///
     /// ```
     /// assert_eq!(rjax::lax::rsqrt(&rjax::Array::scalar(4.0f64)).item::<f64>(), 0.5);
     /// ```
-    Rsqrt, "rsqrt", rsqrt, |v| 1.0 / v.sqrt(), d: |x, y, t| t * y / x * (-0.5));
+    Rsqrt, "rsqrt", rsqrt, hlo: "stablehlo.rsqrt", |v| 1.0 / v.sqrt(), d: |x, y, t| t * y / x * (-0.5));
 float_unary!(
     /// Sine.
     ///
     /// ```
     /// assert_eq!(rjax::lax::sin(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Sin, "sin", sin, |v| v.sin(), d: |x, y, t| t * cos(x));
+    Sin, "sin", sin, hlo: "stablehlo.sine", |v| v.sin(), d: |x, y, t| t * cos(x));
 float_unary!(
     /// Cosine.
     ///
     /// ```
     /// assert_eq!(rjax::lax::cos(&rjax::Array::scalar(0.0f64)).item::<f64>(), 1.0);
     /// ```
-    Cos, "cos", cos, |v| v.cos(), d: |x, y, t| -(t * sin(x)));
+    Cos, "cos", cos, hlo: "stablehlo.cosine", |v| v.cos(), d: |x, y, t| -(t * sin(x)));
 float_unary!(
     /// Tangent.
     ///
     /// ```
     /// assert_eq!(rjax::lax::tan(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Tan, "tan", tan, |v| v.tan(), d: |x, y, t| t * (y * y + 1.0));
+    Tan, "tan", tan, hlo: "stablehlo.tan", |v| v.tan(), d: |x, y, t| t * (y * y + 1.0));
 float_unary!(
     /// Hyperbolic tangent.
     ///
     /// ```
     /// assert_eq!(rjax::lax::tanh(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Tanh, "tanh", tanh, |v| v.tanh(), d: |x, y, t| t * (-(y * y) + 1.0));
+    Tanh, "tanh", tanh, hlo: "stablehlo.tanh", |v| v.tanh(), d: |x, y, t| t * (-(y * y) + 1.0));
 float_unary!(
     /// The logistic sigmoid `1 / (1 + e^-x)`, computed without overflow.
     ///
     /// ```
     /// assert_eq!(rjax::lax::logistic(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.5);
     /// ```
-    Logistic, "logistic", logistic, |v| Special::logistic(v), d: |x, y, t| t * (y * (-y + 1.0)));
+    Logistic, "logistic", logistic, hlo: "stablehlo.logistic", |v| Special::logistic(v), d: |x, y, t| t * (y * (-y + 1.0)));
 float_unary!(
     /// The error function.
     ///
     /// ```
     /// assert_eq!(rjax::lax::erf(&rjax::Array::scalar(0.0f64)).item::<f64>(), 0.0);
     /// ```
-    Erf, "erf", erf, |v| Special::erf(v),
+    Erf, "erf", erf, lower: |cx, x| stablehlo::erf(cx, x), |v| Special::erf(v),
     d: |x, y, t| t * exp(&-(x * x)) * std::f64::consts::FRAC_2_SQRT_PI);
 float_unary!(
     /// The inverse error function, on (-1, 1).
@@ -158,7 +172,7 @@ float_unary!(
     /// let y = rjax::lax::erf_inv(&rjax::Array::scalar(0.5f64)).item::<f64>();
     /// assert!((libm::erf(y) - 0.5).abs() < 1e-15);
     /// ```
-    ErfInv, "erf_inv", erf_inv, |v| Special::erf_inv(v),
+    ErfInv, "erf_inv", erf_inv, lower: |cx, x| stablehlo::erf_inv(cx, x), |v| Special::erf_inv(v),
     d: |x, y, t| t * exp(&(y * y)) * (std::f64::consts::PI.sqrt() / 2.0));
 float_unary!(
     /// Round down. Its derivative is zero.
@@ -166,30 +180,35 @@ float_unary!(
     /// ```
     /// assert_eq!(rjax::lax::floor(&rjax::Array::scalar(1.5f32)).item::<f32>(), 1.0);
     /// ```
-    Floor, "floor", floor, |v| v.floor(), d: |x, y, t| zeros_like(t));
+    Floor, "floor", floor, hlo: "stablehlo.floor", |v| v.floor(), d: |x, y, t| zeros_like(t));
 float_unary!(
     /// Round up. Its derivative is zero.
     ///
     /// ```
     /// assert_eq!(rjax::lax::ceil(&rjax::Array::scalar(1.5f32)).item::<f32>(), 2.0);
     /// ```
-    Ceil, "ceil", ceil, |v| v.ceil(), d: |x, y, t| zeros_like(t));
+    Ceil, "ceil", ceil, hlo: "stablehlo.ceil", |v| v.ceil(), d: |x, y, t| zeros_like(t));
 float_unary!(
     /// Round to nearest, ties to even (as NumPy). Its derivative is zero.
     ///
     /// ```
     /// assert_eq!(rjax::lax::round(&rjax::Array::scalar(2.5f32)).item::<f32>(), 2.0);
     /// ```
-    Round, "round", round, |v| v.round_ties_even(), d: |x, y, t| zeros_like(t));
+    Round, "round", round, hlo: "stablehlo.round_nearest_even", |v| v.round_ties_even(), d: |x, y, t| zeros_like(t));
 
 /// A unary primitive on every numeric dtype (one expression for floats, one for integers).
 macro_rules! numeric_unary {
     ($(#[$doc:meta])* $Prim:ident, $name:literal, $f:ident, float: |$x:ident| $fe:expr, int: |$i:ident| $ie:expr,
-     d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr) => {
+     d: |$dx:ident, $dy:ident, $dt:ident| $deriv:expr, lower: |$lcx:ident, $lx:ident| $lower:expr) => {
         unary!($(#[$doc])* $Prim, $name, $f, accepts: "a numeric" |d| d != DType::Bool,
             eval: { F32 => |$x| $fe, F64 => |$x| $fe, I32 => |$i| $ie, U32 => |$i| $ie, U8 => |$i| $ie },
-            d: |$dx, $dy, $dt| $deriv);
+            d: |$dx, $dy, $dt| $deriv, lower: |$lcx, $lx| $lower);
     };
+}
+
+/// True for the unsigned dtypes, where `abs` is the identity and `sign` is 0 or 1.
+fn unsigned(d: DType) -> bool {
+    matches!(d, DType::U32 | DType::U8)
 }
 
 /// Integer helpers so one expression serves i32, u32 and u8.
@@ -228,21 +247,24 @@ numeric_unary!(
     /// ```
     /// assert_eq!(rjax::lax::neg(&rjax::Array::scalar(2i32)).item::<i32>(), -2);
     /// ```
-    Neg, "neg", neg, float: |v| -v, int: |v| v.wneg(), d: |x, y, t| neg(t));
+    Neg, "neg", neg, float: |v| -v, int: |v| v.wneg(), d: |x, y, t| neg(t),
+    lower: |cx, x| Ok(cx.unary("stablehlo.negate", x)));
 numeric_unary!(
     /// Absolute value. Its derivative at 0 is 0 (the sign).
     ///
     /// ```
     /// assert_eq!(rjax::lax::abs(&rjax::Array::scalar(-2.0f64)).item::<f64>(), 2.0);
     /// ```
-    Abs, "abs", abs, float: |v| v.abs(), int: |v| v.wabs(), d: |x, y, t| t * sign(x));
+    Abs, "abs", abs, float: |v| v.abs(), int: |v| v.wabs(), d: |x, y, t| t * sign(x),
+    lower: |cx, x| Ok(if unsigned(x.aval.dtype) { x.clone() } else { cx.unary("stablehlo.abs", x) }));
 numeric_unary!(
     /// -1, 0 or 1 by the sign of `x` (NaN stays NaN). Its derivative is zero.
     ///
     /// ```
     /// assert_eq!(rjax::lax::sign(&rjax::Array::scalar(-3.0f32)).item::<f32>(), -1.0);
     /// ```
-    Sign, "sign", sign, float: |v| float_sign(v), int: |v| v.sgn(), d: |x, y, t| zeros_like(t));
+    Sign, "sign", sign, float: |v| float_sign(v), int: |v| v.sgn(), d: |x, y, t| zeros_like(t),
+    lower: |cx, x| Ok(if unsigned(x.aval.dtype) { stablehlo::sign_unsigned(cx, x) } else { cx.unary("stablehlo.sign", x) }));
 
 /// The `not` primitive (logical for bool, bitwise for integers); apply it with [`not`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -267,6 +289,9 @@ impl Primitive for Not {
     no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (not(&x[0]), b[0])
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        Ok(cx.unary("stablehlo.not", &x[0]))
     }
 }
 
@@ -311,6 +336,10 @@ impl Primitive for Convert {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (convert_element_type(&x[0], self.dtype), b[0])
     }
+    /// Saturating as on the CPU: floats truncate, NaN becomes 0, integers clamp.
+    fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        Ok(stablehlo::convert(cx, &x[0], self.dtype))
+    }
 }
 
 /// Converts every element to `dtype` (floats to integers truncate toward zero and
@@ -346,6 +375,10 @@ impl Primitive for StopGradient {
     no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (stop_gradient(&x[0]), b[0])
+    }
+    /// The identity: derivatives are gone by the time a graph is lowered.
+    fn lower(&self, _: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
+        Ok(x[0].clone())
     }
 }
 

@@ -1,0 +1,829 @@
+//! Lowering to StableHLO text, checked without XLA: for graphs using every
+//! primitive (and the gradient of an MLP loss), `lower_graph` succeeds, the
+//! text has balanced brackets, every SSA name is defined once before use, the
+//! operand types written in each operation are those of the values used, the
+//! signature of `@main` matches the graph, and the expected operations appear.
+//!
+//! Numerical check (optional, a development aid): with
+//! `RJAX_STABLEHLO_DUMP=/some/dir`, every case also writes its module, its
+//! arguments (captures, then inputs) and the CPU backend's outputs as `.npy`
+//! files, which `scripts/check_stablehlo.py` compiles and runs with XLA (from
+//! a Python `jax` installation) and compares.
+
+use rjax::backend::stablehlo::{Lowered, lower_graph, tensor_type};
+use rjax::lax::{self, DotDims};
+use rjax::{Array, DType, Graph, grad, make_graph, numpy as jnp, random, value_and_grad, vmap};
+use std::collections::HashMap;
+
+/// How the dumped outputs are compared with XLA's.
+#[derive(Clone, Copy, Debug)]
+enum Tol {
+    /// Bit for bit (NaN equals NaN).
+    Exact,
+    /// Within this many units in the last place.
+    Ulps(u32),
+    /// `|a - b| <= atol + rtol * |b|`.
+    Close(f64, f64),
+}
+
+/// Traces `f` on `args` (a list of arrays) into a graph.
+fn graph_of(args: &[Array], f: &dyn Fn(&[Array]) -> Vec<Array>) -> Graph {
+    make_graph(|xs: &Vec<Array>| f(xs))(&args.to_vec())
+}
+
+/// Lowers `f` traced at `args`, checks the text, looks for `ops`, and dumps
+/// the case when asked to.
+fn case(name: &str, args: &[Array], tol: Tol, ops: &[&str], f: impl Fn(&[Array]) -> Vec<Array>) -> Lowered {
+    let g = graph_of(args, &f);
+    case_graph(name, &g, args, tol, ops)
+}
+
+fn case_graph(name: &str, g: &Graph, args: &[Array], tol: Tol, ops: &[&str]) -> Lowered {
+    let l = lower_graph(g).unwrap_or_else(|e| panic!("{name}: {e}\n{g}"));
+    if let Err(msg) = check_module(&l, g) {
+        panic!("{name}: {msg}\n{}", l.text);
+    }
+    for op in ops {
+        assert!(l.text.contains(&format!("\"{op}\"")), "{name}: no {op} in\n{}", l.text);
+    }
+    dump(name, &l, g, args, tol);
+    l
+}
+
+/// Checks brackets, SSA definitions and uses, operand types and the signature.
+fn check_module(l: &Lowered, g: &Graph) -> Result<(), String> {
+    balanced(&l.text)?;
+    let lines: Vec<&str> = l.text.lines().collect();
+    if lines.first() != Some(&"module @rjax {") || lines.last() != Some(&"}") {
+        return Err("not a `module @rjax { ... }`".into());
+    }
+    let sig = lines.get(1).map(|s| s.trim()).unwrap_or_default();
+    let head = "func.func public @main(";
+    let rest = sig.strip_prefix(head).ok_or("no `func.func public @main(`")?;
+    let (params, results) = rest.split_once(") -> (").ok_or("no result list")?;
+    let results = results.strip_suffix(") {").ok_or("no function body")?;
+
+    // the signature: captures then inputs; outputs
+    let want_args: Vec<String> = g
+        .captures
+        .iter()
+        .map(|(v, _)| tensor_type(g.aval(*v)))
+        .chain(g.inputs.iter().map(|v| tensor_type(g.aval(*v))))
+        .collect();
+    let want_outs: Vec<String> = g.outputs.iter().map(|v| tensor_type(g.aval(*v))).collect();
+    let mut scopes: Vec<HashMap<String, Vec<String>>> = vec![HashMap::new()];
+    let mut all_defs = std::collections::HashSet::new();
+    let mut got_args = Vec::new();
+    for (i, p) in split_list(params).into_iter().enumerate() {
+        let (n, t) = p.split_once(": ").ok_or(format!("bad parameter {p}"))?;
+        if n != format!("%arg{i}") {
+            return Err(format!("parameter {i} is named {n}"));
+        }
+        got_args.push(t.to_string());
+        all_defs.insert(n.to_string());
+        scopes[0].insert(n.to_string(), vec![t.to_string()]);
+    }
+    if got_args != want_args {
+        return Err(format!("arguments {got_args:?}, graph has {want_args:?}"));
+    }
+    if split_list(results) != want_outs {
+        return Err(format!("results {results}, graph has {want_outs:?}"));
+    }
+    if l.arg_avals.len() != want_args.len() || l.out_avals.len() != want_outs.len() {
+        return Err("Lowered's avals disagree with the signature".into());
+    }
+
+    // operations whose region is open: (result, operand names)
+    let mut pending: Vec<(Named, Vec<String>)> = Vec::new();
+    let mut returned = None;
+    for line in &lines[2..lines.len() - 2] {
+        let t = line.trim();
+        if let Some(args) = t.strip_prefix("^bb0(") {
+            let args = args.strip_suffix("):").ok_or(format!("bad block header {t}"))?;
+            for a in split_list(args) {
+                let (n, ty) = a.split_once(": ").ok_or(format!("bad block argument {a}"))?;
+                define(&mut scopes, &mut all_defs, n, vec![ty.to_string()])?;
+            }
+            continue;
+        }
+        if t == "}, {" {
+            // the next region of the same operation
+            scopes.pop();
+            scopes.push(HashMap::new());
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("})") {
+            scopes.pop();
+            let (result, operands) = pending.pop().ok_or("a region closes that never opened")?;
+            finish(&mut scopes, &mut all_defs, result, &operands, rest)?;
+            continue;
+        }
+        let (result, op) = match t.split_once(" = \"") {
+            Some((r, op)) if r.starts_with('%') => {
+                let (n, k) = match r.split_once(':') {
+                    Some((n, k)) => (n, k.parse::<usize>().map_err(|e| format!("{r}: {e}"))?),
+                    None => (r, 1),
+                };
+                (Some((n.to_string(), k)), format!("\"{op}"))
+            }
+            _ => (None, t.to_string()),
+        };
+        let name_end = op[1..].find('"').ok_or(format!("no operation name in {t}"))? + 1;
+        let name = &op[1..name_end];
+        let after = op[name_end + 1..].strip_prefix('(').ok_or(format!("no operand list in {t}"))?;
+        let close = after.find(')').ok_or(format!("unclosed operand list in {t}"))?;
+        let operands: Vec<String> = split_list(&after[..close]).into_iter().map(String::from).collect();
+        for o in &operands {
+            lookup(&scopes, o)?;
+        }
+        let tail = &after[close + 1..];
+        if tail.trim_end().ends_with("({") {
+            pending.push((result, operands));
+            scopes.push(HashMap::new());
+            continue;
+        }
+        if name == "func.return" {
+            returned = Some(sig_types(tail)?.0);
+        }
+        finish(&mut scopes, &mut all_defs, result, &operands, tail)?;
+    }
+    if !pending.is_empty() {
+        return Err("a region never closes".into());
+    }
+    match returned {
+        Some(r) if r == want_outs => Ok(()),
+        other => Err(format!("func.return of {other:?}, graph returns {want_outs:?}")),
+    }
+}
+
+/// An operation's named result and its number of values.
+type Named = Option<(String, usize)>;
+
+/// Checks an operation's operand types against its written signature and
+/// defines its results.
+fn finish(
+    scopes: &mut [HashMap<String, Vec<String>>],
+    all: &mut std::collections::HashSet<String>,
+    result: Named,
+    operands: &[String],
+    tail: &str,
+) -> Result<(), String> {
+    let (ins, outs) = sig_types(tail)?;
+    let used: Vec<String> = operands.iter().map(|o| lookup(scopes, o)).collect::<Result<_, _>>()?;
+    if used != ins {
+        return Err(format!("operands {operands:?} have types {used:?} but the operation says {ins:?}"));
+    }
+    match result {
+        Some((n, k)) => {
+            if outs.len() != k {
+                return Err(format!("{n} has {k} results but the signature {}", outs.len()));
+            }
+            define(scopes, all, &n, outs)
+        }
+        None if outs.is_empty() => Ok(()),
+        None => Err(format!("results {outs:?} are never named")),
+    }
+}
+
+fn define(
+    scopes: &mut [HashMap<String, Vec<String>>],
+    all: &mut std::collections::HashSet<String>,
+    n: &str,
+    types: Vec<String>,
+) -> Result<(), String> {
+    if !all.insert(n.to_string()) {
+        return Err(format!("{n} is defined twice"));
+    }
+    scopes.last_mut().ok_or("no scope")?.insert(n.to_string(), types);
+    Ok(())
+}
+
+/// The type of a used value (`%3`, `%arg0`, `%5#1`), if defined in an enclosing scope.
+fn lookup(scopes: &[HashMap<String, Vec<String>>], o: &str) -> Result<String, String> {
+    let (base, k) = match o.split_once('#') {
+        Some((b, k)) => (b, k.parse::<usize>().map_err(|e| format!("{o}: {e}"))?),
+        None => (o, 0),
+    };
+    for s in scopes.iter().rev() {
+        if let Some(ts) = s.get(base) {
+            return ts.get(k).cloned().ok_or(format!("{o}: no such result"));
+        }
+    }
+    Err(format!("{o} is used before it is defined"))
+}
+
+/// `... : (a, b) -> c` or `-> (c, d)` at the end of an operation.
+fn sig_types(tail: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    let at = tail.rfind(" : (").ok_or(format!("no signature in {tail}"))?;
+    let sig = &tail[at + 4..];
+    let (ins, outs) = sig.split_once(") -> ").ok_or(format!("bad signature {sig}"))?;
+    let outs = outs.trim();
+    let outs = match outs.strip_prefix('(') {
+        Some(o) => o.strip_suffix(')').ok_or(format!("bad results {outs}"))?,
+        None => outs,
+    };
+    Ok((
+        split_list(ins).into_iter().map(String::from).collect(),
+        split_list(outs).into_iter().map(String::from).collect(),
+    ))
+}
+
+fn split_list(s: &str) -> Vec<&str> {
+    if s.trim().is_empty() { Vec::new() } else { s.split(", ").map(str::trim).collect() }
+}
+
+fn balanced(text: &str) -> Result<(), String> {
+    let mut stack = Vec::new();
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '{' | '(' | '[' => stack.push(c),
+            '}' | ')' | ']' => {
+                let open = stack.pop().ok_or(format!("unmatched {c} at {i}"))?;
+                if !matches!((open, c), ('{', '}') | ('(', ')') | ('[', ']')) {
+                    return Err(format!("{open} closed by {c} at {i}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
+}
+
+/// An array as a `.npy` file.
+fn npy(a: &Array) -> Vec<u8> {
+    fn bytes<T: rjax::Element, const N: usize>(a: &Array, f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+        a.to_vec::<T>().into_iter().flat_map(f).collect()
+    }
+    let (descr, data) = match a.dtype() {
+        DType::F32 => ("<f4", bytes(a, f32::to_le_bytes)),
+        DType::F64 => ("<f8", bytes(a, f64::to_le_bytes)),
+        DType::I32 => ("<i4", bytes(a, i32::to_le_bytes)),
+        DType::U32 => ("<u4", bytes(a, u32::to_le_bytes)),
+        DType::U8 => ("|u1", bytes(a, |v: u8| [v])),
+        DType::Bool => ("|b1", bytes(a, |v: bool| [v as u8])),
+    };
+    let dims: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// Writes the module, the arguments and the CPU's outputs under
+/// `$RJAX_STABLEHLO_DUMP/<name>/` (nothing without the variable).
+fn dump(name: &str, l: &Lowered, g: &Graph, args: &[Array], tol: Tol) {
+    let Ok(root) = std::env::var("RJAX_STABLEHLO_DUMP") else { return };
+    let dir = std::path::Path::new(&root).join(name);
+    std::fs::create_dir_all(&dir).expect("create the dump directory");
+    let write = |f: &str, b: &[u8]| std::fs::write(dir.join(f), b).expect("write a dump file");
+    write("module.mlir", l.text.as_bytes());
+    for (i, a) in l.captures.iter().chain(args).enumerate() {
+        write(&format!("arg{i}.npy"), &npy(a));
+    }
+    for (i, o) in rjax::core::eval_graph(g, args).iter().enumerate() {
+        write(&format!("out{i}.npy"), &npy(o));
+    }
+    let tol = match tol {
+        Tol::Exact => "{\"kind\": \"exact\"}".to_string(),
+        Tol::Ulps(n) => format!("{{\"kind\": \"ulps\", \"ulps\": {n}}}"),
+        Tol::Close(rtol, atol) => format!("{{\"kind\": \"close\", \"rtol\": {rtol:e}, \"atol\": {atol:e}}}"),
+    };
+    write("tol.json", tol.as_bytes());
+}
+
+// ---------------------------------------------------------------- inputs
+
+fn f32s(v: &[f64]) -> Array {
+    Array::from_vec(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), &[v.len()])
+}
+fn f64s(v: &[f64]) -> Array {
+    Array::from_vec(v.to_vec(), &[v.len()])
+}
+/// `n` values spread over `[lo, hi]` in a fixed pseudo-random order.
+fn spread(n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..n).map(|i| lo + (hi - lo) * ((i * 7919 % n) as f64 / (n - 1).max(1) as f64)).collect()
+}
+fn float_specials() -> Vec<f64> {
+    vec![0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.5, 1e-30, -1e-30, 1e30, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]
+}
+fn both(v: &[f64]) -> [(String, Array); 2] {
+    [("f32".to_string(), f32s(v)), ("f64".to_string(), f64s(v))]
+}
+
+// ---------------------------------------------------------------- cases
+
+#[test]
+fn unary_float() {
+    type Op = fn(&Array) -> Array;
+    let table: [(&str, Op, &str, f64, f64, u32); 15] = [
+        ("exp", lax::exp, "stablehlo.exponential", -80.0, 80.0, 2),
+        ("log", lax::log, "stablehlo.log", 1e-6, 1e6, 2),
+        // XLA's CPU log1p (f64) is 28 ulps off at x = -0.3825
+        ("log1p", lax::log1p, "stablehlo.log_plus_one", -0.99, 10.0, 32),
+        ("expm1", lax::expm1, "stablehlo.exponential_minus_one", -5.0, 5.0, 2),
+        ("sqrt", lax::sqrt, "stablehlo.sqrt", 0.0, 100.0, 1),
+        ("rsqrt", lax::rsqrt, "stablehlo.rsqrt", 1e-3, 100.0, 2),
+        ("sin", lax::sin, "stablehlo.sine", -10.0, 10.0, 2),
+        ("cos", lax::cos, "stablehlo.cosine", -10.0, 10.0, 2),
+        ("tan", lax::tan, "stablehlo.tan", -1.5, 1.5, 3),
+        ("tanh", lax::tanh, "stablehlo.tanh", -10.0, 10.0, 4),
+        ("logistic", lax::logistic, "stablehlo.logistic", -30.0, 30.0, 3),
+        ("floor", lax::floor, "stablehlo.floor", -5.0, 5.0, 0),
+        ("ceil", lax::ceil, "stablehlo.ceil", -5.0, 5.0, 0),
+        ("round", lax::round, "stablehlo.round_nearest_even", -5.0, 5.0, 0),
+        ("neg", lax::neg, "stablehlo.negate", -5.0, 5.0, 0),
+    ];
+    for (name, f, op, lo, hi, ulps) in table {
+        let mut v = spread(200, lo, hi);
+        if ulps == 0 {
+            v.extend(float_specials());
+            v.extend([0.5, 1.5, 2.5, -0.5, -1.5, -2.5]);
+        }
+        for (dt, x) in both(&v) {
+            let tol = if ulps == 0 { Tol::Exact } else { Tol::Ulps(ulps) };
+            case(&format!("{name}_{dt}"), &[x], tol, &[op], |a| vec![f(&a[0])]);
+        }
+    }
+    // (no subnormals: XLA's CPU backend flushes them to zero)
+    for (dt, x) in both(&[-3.0, -0.0, 0.0, 2.0, f64::NAN, f64::NEG_INFINITY, 1e-30]) {
+        case(&format!("abs_{dt}"), std::slice::from_ref(&x), Tol::Exact, &["stablehlo.abs"], |a| vec![lax::abs(&a[0])]);
+        case(&format!("sign_{dt}"), std::slice::from_ref(&x), Tol::Exact, &["stablehlo.sign"], |a| {
+            vec![lax::sign(&a[0])]
+        });
+        let l = case(&format!("stop_gradient_{dt}"), &[x], Tol::Exact, &[], |a| vec![lax::stop_gradient(&a[0])]);
+        assert!(l.text.contains("\"func.return\"(%arg0)"), "stop_gradient is the identity");
+    }
+}
+
+#[test]
+fn erf_and_erf_inv() {
+    let mut v = spread(4001, -7.0, 7.0);
+    v.extend(float_specials());
+    // FreeBSD's branch points and their neighbours
+    for b in [2f64.powi(-28), 0.84375, 1.25, 1.0 / 0.35, 2.0, 4.0, 6.0] {
+        for s in [-1.0, 1.0] {
+            v.extend([s * b, s * b * (1.0 + 1e-7), s * b * (1.0 - 1e-7), s * b * (1.0 + 1e-15), s * b * (1.0 - 1e-15)]);
+        }
+    }
+    for (dt, x) in both(&v) {
+        case(&format!("erf_{dt}"), &[x], Tol::Ulps(2), &["stablehlo.exponential"], |a| vec![lax::erf(&a[0])]);
+    }
+    let mut u = spread(4001, -1.0, 1.0);
+    u.extend([0.0, -0.0, 1.0, -1.0, 1.5, -2.0, f64::NAN, f64::INFINITY, 0.999999, -0.999999, 1e-12, 1.0 - 1e-12]);
+    u.extend([1.0 - 2f64.powi(-24), -1.0 + 2f64.powi(-24), 1.0 - 2f64.powi(-53), 0.9999999999]);
+    for (dt, x) in both(&u) {
+        // erf_inv's condition number near ±1 turns a 1-ulp difference of erf
+        // (XLA's exp against libm's) into ~15 ulps of the f64 result
+        let tol = if dt == "f32" { Tol::Ulps(1) } else { Tol::Close(1e-14, 0.0) };
+        case(&format!("erf_inv_{dt}"), &[x], tol, &["stablehlo.log", "stablehlo.sqrt"], |a| vec![lax::erf_inv(&a[0])]);
+    }
+}
+
+#[test]
+fn integer_unary_and_not() {
+    let i = Array::from_vec(vec![i32::MIN, -7, -1, 0, 1, 9, i32::MAX], &[7]);
+    let u = Array::from_vec(vec![0u32, 1, 7, 1 << 31, u32::MAX], &[5]);
+    let b = Array::from_vec(vec![0u8, 1, 7, 128, 255], &[5]);
+    for (dt, x) in [("i32", i), ("u32", u), ("u8", b)] {
+        for (name, f) in
+            [("neg", lax::neg as fn(&Array) -> Array), ("abs", lax::abs), ("sign", lax::sign), ("not", lax::not)]
+        {
+            case(&format!("{name}_{dt}"), std::slice::from_ref(&x), Tol::Exact, &[], move |a| vec![f(&a[0])]);
+        }
+    }
+    assert_eq!(lax::sign(&Array::scalar(i32::MIN)).item::<i32>(), -1, "as XLA");
+    let p = Array::from_vec(vec![true, false, true], &[3]);
+    case("not_bool", &[p], Tol::Exact, &["stablehlo.not"], |a| vec![lax::not(&a[0])]);
+}
+
+#[test]
+fn conversions() {
+    let fl =
+        [-5e9, -3e9, -2147483649.0, -2147483648.0, -2.5, -1.0, -0.5, -0.0, 0.0, 0.7, 1.5, 255.5, 256.0, 2147483520.0]
+            .into_iter()
+            .chain([2147483647.0, 2147483648.0, 4294967040.0, 4294967295.0, 4294967296.0, 5e9])
+            .chain([1e30, f64::INFINITY, f64::NEG_INFINITY, f64::NAN])
+            .collect::<Vec<f64>>();
+    let sources: Vec<(&str, Array)> = vec![
+        ("f32", f32s(&fl)),
+        ("f64", f64s(&fl)),
+        ("i32", Array::from_vec(vec![i32::MIN, -70000, -1, 0, 1, 255, 256, 16777217, i32::MAX], &[9])),
+        ("u32", Array::from_vec(vec![0u32, 1, 255, 256, 16777217, 1 << 31, u32::MAX], &[7])),
+        ("u8", Array::from_vec((0..=255u8).collect::<Vec<u8>>(), &[256])),
+        ("bool", Array::from_vec(vec![true, false], &[2])),
+    ];
+    let targets = [DType::F32, DType::F64, DType::I32, DType::U32, DType::U8, DType::Bool];
+    for (name, x) in &sources {
+        for &to in &targets {
+            if x.dtype() == to {
+                continue;
+            }
+            case(&format!("convert_{name}_to_{to}"), std::slice::from_ref(x), Tol::Exact, &[], move |a| {
+                vec![lax::convert_element_type(&a[0], to)]
+            });
+        }
+    }
+}
+
+#[test]
+fn binary_float() {
+    type Op = fn(&Array, &Array) -> Array;
+    let ops: [(&str, Op, &str, Tol); 8] = [
+        ("add", lax::add, "stablehlo.add", Tol::Exact),
+        ("sub", lax::sub, "stablehlo.subtract", Tol::Exact),
+        ("mul", lax::mul, "stablehlo.multiply", Tol::Exact),
+        ("div", lax::div, "stablehlo.divide", Tol::Exact),
+        ("rem", lax::rem, "stablehlo.remainder", Tol::Exact),
+        ("pow", lax::pow, "stablehlo.power", Tol::Ulps(2)),
+        ("max", lax::max, "stablehlo.maximum", Tol::Exact),
+        ("min", lax::min, "stablehlo.minimum", Tol::Exact),
+    ];
+    let mut a = spread(60, -4.0, 4.0);
+    let mut b = spread(60, -3.0, 5.0);
+    b.reverse();
+    a.extend([f64::NAN, 1.0, 2.0, 0.0, f64::INFINITY, -2.0, 0.0, 1.0, 3.0]);
+    b.extend([1.0, f64::NAN, 0.0, 0.0, 2.0, 0.5, -0.0, f64::INFINITY, 3.0]);
+    for (name, f, op, tol) in ops {
+        for ((dt, x), (_, y)) in both(&a).into_iter().zip(both(&b)) {
+            case(&format!("{name}_{dt}"), &[x, y], tol, &[op], move |v| vec![f(&v[0], &v[1])]);
+        }
+    }
+}
+
+#[test]
+fn binary_integer() {
+    type Op = fn(&Array, &Array) -> Array;
+    let ops: [(&str, Op); 14] = [
+        ("add", lax::add),
+        ("sub", lax::sub),
+        ("mul", lax::mul),
+        ("div", lax::div),
+        ("rem", lax::rem),
+        ("max", lax::max),
+        ("min", lax::min),
+        ("and", lax::and),
+        ("or", lax::or),
+        ("xor", lax::xor),
+        ("shift_left", lax::shift_left),
+        ("shift_right_logical", lax::shift_right_logical),
+        ("lt", lax::lt),
+        ("eq", lax::eq),
+    ];
+    let ia = vec![i32::MIN, i32::MIN, -7, 7, 100000, i32::MAX, 5, -5, 0, 1, -1, 12];
+    let ib = vec![-1, 0, 2, -2, 100000, 1, 0, 33, 32, 31, -3, 3];
+    let ua = vec![u32::MAX, 0, 7, 1 << 31, 100000, 3, 5, 9, 1, 1];
+    let ub = vec![1u32, 0, 2, 2, 100000, u32::MAX, 0, 32, 31, 33];
+    let ba = vec![255u8, 0, 7, 128, 200, 3, 5, 9, 1, 1];
+    let bb = vec![1u8, 0, 2, 2, 100, 255, 0, 8, 7, 9];
+    let n = |v: &Vec<i32>| v.len();
+    let pairs = [
+        ("i32", Array::from_vec(ia.clone(), &[n(&ia)]), Array::from_vec(ib, &[n(&ia)])),
+        ("u32", Array::from_vec(ua.clone(), &[ua.len()]), Array::from_vec(ub, &[ua.len()])),
+        ("u8", Array::from_vec(ba.clone(), &[ba.len()]), Array::from_vec(bb, &[ba.len()])),
+    ];
+    for (name, f) in ops {
+        for (dt, x, y) in &pairs {
+            case(&format!("{name}_{dt}"), &[x.clone(), y.clone()], Tol::Exact, &[], move |v| vec![f(&v[0], &v[1])]);
+        }
+    }
+    let p = Array::from_vec(vec![true, true, false, false], &[4]);
+    let q = Array::from_vec(vec![true, false, true, false], &[4]);
+    for (name, f, op) in
+        [("and", lax::and as Op, "stablehlo.and"), ("or", lax::or, "stablehlo.or"), ("xor", lax::xor, "stablehlo.xor")]
+    {
+        case(&format!("{name}_bool"), &[p.clone(), q.clone()], Tol::Exact, &[op], move |v| vec![f(&v[0], &v[1])]);
+    }
+}
+
+#[test]
+fn comparisons_and_select() {
+    type Op = fn(&Array, &Array) -> Array;
+    let cmps: [(&str, Op, &str); 6] = [
+        ("eq", lax::eq, "EQ"),
+        ("ne", lax::ne, "NE"),
+        ("lt", lax::lt, "LT"),
+        ("le", lax::le, "LE"),
+        ("gt", lax::gt, "GT"),
+        ("ge", lax::ge, "GE"),
+    ];
+    let a = [1.0, 2.0, f64::NAN, f64::NAN, -0.0, 3.0, f64::INFINITY, -1.0];
+    let b = [1.0, 1.0, 1.0, f64::NAN, 0.0, 4.0, f64::INFINITY, 2.0];
+    let mut pairs: Vec<(String, Array, Array)> =
+        both(&a).into_iter().zip(both(&b)).map(|((dt, x), (_, y))| (dt, x, y)).collect();
+    pairs.push((
+        "i32".into(),
+        Array::from_vec(vec![-1, 2, 3, i32::MIN], &[4]),
+        Array::from_vec(vec![1, 2, -3, 0], &[4]),
+    ));
+    pairs.push((
+        "u32".into(),
+        Array::from_vec(vec![u32::MAX, 2, 3, 0], &[4]),
+        Array::from_vec(vec![1u32, 2, 4, 0], &[4]),
+    ));
+    pairs.push(("u8".into(), Array::from_vec(vec![255u8, 2, 3, 0], &[4]), Array::from_vec(vec![1u8, 2, 4, 0], &[4])));
+    pairs.push((
+        "bool".into(),
+        Array::from_vec(vec![true, true, false, false], &[4]),
+        Array::from_vec(vec![true, false, true, false], &[4]),
+    ));
+    for (name, f, dir) in cmps {
+        for (dt, x, y) in &pairs {
+            let l =
+                case(&format!("{name}_{dt}"), &[x.clone(), y.clone()], Tol::Exact, &["stablehlo.compare"], move |v| {
+                    vec![f(&v[0], &v[1])]
+                });
+            let ty = match x.dtype() {
+                DType::F32 | DType::F64 => "FLOAT",
+                DType::I32 => "SIGNED",
+                _ => "UNSIGNED",
+            };
+            assert!(l.text.contains(&format!("comparison_direction {dir}>")));
+            assert!(l.text.contains(&format!("comparison_type {ty}>")));
+        }
+    }
+    let p = Array::from_vec(vec![true, false, true], &[3]);
+    for (dt, x) in both(&[1.0, 2.0, 3.0]) {
+        let y = &x * 10.0;
+        case(&format!("select_{dt}"), &[p.clone(), x, y], Tol::Exact, &["stablehlo.select"], |v| {
+            vec![lax::select(&v[0], &v[1], &v[2])]
+        });
+    }
+}
+
+fn arange(n: usize, dtype: DType) -> Array {
+    Array::arange(0.0, n as f64, 1.0, dtype)
+}
+
+#[test]
+fn structure() {
+    let x = lax::reshape(&arange(24, DType::F32), &[2, 3, 4]);
+    case("reshape", std::slice::from_ref(&x), Tol::Exact, &["stablehlo.reshape"], |a| {
+        vec![lax::reshape(&a[0], &[4, 6])]
+    });
+    case("broadcast_in_dim", &[arange(3, DType::I32)], Tol::Exact, &["stablehlo.broadcast_in_dim"], |a| {
+        vec![lax::broadcast_in_dim(&a[0], &[2, 3, 4], &[1])]
+    });
+    case("broadcast_size1", &[lax::reshape(&arange(3, DType::F64), &[3, 1])], Tol::Exact, &[], |a| {
+        vec![lax::broadcast_in_dim(&a[0], &[3, 5], &[0, 1])]
+    });
+    case("transpose", std::slice::from_ref(&x), Tol::Exact, &["stablehlo.transpose"], |a| {
+        vec![lax::transpose(&a[0], &[2, 0, 1])]
+    });
+    case("slice", std::slice::from_ref(&x), Tol::Exact, &["stablehlo.slice"], |a| {
+        vec![lax::slice(&a[0], &[0, 1, 1], &[2, 3, 4], &[1, 2, 2])]
+    });
+    case("pad", &[x.clone(), Array::scalar(-1.0f32)], Tol::Exact, &["stablehlo.pad"], |a| {
+        vec![lax::pad(&a[0], &a[1], &[1, 0, 2], &[0, 2, 1], &[1, 0, 2])]
+    });
+    let y = &x * 2.0;
+    case("concatenate", &[x.clone(), y, x.clone()], Tol::Exact, &["stablehlo.concatenate"], |a| {
+        vec![lax::concatenate(&[&a[0], &a[1], &a[2]], 1)]
+    });
+    case("numpy_slicing", std::slice::from_ref(&x), Tol::Exact, &[], |a| {
+        vec![jnp::index(&a[0], rjax::s![1, .., 1..3]), jnp::ravel(&a[0])]
+    });
+}
+
+#[test]
+fn indexing() {
+    let x = lax::reshape(&arange(12, DType::F32), &[3, 4]);
+    let i0 = Array::from_vec(vec![2, -1, 0, 7, 1, 1, 0, 2], &[2, 4]);
+    let i1 = Array::from_vec(vec![3, 0, -5, 9, 2, 1], &[3, 2]);
+    case("gather_axis0", &[x.clone(), i0.clone()], Tol::Exact, &["stablehlo.gather"], |a| {
+        vec![lax::gather(&a[0], &a[1], 0)]
+    });
+    case("gather_axis1", &[x.clone(), i1.clone()], Tol::Exact, &["stablehlo.gather"], |a| {
+        vec![lax::gather(&a[0], &a[1], 1)]
+    });
+    let iu = Array::from_vec(vec![3u32, 0, u32::MAX, 1 << 31, 2, 1], &[3, 2]);
+    let ib = Array::from_vec(vec![3u8, 0, 255, 4, 2, 1], &[3, 2]);
+    case("gather_u32_index", &[x.clone(), iu.clone()], Tol::Exact, &[], |a| vec![lax::gather(&a[0], &a[1], 1)]);
+    case("gather_u8_index", &[x.clone(), ib], Tol::Exact, &[], |a| vec![lax::gather(&a[0], &a[1], 1)]);
+    let upd = Array::from_vec(vec![1.0f32, 2.0, 4.0, 8.0, 16.0, 32.0], &[3, 2]);
+    case("scatter_add", &[i1.clone(), upd.clone()], Tol::Exact, &["stablehlo.scatter"], |a| {
+        vec![lax::scatter_add(&a[0], &a[1], 1, 5)]
+    });
+    let ui = Array::from_vec(vec![1, 2, 3, 4, 5, 6], &[3, 2]);
+    case("scatter_add_i32", &[iu, ui], Tol::Exact, &["stablehlo.scatter"], |a| {
+        vec![lax::scatter_add(&a[0], &a[1], 1, 3)]
+    });
+    let s = f32s(&[3.0, 1.0, f64::NAN, -0.0, 0.0, 1.0, -5.0, f64::NAN, f64::INFINITY, 1.0, -f64::INFINITY, 2.0]);
+    case("argsort_f32", &[lax::reshape(&s, &[2, 6])], Tol::Exact, &["stablehlo.sort"], |a| {
+        vec![lax::argsort(&a[0], 1), lax::argsort(&a[0], 0)]
+    });
+    case("argsort_f64", &[lax::convert_element_type(&s, DType::F64)], Tol::Exact, &["stablehlo.sort"], |a| {
+        vec![lax::argsort(&a[0], 0)]
+    });
+    let si = Array::from_vec(vec![3, 1, 2, 1, i32::MIN, 3], &[6]);
+    case("argsort_i32", &[si], Tol::Exact, &[], |a| vec![lax::argsort(&a[0], 0)]);
+    case("argsort_bool", &[Array::from_vec(vec![true, false, true, false], &[4])], Tol::Exact, &[], |a| {
+        vec![lax::argsort(&a[0], 0)]
+    });
+    for dt in [DType::F32, DType::F64, DType::I32, DType::U32, DType::U8] {
+        case(&format!("iota_{dt}"), &[], Tol::Exact, &["stablehlo.iota"], move |_| vec![lax::iota(&[3, 5], 1, dt)]);
+    }
+    case("iota_u8_saturates", &[], Tol::Exact, &[], |_| vec![lax::iota(&[300], 0, DType::U8)]);
+    case("take_along_axis_grad", &[x], Tol::Exact, &["stablehlo.gather", "stablehlo.scatter"], move |a| {
+        let idx = i1.clone();
+        vec![grad(move |x: &Array| jnp::take_along_axis(x, &idx, 1).sum())(&a[0])]
+    });
+}
+
+#[test]
+fn reductions() {
+    let x = lax::reshape(&f32s(&spread(24, -3.0, 5.0)), &[2, 3, 4]);
+    type R = fn(&Array, &[usize]) -> Array;
+    let reds: [(&str, R, &str); 4] = [
+        ("sum", lax::reduce_sum, "stablehlo.add"),
+        ("prod", lax::reduce_prod, "stablehlo.multiply"),
+        ("max", lax::reduce_max, "stablehlo.maximum"),
+        ("min", lax::reduce_min, "stablehlo.minimum"),
+    ];
+    let n = f32s(&[1.0, f64::NAN, 3.0, -1.0, f64::NEG_INFINITY, 2.0]);
+    let xi = lax::reshape(&Array::from_vec(vec![3, -1, 7, i32::MIN, 9, 2], &[6]), &[2, 3]);
+    let xu = lax::reshape(&Array::from_vec(vec![3u32, 1, u32::MAX, 0, 9, 2], &[6]), &[2, 3]);
+    let xb = lax::reshape(&Array::from_vec(vec![true, false, true, true, true, true], &[6]), &[2, 3]);
+    for (name, f, op) in reds {
+        let tol = Tol::Close(1e-6, 1e-6);
+        case(&format!("reduce_{name}_f32"), std::slice::from_ref(&x), tol, &["stablehlo.reduce", op], move |a| {
+            vec![f(&a[0], &[1]), f(&a[0], &[0, 2]), f(&a[0], &[0, 1, 2])]
+        });
+        case(&format!("reduce_{name}_f64"), &[lax::convert_element_type(&x, DType::F64)], tol, &[], move |a| {
+            vec![f(&a[0], &[2])]
+        });
+        case(&format!("reduce_{name}_nan"), &[lax::reshape(&n, &[2, 3])], Tol::Exact, &[], move |a| {
+            vec![f(&a[0], &[1]), f(&a[0], &[0])]
+        });
+        for (dt, v) in [("i32", &xi), ("u32", &xu), ("bool", &xb)] {
+            case(&format!("reduce_{name}_{dt}"), std::slice::from_ref(v), Tol::Exact, &[], move |a| {
+                vec![f(&a[0], &[1]), f(&a[0], &[0, 1])]
+            });
+        }
+    }
+    case("reduce_empty_axis", &[Array::zeros(&[0, 3], DType::F32)], Tol::Exact, &[], |a| {
+        vec![lax::reduce_sum(&a[0], &[0]), lax::reduce_max(&a[0], &[0]), lax::reduce_prod(&a[0], &[0])]
+    });
+    let am = f32s(&[1.0, 5.0, 5.0, -1.0, f64::NAN, 7.0, f64::NAN, 2.0, -3.0, -3.0, f64::NEG_INFINITY, -3.0]);
+    let am = lax::reshape(&am, &[3, 4]);
+    for (name, max) in [("argmax", true), ("argmin", false)] {
+        let f = move |x: &Array, ax: usize| if max { lax::argmax(x, ax) } else { lax::argmin(x, ax) };
+        case(&format!("{name}_f32"), std::slice::from_ref(&am), Tol::Exact, &["stablehlo.reduce"], move |a| {
+            vec![f(&a[0], 0), f(&a[0], 1)]
+        });
+        case(&format!("{name}_f64"), &[lax::convert_element_type(&am, DType::F64)], Tol::Exact, &[], move |a| {
+            vec![f(&a[0], 1)]
+        });
+        let ti = lax::reshape(&Array::from_vec(vec![3, 9, 9, i32::MIN, i32::MIN, 0], &[6]), &[2, 3]);
+        case(&format!("{name}_i32"), &[ti], Tol::Exact, &[], move |a| vec![f(&a[0], 1), f(&a[0], 0)]);
+        case(&format!("{name}_bool"), std::slice::from_ref(&xb), Tol::Exact, &[], move |a| vec![f(&a[0], 1)]);
+        case(&format!("{name}_u8"), &[Array::from_vec(vec![4u8, 255, 0, 255], &[4])], Tol::Exact, &[], move |a| {
+            vec![f(&a[0], 0)]
+        });
+    }
+}
+
+#[test]
+fn dot_general() {
+    let a = lax::reshape(&f32s(&spread(24, -2.0, 2.0)), &[2, 3, 4]);
+    let b = lax::reshape(&f32s(&spread(40, -1.0, 3.0)), &[2, 4, 5]);
+    let tol = Tol::Close(1e-6, 1e-6);
+    let l = case("batch_matmul_f32", &[a.clone(), b.clone()], tol, &["stablehlo.dot_general"], |v| {
+        let d = DotDims { lhs_contract: vec![2], rhs_contract: vec![1], lhs_batch: vec![0], rhs_batch: vec![0] };
+        vec![lax::dot_general(&v[0], &v[1], &d)]
+    });
+    assert!(l.text.contains("lhs_batching_dimensions = [0]") && l.text.contains("rhs_contracting_dimensions = [1]"));
+    let a64 = lax::convert_element_type(&a, DType::F64);
+    case("contract_two_axes_f64", &[a64.clone(), a64], Tol::Close(1e-14, 1e-14), &[], |v| {
+        let d = DotDims { lhs_contract: vec![1, 2], rhs_contract: vec![1, 2], lhs_batch: vec![], rhs_batch: vec![] };
+        vec![lax::dot_general(&v[0], &v[1], &d)]
+    });
+    case("matmul_outer_vec", &[a.clone(), f32s(&[1.0, -2.0, 0.5, 3.0])], tol, &[], |v| {
+        vec![jnp::matmul(&v[0], &v[1]), jnp::outer(&v[1], &v[1])]
+    });
+    let ai = Array::from_vec((0..12).map(|i| i - 5).collect::<Vec<i32>>(), &[3, 4]);
+    case("matmul_i32", &[ai.clone(), lax::transpose(&ai, &[1, 0])], Tol::Exact, &[], |v| {
+        vec![jnp::matmul(&v[0], &v[1])]
+    });
+    let au = Array::from_vec((0..12u32).map(|i| i.wrapping_mul(400_000_000)).collect::<Vec<u32>>(), &[3, 4]);
+    case("matmul_u32_wraps", &[au.clone(), lax::transpose(&au, &[1, 0])], Tol::Exact, &[], |v| {
+        vec![jnp::matmul(&v[0], &v[1])]
+    });
+}
+
+#[test]
+fn random_bits() {
+    let stream = |s: [u32; 2]| Array::from_vec(s.to_vec(), &[2]);
+    for (name, key, st, shape) in [
+        ("chacha_zero_key", Array::from_vec(vec![0u32; 8], &[8]), [0, 0], vec![37]),
+        ("chacha_key42", random::key(42).0, [0, 0], vec![2, 16]),
+        ("chacha_split_stream", random::key(7).0, [0, 1], vec![16]),
+        ("chacha_fold_in_stream", random::key(7).0, [12345, 2], vec![8]),
+        ("chacha_big", random::key(u64::MAX).0, [u32::MAX, u32::MAX], vec![5, 7, 9]),
+    ] {
+        let l = case(name, &[key, stream(st)], Tol::Exact, &["stablehlo.shift_left", "stablehlo.xor"], move |v| {
+            vec![lax::random_bits(&v[0], &v[1], &shape)]
+        });
+        assert!(!l.text.contains("dense<["), "no array constants");
+    }
+    let keys = random::split_stack(&random::key(3), 6).0;
+    let keys = lax::reshape(&keys, &[2, 3, 8]);
+    let streams = lax::reshape(&Array::from_vec((0..12).collect::<Vec<u32>>(), &[12]), &[2, 3, 2]);
+    case("chacha_batched", &[keys, streams], Tol::Exact, &[], |v| vec![lax::random_bits(&v[0], &v[1], &[3, 11])]);
+    case("chacha_empty", &[random::key(1).0, stream([0, 0])], Tol::Exact, &[], |v| {
+        vec![lax::random_bits(&v[0], &v[1], &[0, 3])]
+    });
+    // the distributions, which use erf_inv, convert and shifts
+    // uniform's `lo + (hi - lo) * u` may be one fused multiply-add in XLA
+    case("random_distributions", &[random::key(11).0], Tol::Close(1e-6, 1e-7), &[], |v| {
+        let k = random::Key(v[0].clone());
+        let [k1, k2] = random::split2(&k);
+        vec![
+            random::uniform(&k1, &[64], DType::F32, -1.0, 2.0),
+            random::normal(&k2, &[64], DType::F32),
+            random::normal(&random::fold_in(&k, 5), &[33], DType::F64),
+            random::truncated_normal(&k1, -1.5, 0.5, &[40], DType::F32),
+            random::bernoulli(&k2, 0.3, &[20]),
+            random::randint(&k1, &[20], -5, 17),
+            random::permutation(&k2, 10),
+        ]
+    });
+    // vmap over keys batches random_bits
+    let ks = random::split_stack(&random::key(5), 4).0;
+    case("random_vmap", &[ks], Tol::Ulps(2), &[], |v| {
+        vec![vmap(|k: &Array| random::normal(&random::Key(k.clone()), &[3], DType::F32))(&v[0])]
+    });
+}
+
+#[derive(rjax::Tree, Clone)]
+struct Mlp {
+    w1: Array,
+    b1: Array,
+    w2: Array,
+    b2: Array,
+}
+
+fn mlp_loss(p: &Mlp, x: &Array, labels: &Array) -> Array {
+    let h = jnp::tanh(&(jnp::matmul(x, &p.w1) + &p.b1));
+    let h = jnp::relu(&h) + lax::logistic(&h) * 0.1;
+    let logits = jnp::matmul(&h, &p.w2) + &p.b2;
+    let logp = jnp::log_softmax(&logits, -1);
+    let picked = jnp::take_along_axis(&logp, &jnp::expand_dims(labels, -1), -1);
+    -jnp::mean(&picked, jnp::ALL, false)
+}
+
+#[test]
+fn mlp_gradient() {
+    let [k1, k2, k3] = {
+        let ks = random::split(&random::key(0), 3);
+        [ks[0].clone(), ks[1].clone(), ks[2].clone()]
+    };
+    let p = Mlp {
+        w1: random::normal(&k1, &[5, 16], DType::F32) * 0.5,
+        b1: Array::zeros(&[16], DType::F32),
+        w2: random::normal(&k2, &[16, 3], DType::F32) * 0.5,
+        b2: Array::zeros(&[3], DType::F32),
+    };
+    let x = random::normal(&k3, &[8, 5], DType::F32);
+    let labels = Array::from_vec(vec![0, 1, 2, 1, 0, 2, 2, 1], &[8]);
+    let tol = Tol::Close(1e-5, 1e-6);
+    // the data is captured (passed as leading arguments), the parameters are inputs
+    let g = make_graph(|p: &Mlp| value_and_grad(|p: &Mlp| mlp_loss(p, &x, &labels))(p))(&p);
+    let args = vec![p.w1.clone(), p.b1.clone(), p.w2.clone(), p.b2.clone()];
+    let l = case_graph(
+        "mlp_value_and_grad",
+        &g,
+        &args,
+        tol,
+        &["stablehlo.dot_general", "stablehlo.tanh", "stablehlo.reduce", "stablehlo.gather", "stablehlo.scatter"],
+    );
+    assert_eq!(l.captures.len(), g.captures.len());
+    assert!(l.captures.len() >= 2, "x and labels are captured");
+    // second order: a Hessian-vector product of the loss in w2
+    let g2 = make_graph(|w2: &Array| {
+        let f = |w: &Array| mlp_loss(&Mlp { w2: w.clone(), ..p.clone() }, &x, &labels);
+        rjax::jvp(|w: &Array| grad(f)(w), w2, &jnp::ones_like(w2)).1
+    })(&p.w2);
+    case_graph("mlp_hvp", &g2, std::slice::from_ref(&p.w2), tol, &[]);
+}
+
+#[test]
+fn errors_and_names() {
+    // a graph returning an input and a capture, and a zero-size array
+    let c = Array::from_vec(vec![1u8, 2], &[2]);
+    let l =
+        case("passthrough", &[Array::zeros(&[0, 2], DType::F32)], Tol::Exact, &[], |a| vec![a[0].clone(), c.clone()]);
+    assert!(l.text.contains("\"func.return\"(%arg1, %arg0) : (tensor<0x2xf32>, tensor<2xui8>) -> ()"));
+    assert_eq!(l.arg_avals.len(), 2);
+    assert_eq!(tensor_type(&rjax::Aval::new(&[], DType::Bool)), "tensor<i1>");
+    // a graph that does not check is refused
+    let mut g = graph_of(&[f32s(&[1.0])], &|a| vec![lax::exp(&a[0])]);
+    g.outputs[0] = rjax::core::Var(99);
+    assert!(lower_graph(&g).is_err());
+}
