@@ -238,6 +238,30 @@ impl Array {
         }
     }
 
+    /// The host data of a concrete array (`None` for an abstract one): what a
+    /// backend copies to a device.
+    ///
+    /// ```
+    /// let a = rjax::Array::from_vec(vec![1.0f32], &[1]);
+    /// assert_eq!(a.host_data().map(|h| h.dtype()), Some(rjax::DType::F32));
+    /// ```
+    pub fn host_data(&self) -> Option<&HostData> {
+        match &*self.repr {
+            Repr::Concrete(h) => Some(h),
+            Repr::Traced(_) => None,
+        }
+    }
+
+    /// Wraps host data (as a backend returns it) into an array.
+    ///
+    /// ```
+    /// let h = rjax::HostData::I32(ndarray::arr1(&[1, 2]).into_dyn());
+    /// assert_eq!(rjax::Array::from_host_data(h).to_vec::<i32>(), vec![1, 2]);
+    /// ```
+    pub fn from_host_data(h: HostData) -> Array {
+        Array::from_host(h.into_standard())
+    }
+
     /// True when the array holds data; false for an abstract array being traced.
     ///
     /// ```

@@ -1,0 +1,215 @@
+//! Parity: every primitive evaluated by the built-in CPU backend equals the same
+//! graph lowered to StableHLO, compiled by XLA's PJRT CPU plugin and run there.
+//! Floats agree within a few ulps (scaled by the values), integers, booleans and
+//! PRNG bits exactly. Random shapes and values come from proptest.
+//!
+//! Needs the CPU plugin: `scripts/install-plugin cpu` (CI runs it first).
+
+use proptest::prelude::*;
+use rjax::backend::pjrt::Client;
+use rjax::backend::stablehlo::lower_graph;
+use rjax::core::trace_graph;
+use rjax::{Array, Aval, DType, HostData, lax, random};
+use std::sync::OnceLock;
+
+fn client() -> &'static Client {
+    static C: OnceLock<Client> = OnceLock::new();
+    C.get_or_init(|| match Client::cpu() {
+        Ok(c) => c,
+        Err(e) => panic!("the XLA CPU plugin is needed (run scripts/install-plugin cpu): {e}"),
+    })
+}
+
+/// Runs `f` on `args` through XLA: trace, lower, compile, execute.
+fn on_xla(f: &dyn Fn(&[Array]) -> Array, args: &[Array]) -> Array {
+    let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
+    let g = trace_graph(&avals, |xs| vec![f(xs)]);
+    let m = lower_graph(&g).unwrap_or_else(|e| panic!("{e}\n{g}"));
+    let c = client();
+    let exe = c.compile(&m.text).unwrap_or_else(|e| panic!("{e}\n{}", m.text));
+    let host: Vec<&HostData> =
+        m.captures.iter().chain(args.iter()).map(|a| a.host_data().expect("concrete argument")).collect();
+    let bufs: Vec<_> = host.iter().map(|h| c.buffer(h).expect("host to device")).collect();
+    let refs: Vec<_> = bufs.iter().collect();
+    let outs = exe.execute(&refs).expect("execute");
+    Array::from_host_data(outs[0].to_host().expect("device to host"))
+}
+
+/// Asserts the built-in and the XLA result agree: exactly for integers and
+/// bools, within `rtol * max(1, |x|)` for floats (NaN matching NaN).
+fn agree(name: &str, f: &dyn Fn(&[Array]) -> Array, args: &[Array], rtol: f64) {
+    let cpu = f(args);
+    let xla = on_xla(f, args);
+    assert_eq!(cpu.aval(), xla.aval(), "{name}: shapes/dtypes differ");
+    if cpu.dtype().is_float() {
+        let (a, b) = (cpu.astype(DType::F64).to_vec::<f64>(), xla.astype(DType::F64).to_vec::<f64>());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= rtol * x.abs().max(1.0);
+            assert!(ok, "{name}: element {i}: cpu {x} vs xla {y} (args {args:?})");
+        }
+    } else {
+        assert_eq!(cpu, xla, "{name}: integer/bool results differ (args {args:?})");
+    }
+}
+
+fn shape() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..4, 0..3)
+}
+
+fn floats(shape: &[usize], lo: f64, hi: f64, dtype: DType, seed: u64) -> Array {
+    random::uniform(&random::key(seed), shape, dtype, lo, hi)
+}
+
+fn ints(shape: &[usize], lo: i32, hi: i32, seed: u64) -> Array {
+    random::randint(&random::key(seed), shape, lo, hi)
+}
+
+type Un = fn(&Array) -> Array;
+type Bin = fn(&Array, &Array) -> Array;
+
+const F32_TOL: f64 = 1e-5;
+const F64_TOL: f64 = 1e-12;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn unary_float(s in shape(), seed in 0u64..1000) {
+        let ops: [(&str, Un, f64, f64); 16] = [
+            ("exp", lax::exp, -3.0, 3.0), ("log", lax::log, 0.1, 5.0), ("log1p", lax::log1p, -0.5, 3.0),
+            ("expm1", lax::expm1, -2.0, 2.0), ("sqrt", lax::sqrt, 0.0, 9.0), ("rsqrt", lax::rsqrt, 0.1, 9.0),
+            ("sin", lax::sin, -3.0, 3.0), ("cos", lax::cos, -3.0, 3.0), ("tan", lax::tan, -1.2, 1.2),
+            ("tanh", lax::tanh, -3.0, 3.0), ("logistic", lax::logistic, -6.0, 6.0), ("erf", lax::erf, -3.0, 3.0),
+            ("erf_inv", lax::erf_inv, -0.99, 0.99), ("floor", lax::floor, -3.0, 3.0),
+            ("ceil", lax::ceil, -3.0, 3.0), ("round", lax::round, -3.0, 3.0),
+        ];
+        for (name, f, lo, hi) in ops {
+            for (dtype, tol) in [(DType::F32, F32_TOL), (DType::F64, F64_TOL)] {
+                let x = floats(&s, lo, hi, dtype, seed);
+                agree(name, &|a: &[Array]| f(&a[0]), &[x], tol);
+            }
+        }
+    }
+
+    #[test]
+    fn unary_numeric_and_logical(s in shape(), seed in 0u64..1000) {
+        for (name, f) in [("neg", lax::neg as Un), ("abs", lax::abs), ("sign", lax::sign)] {
+            agree(name, &|a: &[Array]| f(&a[0]), &[floats(&s, -2.0, 2.0, DType::F32, seed)], F32_TOL);
+            agree(name, &|a: &[Array]| f(&a[0]), &[ints(&s, -50, 50, seed)], 0.0);
+        }
+        let b = lax::lt(&floats(&s, 0.0, 1.0, DType::F32, seed), &Array::full(&s, 0.5, DType::F32));
+        agree("not bool", &|a: &[Array]| lax::not(&a[0]), &[b], 0.0);
+        agree("not i32", &|a: &[Array]| lax::not(&a[0]), &[ints(&s, -50, 50, seed)], 0.0);
+        let x = floats(&s, -300.0, 300.0, DType::F32, seed);
+        for to in [DType::F64, DType::I32, DType::U8, DType::Bool] {
+            agree("convert", &|a: &[Array]| lax::convert_element_type(&a[0], to), std::slice::from_ref(&x), F32_TOL);
+        }
+        agree("stop_gradient", &|a: &[Array]| lax::stop_gradient(&a[0]), &[x], 0.0);
+    }
+
+    #[test]
+    fn binary(s in shape(), seed in 0u64..1000) {
+        let ops: [(&str, Bin); 8] = [
+            ("add", lax::add), ("sub", lax::sub), ("mul", lax::mul), ("div", lax::div), ("rem", lax::rem),
+            ("max", lax::max), ("min", lax::min), ("pow", lax::pow),
+        ];
+        for (name, f) in ops {
+            for (dtype, tol) in [(DType::F32, F32_TOL), (DType::F64, F64_TOL)] {
+                let a = floats(&s, 0.2, 3.0, dtype, seed);
+                let b = floats(&s, 0.2, 3.0, dtype, seed + 1);
+                agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], tol);
+            }
+            if name != "pow" {
+                let (a, b) = (ints(&s, -40, 40, seed), ints(&s, 1, 9, seed + 1));
+                agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], 0.0);
+            }
+        }
+        let cmp: [(&str, Bin); 6] = [("eq", lax::eq), ("ne", lax::ne), ("lt", lax::lt), ("le", lax::le), ("gt", lax::gt), ("ge", lax::ge)];
+        for (name, f) in cmp {
+            let (a, b) = (ints(&s, 0, 3, seed), ints(&s, 0, 3, seed + 1));
+            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a.clone(), b.clone()], 0.0);
+            let (fa, fb) = (a.astype(DType::F32), b.astype(DType::F32));
+            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[fa, fb], 0.0);
+        }
+        let bits: [(&str, Bin); 5] = [("and", lax::and), ("or", lax::or), ("xor", lax::xor),
+            ("shift_left", lax::shift_left), ("shift_right_logical", lax::shift_right_logical)];
+        for (name, f) in bits {
+            let a = random::bits(&random::key(seed), &s);
+            let b = lax::rem(&random::bits(&random::key(seed + 1), &s), &Array::full(&s, 40.0, DType::U32));
+            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], 0.0);
+        }
+        let p = lax::lt(&floats(&s, 0.0, 1.0, DType::F32, seed), &Array::full(&s, 0.5, DType::F32));
+        let (a, b) = (floats(&s, -1.0, 1.0, DType::F32, seed), floats(&s, -1.0, 1.0, DType::F32, seed + 2));
+        agree("select", &|x: &[Array]| lax::select(&x[0], &x[1], &x[2]), &[p, a, b], 0.0);
+    }
+
+    #[test]
+    fn structure(seed in 0u64..1000, n in 1usize..4, m in 1usize..4) {
+        let x = floats(&[n, m, 2], -1.0, 1.0, DType::F32, seed);
+        let one = std::slice::from_ref(&x);
+        agree("reshape", &|a: &[Array]| lax::reshape(&a[0], &[m, 2 * n]), one, 0.0);
+        agree("broadcast_in_dim", &|a: &[Array]| lax::broadcast_in_dim(&a[0], &[3, n, m, 2], &[1, 2, 3]), one, 0.0);
+        agree("transpose", &|a: &[Array]| lax::transpose(&a[0], &[2, 0, 1]), one, 0.0);
+        agree("slice", &|a: &[Array]| lax::slice(&a[0], &[0, 0, 1], &[n, m, 2], &[2, 1, 1]), one, 0.0);
+        agree("pad", &|a: &[Array]| lax::pad(&a[0], &Array::scalar(9.0f32), &[1, 0, 2], &[0, 2, 1], &[1, 0, 2]), one, 0.0);
+        agree("concatenate", &|a: &[Array]| lax::concatenate(&[&a[0], &a[0]], 1), one, 0.0);
+        agree("iota", &|_: &[Array]| lax::iota(&[n, m], 1, DType::I32), &[], 0.0);
+    }
+
+    #[test]
+    fn reductions_and_indexing(seed in 0u64..1000, n in 1usize..5, m in 1usize..5) {
+        let x = floats(&[n, m], -2.0, 2.0, DType::F32, seed);
+        let one = std::slice::from_ref(&x);
+        for axes in [vec![0], vec![1], vec![0, 1]] {
+            agree("reduce_sum", &|a: &[Array]| lax::reduce_sum(&a[0], &axes), one, F32_TOL);
+            agree("reduce_prod", &|a: &[Array]| lax::reduce_prod(&a[0], &axes), one, F32_TOL);
+            agree("reduce_max", &|a: &[Array]| lax::reduce_max(&a[0], &axes), one, 0.0);
+            agree("reduce_min", &|a: &[Array]| lax::reduce_min(&a[0], &axes), one, 0.0);
+        }
+        agree("argmax", &|a: &[Array]| lax::argmax(&a[0], 1), one, 0.0);
+        agree("argmin", &|a: &[Array]| lax::argmin(&a[0], 0), one, 0.0);
+        agree("argsort", &|a: &[Array]| lax::argsort(&a[0], 1), one, 0.0);
+        let idx = ints(&[n, 3], -1, m as i32 + 1, seed); // out of range on purpose: clamped
+        agree("gather", &|a: &[Array]| lax::gather(&a[0], &a[1], 1), &[x.clone(), idx.clone()], 0.0);
+        let upd = floats(&[n, 3], -1.0, 1.0, DType::F32, seed + 3);
+        agree("scatter_add", &|a: &[Array]| lax::scatter_add(&a[0], &a[1], 1, m), &[idx, upd], F32_TOL);
+    }
+
+    #[test]
+    fn dot_general(seed in 0u64..1000, b in 1usize..3, m in 1usize..5, k in 1usize..5, n in 1usize..5) {
+        use rjax::lax::DotDims;
+        let x = floats(&[b, m, k], -1.0, 1.0, DType::F32, seed);
+        let y = floats(&[b, n, k], -1.0, 1.0, DType::F32, seed + 1);
+        let dims = DotDims { lhs_contract: vec![2], rhs_contract: vec![2], lhs_batch: vec![0], rhs_batch: vec![0] };
+        agree("dot_general", &|a: &[Array]| lax::dot_general(&a[0], &a[1], &dims), &[x, y], F32_TOL);
+        let (p, q) = (ints(&[m, k], -5, 5, seed), ints(&[k, n], -5, 5, seed + 1));
+        let mm = DotDims { lhs_contract: vec![1], rhs_contract: vec![0], lhs_batch: vec![], rhs_batch: vec![] };
+        agree("dot_general i32", &|a: &[Array]| lax::dot_general(&a[0], &a[1], &mm), &[p, q], 0.0);
+    }
+
+    #[test]
+    fn random_bits_bit_exact(seed in 0u64..u64::MAX, n in 1usize..40, keys in 1usize..3) {
+        let k = random::split_stack(&random::key(seed), keys);
+        let stream = Array::from_vec([7u32, 3].repeat(keys), &[keys, 2]);
+        agree("random_bits", &|a: &[Array]| lax::random_bits(&a[0], &a[1], &[n]), &[k.data().clone(), stream], 0.0);
+    }
+}
+
+/// The gradient of a small MLP loss, as one compiled program, equals the
+/// interpreted gradient: the lowering covers everything grad emits.
+#[test]
+fn mlp_gradient_on_xla() {
+    use rjax::numpy as jnp;
+    let [k1, k2, k3] = [random::key(1), random::key(2), random::key(3)];
+    let w = random::normal(&k1, &[6, 4], DType::F32);
+    let x = random::normal(&k2, &[5, 6], DType::F32);
+    let labels = random::randint(&k3, &[5, 1], 0, 4);
+    let f = |a: &[Array]| {
+        let g = rjax::grad(|w: &Array| {
+            let logits = jnp::tanh(&jnp::matmul(&a[1], w));
+            -jnp::mean(&jnp::take_along_axis(&jnp::log_softmax(&logits, -1), &a[2], 1), jnp::ALL, false)
+        });
+        g(&a[0])
+    };
+    agree("grad of mlp loss", &f, &[w, x, labels], 1e-5);
+}
