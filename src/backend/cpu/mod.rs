@@ -127,6 +127,32 @@ impl Special for f32 {
     }
 }
 
+/// Giles' coefficients for `w < 5` (in `w - 2.5`), highest degree first.
+pub(crate) const GILES_CENTRAL: [f64; 9] = [
+    2.810_226_36e-08,
+    3.432_739_39e-07,
+    -3.523_387_7e-06,
+    -4.391_506_54e-06,
+    0.000_218_580_87,
+    -0.001_253_725_03,
+    -0.004_177_681_64,
+    0.246_640_727,
+    1.501_409_41,
+];
+
+/// Giles' coefficients for `w >= 5` (in `sqrt(w) - 3`), highest degree first.
+pub(crate) const GILES_TAIL: [f64; 9] = [
+    -0.000_200_214_257,
+    0.000_100_950_558,
+    0.001_349_343_22,
+    -0.003_673_428_44,
+    0.005_739_507_73,
+    -0.007_622_461_3,
+    0.009_438_870_47,
+    1.001_674_06,
+    2.832_976_82,
+];
+
 /// Inverse error function: Giles' single-precision approximation refined by two
 /// Newton steps on `erf(y) = x`, which brings it to f64 accuracy.
 fn erf_inv64(x: f64) -> f64 {
@@ -139,39 +165,9 @@ fn erf_inv64(x: f64) -> f64 {
     if x == -1.0 {
         return f64::NEG_INFINITY;
     }
-    let mut w = -((1.0 - x) * (1.0 + x)).ln();
-    let mut p;
-    if w < 5.0 {
-        w -= 2.5;
-        p = 2.810_226_36e-08;
-        for c in [
-            3.432_739_39e-07,
-            -3.523_387_7e-06,
-            -4.391_506_54e-06,
-            0.000_218_580_87,
-            -0.001_253_725_03,
-            -0.004_177_681_64,
-            0.246_640_727,
-            1.501_409_41,
-        ] {
-            p = c + p * w;
-        }
-    } else {
-        w = w.sqrt() - 3.0;
-        p = -0.000_200_214_257;
-        for c in [
-            0.000_100_950_558,
-            0.001_349_343_22,
-            -0.003_673_428_44,
-            0.005_739_507_73,
-            -0.007_622_461_3,
-            0.009_438_870_47,
-            1.001_674_06,
-            2.832_976_82,
-        ] {
-            p = c + p * w;
-        }
-    }
+    let w = -((1.0 - x) * (1.0 + x)).ln();
+    let (t, table) = if w < 5.0 { (w - 2.5, &GILES_CENTRAL) } else { (w.sqrt() - 3.0, &GILES_TAIL) };
+    let p = table[1..].iter().fold(table[0], |p, c| c + p * t);
     let mut y = p * x;
     for _ in 0..2 {
         let err = libm::erf(y) - x;
