@@ -12,4 +12,4 @@ pub use aval::{Aval, broadcast_shapes, normalize_axis};
 pub use dtype::{DType, Element, HostData};
 pub use graph::{Eqn, Graph, Var};
 pub use trace::{Primitive, bind, eval_graph, trace_graph};
-pub(crate) use trace::{bind_arc, read};
+pub(crate) use trace::{bind_arc, initial_env, read};

@@ -254,6 +254,18 @@ pub fn trace_graph(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) ->
 #[track_caller]
 pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
     assert_eq!(args.len(), g.inputs.len(), "eval_graph: wrong number of arguments");
+    let mut env = initial_env(g, args);
+    for e in &g.eqns {
+        let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
+        let out = bind_arc(e.prim.clone(), &ins);
+        env[e.out.0 as usize] = Some(out);
+    }
+    g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
+}
+
+/// The environment every graph interpreter starts from: one slot per variable,
+/// with the inputs bound to `args` (in order) and the captures to their arrays.
+pub(crate) fn initial_env(g: &Graph, args: &[Array]) -> Vec<Option<Array>> {
     let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
     for (v, a) in g.inputs.iter().zip(args) {
         env[v.0 as usize] = Some(a.clone());
@@ -261,12 +273,7 @@ pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
     for (v, a) in &g.captures {
         env[v.0 as usize] = Some(a.clone());
     }
-    for e in &g.eqns {
-        let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
-        let out = bind_arc(e.prim.clone(), &ins);
-        env[e.out.0 as usize] = Some(out);
-    }
-    g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
+    env
 }
 
 /// Reads a variable that the graph's order guarantees is defined.

@@ -2,24 +2,20 @@
 //! user-facing `jvp`, `vjp`, `grad`, `value_and_grad` (with aux variants).
 
 use super::{rebuild, trace_tree};
-use crate::core::{Array, Graph, bind_arc};
+use crate::core::{Array, Graph, bind_arc, initial_env, read};
 use crate::numpy as jnp;
 use crate::tree::{Tree, leaves};
 
 /// Evaluates `g` on `primals` and propagates `tangents` with each primitive's
 /// jvp rule. `None` tangents are symbolic zeros.
 pub(crate) fn jvp_graph(g: &Graph, primals: &[Array], tangents: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>) {
-    let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+    let mut env = initial_env(g, primals);
     let mut tan: Vec<Option<Array>> = vec![None; g.avals.len()];
-    for ((v, p), t) in g.inputs.iter().zip(primals).zip(tangents) {
-        env[v.0 as usize] = Some(p.clone());
+    for (v, t) in g.inputs.iter().zip(tangents) {
         tan[v.0 as usize] = t.clone();
     }
-    for (v, a) in &g.captures {
-        env[v.0 as usize] = Some(a.clone());
-    }
     for e in &g.eqns {
-        let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, v.0)).collect();
+        let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
         let ts: Vec<Option<Array>> = e.inputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
         let out = bind_arc(e.prim.clone(), &xs.iter().collect::<Vec<_>>());
         if out.dtype().is_float() && ts.iter().any(|t| t.is_some()) {
@@ -27,16 +23,9 @@ pub(crate) fn jvp_graph(g: &Graph, primals: &[Array], tangents: &[Option<Array>]
         }
         env[e.out.0 as usize] = Some(out);
     }
-    let outs = g.outputs.iter().map(|v| read(&env, v.0)).collect();
+    let outs = g.outputs.iter().map(|v| read(&env, *v).clone()).collect();
     let touts = g.outputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
     (outs, touts)
-}
-
-fn read(env: &[Option<Array>], v: u32) -> Array {
-    match &env[v as usize] {
-        Some(a) => a.clone(),
-        None => panic!("graph reads variable {v} before defining it"),
-    }
 }
 
 /// The forward pass of reverse mode: every value of the graph, and which ones
@@ -49,17 +38,13 @@ pub(crate) struct Tape {
 impl Tape {
     /// Evaluates `g` on `primals`; inputs flagged in `diff` (and float) are active.
     pub(crate) fn forward(g: &Graph, primals: &[Array], diff: &[bool]) -> Tape {
-        let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+        let mut env = initial_env(g, primals);
         let mut active = vec![false; g.avals.len()];
         for ((v, p), &d) in g.inputs.iter().zip(primals).zip(diff) {
-            env[v.0 as usize] = Some(p.clone());
             active[v.0 as usize] = d && p.dtype().is_float();
         }
-        for (v, a) in &g.captures {
-            env[v.0 as usize] = Some(a.clone());
-        }
         for e in &g.eqns {
-            let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, v.0)).collect();
+            let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
             let out = bind_arc(e.prim.clone(), &xs.iter().collect::<Vec<_>>());
             active[e.out.0 as usize] = out.dtype().is_float() && e.inputs.iter().any(|v| active[v.0 as usize]);
             env[e.out.0 as usize] = Some(out);
@@ -69,7 +54,7 @@ impl Tape {
 
     /// The graph's output values.
     pub(crate) fn outputs(&self, g: &Graph) -> Vec<Array> {
-        g.outputs.iter().map(|v| read(&self.env, v.0)).collect()
+        g.outputs.iter().map(|v| read(&self.env, *v).clone()).collect()
     }
 
     /// Pulls output cotangents back to the inputs (`None` where no derivative
@@ -93,9 +78,9 @@ impl Tape {
                 (true, Some(c)) => c,
                 _ => continue,
             };
-            let xs: Vec<Array> = e.inputs.iter().map(|v| read(&self.env, v.0)).collect();
+            let xs: Vec<Array> = e.inputs.iter().map(|v| read(&self.env, *v).clone()).collect();
             let wants: Vec<bool> = e.inputs.iter().map(|v| self.active[v.0 as usize]).collect();
-            let out = read(&self.env, e.out.0);
+            let out = read(&self.env, e.out).clone();
             let cts = e.prim.vjp(&xs, &out, &c, &wants);
             for ((v, c), w) in e.inputs.iter().zip(cts).zip(&wants) {
                 if let (Some(c), true) = (c, *w) {

@@ -3,7 +3,7 @@
 //! apply it to such values.
 
 use super::{rebuild, trace_with};
-use crate::core::{Array, Aval, Graph, bind_arc, read};
+use crate::core::{Array, Aval, Graph, bind_arc, initial_env, read};
 use crate::numpy::moveaxis;
 use crate::primitives::add_batch;
 use crate::tree::{Tree, leaves};
@@ -54,14 +54,10 @@ impl AxisSpec {
 /// Runs `g` on inputs that may carry a batch axis at 0 (flagged in `batched`).
 /// Returns each output with its batch flag (batched outputs have the axis at 0).
 pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
-    let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+    let mut env = initial_env(g, xs);
     let mut bat = vec![false; g.avals.len()];
-    for ((v, x), &b) in g.inputs.iter().zip(xs).zip(batched) {
-        env[v.0 as usize] = Some(x.clone());
+    for (v, &b) in g.inputs.iter().zip(batched) {
         bat[v.0 as usize] = b;
-    }
-    for (v, a) in &g.captures {
-        env[v.0 as usize] = Some(a.clone());
     }
     for e in &g.eqns {
         let ins: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
