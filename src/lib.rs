@@ -24,7 +24,7 @@ pub mod random;
 pub mod transforms;
 pub mod tree;
 
-pub use crate::core::{Array, Aval, DType, Element, Graph, HostData, Primitive, bind};
+pub use crate::core::{Array, Aval, DType, Element, Graph, HostData, MultiPrimitive, Primitive, bind, bind_multi};
 pub use rjax_macros::Tree;
 pub use transforms::{
     AxisSpec, grad, grad_with_aux, hessian, jacfwd, jacrev, jvp, make_graph, value_and_grad, value_and_grad_with_aux,

@@ -34,7 +34,7 @@ fn double_definition_is_rejected() {
 #[test]
 fn wrong_recorded_aval_is_rejected() {
     let mut g = sample();
-    let out = g.eqns[0].out;
+    let out = g.eqns[0].outs[0];
     g.avals[out.0 as usize] = rjax::Aval::new(&[4], DType::F64);
     let e = g.check().unwrap_err();
     assert!(e.contains("its rule gives"), "{e}");

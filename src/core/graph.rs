@@ -2,23 +2,22 @@
 
 use super::array::Array;
 use super::aval::Aval;
-use super::trace::Primitive;
+use super::op::Op;
 use std::fmt;
-use std::sync::Arc;
 
 /// A variable of a [`Graph`]: an index into its table of avals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Var(pub u32);
 
-/// One equation: `out = prim[params](inputs...)`.
+/// One equation: `outs... = op[params](inputs...)`.
 #[derive(Clone, Debug)]
 pub struct Eqn {
     /// The primitive applied, with its parameters.
-    pub prim: Arc<dyn Primitive>,
+    pub op: Op,
     /// The variables it reads.
     pub inputs: Vec<Var>,
-    /// The variable it defines.
-    pub out: Var,
+    /// The variables it defines (one for a one-result primitive).
+    pub outs: Vec<Var>,
 }
 
 /// A staged function: inputs, captured values, equations in order, outputs.
@@ -89,14 +88,24 @@ impl Graph {
             let mut ins = Vec::with_capacity(e.inputs.len());
             for &v in &e.inputs {
                 if !defined[known(v)?] {
-                    return Err(format!("{} reads {} before it is defined", e.prim.name(), name(v)));
+                    return Err(format!("{} reads {} before it is defined", e.op.name(), name(v)));
                 }
                 ins.push(self.aval(v).clone());
             }
-            let got = e.prim.abstract_eval(&ins).map_err(|m| format!("{}: {m}", e.prim.name()))?;
-            define(&mut defined, e.out)?;
-            if got != *self.aval(e.out) {
-                return Err(format!("{} records {} but its rule gives {got}", e.prim.name(), self.aval(e.out)));
+            let got = e.op.abstract_eval(&ins).map_err(|m| format!("{}: {m}", e.op.name()))?;
+            if got.len() != e.outs.len() {
+                return Err(format!(
+                    "{} defines {} variables but has {} results",
+                    e.op.name(),
+                    e.outs.len(),
+                    got.len()
+                ));
+            }
+            for (&o, g) in e.outs.iter().zip(&got) {
+                define(&mut defined, o)?;
+                if g != self.aval(o) {
+                    return Err(format!("{} records {} but its rule gives {g}", e.op.name(), self.aval(o)));
+                }
             }
         }
         for &v in &self.outputs {
@@ -130,10 +139,11 @@ impl fmt::Display for Graph {
         let ins: Vec<String> = self.inputs.iter().map(decl).collect();
         writeln!(f, "{{ lambda {}; {}. let", caps.join(" "), ins.join(" "))?;
         for e in &self.eqns {
-            let params = e.prim.params();
+            let params = e.op.params();
             let args: Vec<String> = e.inputs.iter().map(|v| name(*v)).collect();
+            let outs: Vec<String> = e.outs.iter().map(decl).collect();
             let p = if params.is_empty() { String::new() } else { format!("[{params}]") };
-            writeln!(f, "    {} = {}{} {}", decl(&e.out), e.prim.name(), p, args.join(" "))?;
+            writeln!(f, "    {} = {}{} {}", outs.join(" "), e.op.name(), p, args.join(" "))?;
         }
         let outs: Vec<String> = self.outputs.iter().map(|v| name(*v)).collect();
         write!(f, "  in ({}) }}", outs.join(", "))

@@ -5,11 +5,13 @@ mod aval;
 mod display;
 mod dtype;
 mod graph;
+mod op;
 mod trace;
 
 pub use array::Array;
 pub use aval::{Aval, broadcast_shapes, normalize_axis};
 pub use dtype::{DType, Element, HostData};
 pub use graph::{Eqn, Graph, Var};
-pub use trace::{Primitive, bind, eval_graph, trace_graph};
-pub(crate) use trace::{bind_arc, initial_env, read};
+pub use op::{MultiPrimitive, Op};
+pub use trace::{Primitive, bind, bind_multi, eval_graph, trace_graph};
+pub(crate) use trace::{bind_op, initial_env, read};

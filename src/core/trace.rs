@@ -13,6 +13,7 @@ use super::array::{Array, Repr, Tracer};
 use super::aval::Aval;
 use super::dtype::HostData;
 use super::graph::{Eqn, Graph, Var};
+use super::op::{MultiPrimitive, Op};
 use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -145,10 +146,35 @@ pub fn bind<P: Primitive>(prim: P, inputs: &[&Array]) -> Array {
 /// [`bind`] for a primitive already behind an `Arc` (as graphs hold them).
 #[track_caller]
 pub(crate) fn bind_arc(prim: Arc<dyn Primitive>, inputs: &[&Array]) -> Array {
+    let mut outs = bind_op(&Op::One(prim), inputs);
+    match outs.pop() {
+        Some(y) => y,
+        None => unreachable!("a one-result primitive gives one result"),
+    }
+}
+
+/// Applies a primitive with several results (see [`MultiPrimitive`]): computes
+/// it or records it, as [`bind`] does.
+///
+/// ```
+/// use rjax::{bind_multi, core::MultiPrimitive};
+/// // Control-flow primitives (`scan`, `while_loop`, `cond`) are applied with
+/// // `bind_multi`; their functions in `rjax::lax` call it.
+/// let _: fn(std::sync::Arc<dyn MultiPrimitive>, &[&rjax::Array]) -> Vec<rjax::Array> = bind_multi;
+/// ```
+#[track_caller]
+pub fn bind_multi(prim: Arc<dyn MultiPrimitive>, inputs: &[&Array]) -> Vec<Array> {
+    bind_op(&Op::Many(prim), inputs)
+}
+
+/// Applies an [`Op`]: runs its shape rule, then records it into the innermost
+/// trace or computes it.
+#[track_caller]
+pub(crate) fn bind_op(op: &Op, inputs: &[&Array]) -> Vec<Array> {
     let avals: Vec<Aval> = inputs.iter().map(|x| x.aval()).collect();
-    let out = match prim.abstract_eval(&avals) {
+    let outs = match op.abstract_eval(&avals) {
         Ok(a) => a,
-        Err(msg) => panic!("{}: {msg}", prim.name()),
+        Err(msg) => panic!("{}: {msg}", op.name()),
     };
     let staged = STACK.with(|s| {
         let mut stack = s.borrow_mut();
@@ -157,30 +183,38 @@ pub(crate) fn bind_arc(prim: Arc<dyn Primitive>, inputs: &[&Array]) -> Array {
         }
         let mut vars = Vec::with_capacity(inputs.len());
         for x in inputs {
-            vars.push(lift(&mut stack, x, prim.name())?);
+            vars.push(lift(&mut stack, x, op.name())?);
         }
         let top = stack.last_mut().ok_or("no active trace")?;
-        let var = top.new_var(out.clone());
-        top.eqns.push(Eqn { prim: prim.clone(), inputs: vars, out: var });
-        Ok::<_, String>(Some(Array::traced(top.id, var, out.clone())))
+        let out_vars: Vec<Var> = outs.iter().map(|a| top.new_var(a.clone())).collect();
+        top.eqns.push(Eqn { op: op.clone(), inputs: vars, outs: out_vars.clone() });
+        let id = top.id;
+        Ok::<_, String>(Some(out_vars.iter().zip(&outs).map(|(v, a)| Array::traced(id, *v, a.clone())).collect()))
     });
     match staged {
         Ok(Some(a)) => a,
-        Ok(None) => {
-            let mut hosts = Vec::with_capacity(inputs.len());
-            for x in inputs {
-                match &*x.repr {
-                    Repr::Concrete(h) => hosts.push(h),
-                    Repr::Traced(t) => panic!("{}", escaped(prim.name(), t)),
-                }
-            }
-            let h = prim.eval(&hosts);
-            debug_assert_eq!(h.shape(), &out.shape[..], "{} eval shape", prim.name());
-            debug_assert_eq!(h.dtype(), out.dtype, "{} eval dtype", prim.name());
-            Array::from_host(h)
-        }
+        Ok(None) => eval_eager(op, inputs, &outs),
         Err(msg) => panic!("{msg}"),
     }
+}
+
+/// Computes an op on concrete inputs with the built-in CPU rules.
+#[track_caller]
+fn eval_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
+    let mut hosts = Vec::with_capacity(inputs.len());
+    for x in inputs {
+        match &*x.repr {
+            Repr::Concrete(h) => hosts.push(h),
+            Repr::Traced(t) => panic!("{}", escaped(op.name(), t)),
+        }
+    }
+    let ys = op.eval(&hosts);
+    debug_assert_eq!(ys.len(), outs.len(), "{} eval result count", op.name());
+    for (h, a) in ys.iter().zip(outs) {
+        debug_assert_eq!(h.shape(), &a.shape[..], "{} eval shape", op.name());
+        debug_assert_eq!(h.dtype(), a.dtype, "{} eval dtype", op.name());
+    }
+    ys.into_iter().map(Array::from_host).collect()
 }
 
 /// Pops the builder even when the traced function panics.
@@ -257,8 +291,10 @@ pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
     let mut env = initial_env(g, args);
     for e in &g.eqns {
         let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
-        let out = bind_arc(e.prim.clone(), &ins);
-        env[e.out.0 as usize] = Some(out);
+        let outs = bind_op(&e.op, &ins);
+        for (v, y) in e.outs.iter().zip(outs) {
+            env[v.0 as usize] = Some(y);
+        }
     }
     g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
 }

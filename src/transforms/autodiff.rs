@@ -2,7 +2,7 @@
 //! user-facing `jvp`, `vjp`, `grad`, `value_and_grad` (with aux variants).
 
 use super::{rebuild, trace_tree};
-use crate::core::{Array, Graph, bind_arc, initial_env, read};
+use crate::core::{Array, Graph, bind_op, initial_env, read};
 use crate::numpy as jnp;
 use crate::tree::{Tree, leaves};
 
@@ -17,11 +17,11 @@ pub(crate) fn jvp_graph(g: &Graph, primals: &[Array], tangents: &[Option<Array>]
     for e in &g.eqns {
         let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
         let ts: Vec<Option<Array>> = e.inputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
-        let out = bind_arc(e.prim.clone(), &xs.iter().collect::<Vec<_>>());
-        if out.dtype().is_float() && ts.iter().any(|t| t.is_some()) {
-            tan[e.out.0 as usize] = e.prim.jvp(&xs, &out, &ts);
+        let (outs, touts) = e.op.jvp(&xs, &ts);
+        for ((v, y), t) in e.outs.iter().zip(outs).zip(touts) {
+            tan[v.0 as usize] = t.filter(|_| y.dtype().is_float());
+            env[v.0 as usize] = Some(y);
         }
-        env[e.out.0 as usize] = Some(out);
     }
     let outs = g.outputs.iter().map(|v| read(&env, *v).clone()).collect();
     let touts = g.outputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
@@ -44,10 +44,13 @@ impl Tape {
             active[v.0 as usize] = d && p.dtype().is_float();
         }
         for e in &g.eqns {
-            let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
-            let out = bind_arc(e.prim.clone(), &xs.iter().collect::<Vec<_>>());
-            active[e.out.0 as usize] = out.dtype().is_float() && e.inputs.iter().any(|v| active[v.0 as usize]);
-            env[e.out.0 as usize] = Some(out);
+            let xs: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
+            let outs = bind_op(&e.op, &xs);
+            let live = e.inputs.iter().any(|v| active[v.0 as usize]);
+            for (v, y) in e.outs.iter().zip(outs) {
+                active[v.0 as usize] = live && y.dtype().is_float();
+                env[v.0 as usize] = Some(y);
+            }
         }
         Tape { env, active }
     }
@@ -73,18 +76,18 @@ impl Tape {
             }
         }
         for e in g.eqns.iter().rev() {
-            let o = e.out.0 as usize;
-            let c = match (self.active[o], ct[o].take()) {
-                (true, Some(c)) => c,
-                _ => continue,
-            };
+            let c: Vec<Option<Array>> =
+                e.outs.iter().map(|o| if self.active[o.0 as usize] { ct[o.0 as usize].take() } else { None }).collect();
+            if c.iter().all(|c| c.is_none()) {
+                continue;
+            }
             let xs: Vec<Array> = e.inputs.iter().map(|v| read(&self.env, *v).clone()).collect();
             let wants: Vec<bool> = e.inputs.iter().map(|v| self.active[v.0 as usize]).collect();
-            let out = read(&self.env, e.out).clone();
-            let cts = e.prim.vjp(&xs, &out, &c, &wants);
+            let outs: Vec<Array> = e.outs.iter().map(|o| read(&self.env, *o).clone()).collect();
+            let cts = e.op.vjp(&xs, &outs, &c, &wants);
             for ((v, c), w) in e.inputs.iter().zip(cts).zip(&wants) {
                 if let (Some(c), true) = (c, *w) {
-                    debug_assert_eq!(c.shape(), g.aval(*v).shape.as_slice(), "{} vjp shape", e.prim.name());
+                    debug_assert_eq!(c.shape(), g.aval(*v).shape.as_slice(), "{} vjp shape", e.op.name());
                     acc(&mut ct, v.0 as usize, c);
                 }
             }

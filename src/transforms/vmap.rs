@@ -3,7 +3,7 @@
 //! apply it to such values.
 
 use super::{rebuild, trace_with};
-use crate::core::{Array, Aval, Graph, bind_arc, initial_env, read};
+use crate::core::{Array, Aval, Graph, bind_op, initial_env, read};
 use crate::numpy::moveaxis;
 use crate::primitives::add_batch;
 use crate::tree::{Tree, leaves};
@@ -62,13 +62,17 @@ pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Arr
     for e in &g.eqns {
         let ins: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
         let flags: Vec<bool> = e.inputs.iter().map(|v| bat[v.0 as usize]).collect();
-        let (out, b) = if flags.iter().any(|&b| b) {
-            e.prim.batch(&ins, &flags)
+        let (outs, bs) = if flags.iter().any(|&b| b) {
+            e.op.batch(&ins, &flags)
         } else {
-            (bind_arc(e.prim.clone(), &ins.iter().collect::<Vec<_>>()), false)
+            let outs = bind_op(&e.op, &ins.iter().collect::<Vec<_>>());
+            let n = outs.len();
+            (outs, vec![false; n])
         };
-        env[e.out.0 as usize] = Some(out);
-        bat[e.out.0 as usize] = b;
+        for ((v, y), b) in e.outs.iter().zip(outs).zip(bs) {
+            env[v.0 as usize] = Some(y);
+            bat[v.0 as usize] = b;
+        }
     }
     g.outputs.iter().map(|v| (read(&env, *v).clone(), bat[v.0 as usize])).collect()
 }

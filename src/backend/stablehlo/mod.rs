@@ -417,25 +417,30 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
         for v in &e.inputs {
             match &env[v.0 as usize] {
                 Some(x) => ins.push(x.clone()),
-                None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.prim.name()))),
+                None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
             }
         }
-        let out = g.aval(e.out);
-        let y = e.prim.lower(&mut cx, &ins, out).map_err(|err| {
-            if err.message.starts_with(e.prim.name()) {
+        let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
+        let ys = e.op.lower(&mut cx, &ins, &outs).map_err(|err| {
+            if err.message.starts_with(e.op.name()) {
                 err
             } else {
-                LowerError::new(format!("{}: {}", e.prim.name(), err.message))
+                LowerError::new(format!("{}: {}", e.op.name(), err.message))
             }
         })?;
-        if y.aval != *out {
-            return Err(LowerError::new(format!(
-                "{} lowered to {} but the graph records {out}",
-                e.prim.name(),
-                y.aval
-            )));
+        if ys.len() != outs.len() {
+            return Err(LowerError::new(format!("{} lowered to {} values, not {}", e.op.name(), ys.len(), outs.len())));
         }
-        env[e.out.0 as usize] = Some(y);
+        for ((v, y), out) in e.outs.iter().zip(ys).zip(&outs) {
+            if y.aval != *out {
+                return Err(LowerError::new(format!(
+                    "{} lowered to {} but the graph records {out}",
+                    e.op.name(),
+                    y.aval
+                )));
+            }
+            env[v.0 as usize] = Some(y);
+        }
     }
     let mut outs = Vec::with_capacity(g.outputs.len());
     for v in &g.outputs {
