@@ -16,6 +16,7 @@ extern crate self as rjax;
 
 pub mod backend;
 pub mod core;
+mod device;
 pub mod lax;
 pub mod numpy;
 mod ops;
@@ -25,10 +26,13 @@ pub mod transforms;
 pub mod tree;
 
 pub use crate::core::{Array, Aval, DType, Element, Graph, HostData, MultiPrimitive, Primitive, bind, bind_multi};
+pub use device::{
+    Device, Error, MemoryStats, Platform, XlaDevice, default_device, device, device_put, devices, set_default_device,
+};
 pub use rjax_macros::Tree;
 pub use transforms::{
-    AxisSpec, grad, grad_with_aux, hessian, jacfwd, jacrev, jvp, make_graph, value_and_grad, value_and_grad_with_aux,
-    vjp, vmap, vmap_axes,
+    AxisSpec, Jit, grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_static, jvp, make_graph, value_and_grad,
+    value_and_grad_with_aux, vjp, vmap, vmap_axes,
 };
 pub use tree::Tree;
 

@@ -3,6 +3,7 @@
 use super::aval::Aval;
 use super::dtype::{DType, Element, HostData};
 use super::graph::Var;
+use crate::device::{Device, DeviceArray, Error};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
@@ -16,8 +17,12 @@ pub(crate) struct Tracer {
 
 #[derive(Debug)]
 pub(crate) enum Repr {
+    /// Values in host memory (the built-in CPU backend).
     Concrete(HostData),
+    /// An abstract value being traced.
     Traced(Tracer),
+    /// Values in a PJRT device's memory.
+    Device(DeviceArray),
 }
 
 /// An immutable n-dimensional array: cheap to clone (an `Arc` inside), `Send + Sync`.
@@ -228,6 +233,10 @@ impl Array {
     pub(crate) fn host(&self, op: &str) -> &HostData {
         match &*self.repr {
             Repr::Concrete(h) => h,
+            Repr::Device(d) => match d.fetch() {
+                Ok(h) => h,
+                Err(e) => panic!("{op}: cannot read the array from its device: {e}"),
+            },
             Repr::Traced(t) => panic!(
                 "{op}: this array is abstract ({}): it is being traced by a transformation \
                  (grad, vmap, jvp, make_graph, ...), so its values are not known yet. \
@@ -238,17 +247,63 @@ impl Array {
         }
     }
 
-    /// The host data of a concrete array (`None` for an abstract one): what a
-    /// backend copies to a device.
+    /// The host data of a concrete array (`None` for an abstract one, or a
+    /// device array whose values cannot be read: see [`Array::try_host_data`]).
+    /// For an array on a device this copies the values to the host once,
+    /// waiting for pending work.
     ///
     /// ```
     /// let a = rjax::Array::from_vec(vec![1.0f32], &[1]);
     /// assert_eq!(a.host_data().map(|h| h.dtype()), Some(rjax::DType::F32));
     /// ```
     pub fn host_data(&self) -> Option<&HostData> {
+        self.try_host_data().ok()
+    }
+
+    /// The host data, or why it cannot be had: the array is abstract, its
+    /// buffer was donated, or the device failed.
+    ///
+    /// ```
+    /// let a = rjax::Array::scalar(2i32);
+    /// assert!(a.try_host_data().is_ok());
+    /// ```
+    pub fn try_host_data(&self) -> Result<&HostData, Error> {
         match &*self.repr {
-            Repr::Concrete(h) => Some(h),
-            Repr::Traced(_) => None,
+            Repr::Concrete(h) => Ok(h),
+            Repr::Device(d) => d.fetch(),
+            Repr::Traced(t) => {
+                Err(Error::Unsupported(format!("the array is abstract ({}): it is being traced", t.aval)))
+            }
+        }
+    }
+
+    /// Waits until the array's value is computed (a no-op for host arrays).
+    /// Jitted functions on XLA devices return before their results are
+    /// computed; this is the way to wait for them (to time a step, say).
+    ///
+    /// ```
+    /// let a = rjax::Array::scalar(1.0f32);
+    /// a.block_until_ready()?;
+    /// # Ok::<(), rjax::Error>(())
+    /// ```
+    pub fn block_until_ready(&self) -> Result<&Array, Error> {
+        if let Repr::Device(d) = &*self.repr {
+            d.block_until_ready()?;
+        }
+        Ok(self)
+    }
+
+    /// The device holding the array: [`Device::Cpu`] for host arrays.
+    /// Abstract arrays (inside a transformation) have no device and report
+    /// `Device::Cpu`.
+    ///
+    /// ```
+    /// assert_eq!(rjax::Array::scalar(1.0f32).device(), rjax::Device::Cpu);
+    /// ```
+    pub fn device(&self) -> Device {
+        match &*self.repr {
+            Repr::Device(d) => Device::Xla(d.device.clone()),
+            _ => Device::Cpu,
         }
     }
 
@@ -268,7 +323,7 @@ impl Array {
     /// assert!(rjax::Array::scalar(1.0f32).is_concrete());
     /// ```
     pub fn is_concrete(&self) -> bool {
-        matches!(&*self.repr, Repr::Concrete(_))
+        !matches!(&*self.repr, Repr::Traced(_))
     }
 
     /// Shape and dtype.
@@ -290,6 +345,7 @@ impl Array {
         match &*self.repr {
             Repr::Concrete(h) => h.shape(),
             Repr::Traced(t) => &t.aval.shape,
+            Repr::Device(d) => &d.aval.shape,
         }
     }
 
@@ -302,6 +358,7 @@ impl Array {
         match &*self.repr {
             Repr::Concrete(h) => h.dtype(),
             Repr::Traced(t) => t.aval.dtype,
+            Repr::Device(d) => d.aval.dtype,
         }
     }
 
@@ -351,9 +408,15 @@ impl Array {
 /// ```
 impl PartialEq for Array {
     fn eq(&self, other: &Array) -> bool {
-        match (&*self.repr, &*other.repr) {
-            (Repr::Concrete(a), Repr::Concrete(b)) => a == b,
-            _ => Arc::ptr_eq(&self.repr, &other.repr),
+        if Arc::ptr_eq(&self.repr, &other.repr) {
+            return true;
+        }
+        if !self.is_concrete() || !other.is_concrete() {
+            return false;
+        }
+        match (self.try_host_data(), other.try_host_data()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
         }
     }
 }
@@ -363,9 +426,9 @@ impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.repr {
             Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
-            Repr::Concrete(h) => {
+            _ => {
                 let body = self.to_string().replace('\n', "\n      ");
-                write!(f, "Array({body}, dtype={})", h.dtype())
+                write!(f, "Array({body}, dtype={})", self.dtype())
             }
         }
     }

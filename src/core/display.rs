@@ -55,7 +55,9 @@ impl fmt::Display for Array {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.repr {
             Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
-            Repr::Concrete(h) => {
+            Repr::Device(d) if d.fetch().is_err() => write!(f, "<{} on {}, not readable>", d.aval, self.device()),
+            Repr::Concrete(_) | Repr::Device(_) => {
+                let h = self.host("printing");
                 let items = texts(h);
                 let width = items.iter().map(|s| s.len()).max().unwrap_or(0);
                 let mut out = String::new();

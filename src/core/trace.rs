@@ -201,11 +201,17 @@ pub(crate) fn bind_op(op: &Op, inputs: &[&Array]) -> Vec<Array> {
 /// Computes an op on concrete inputs with the built-in CPU rules.
 #[track_caller]
 fn eval_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
+    match crate::device::eager::device_of(op.name(), inputs) {
+        Ok(Some(device)) => return crate::device::eager::run(op, &device, inputs, outs),
+        Ok(None) => {}
+        Err(e) => panic!("{e}"),
+    }
     let mut hosts = Vec::with_capacity(inputs.len());
     for x in inputs {
         match &*x.repr {
             Repr::Concrete(h) => hosts.push(h),
             Repr::Traced(t) => panic!("{}", escaped(op.name(), t)),
+            Repr::Device(_) => unreachable!("device inputs run on their device"),
         }
     }
     let ys = op.eval(&hosts);
@@ -318,4 +324,10 @@ pub(crate) fn read(env: &[Option<Array>], v: Var) -> &Array {
         Some(a) => a,
         None => panic!("graph reads variable {} before defining it", v.0),
     }
+}
+
+/// True while a transformation is tracing on this thread (operations are
+/// being recorded rather than computed).
+pub(crate) fn tracing() -> bool {
+    STACK.with(|s| !s.borrow().is_empty())
 }

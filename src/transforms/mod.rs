@@ -9,10 +9,12 @@
 
 mod autodiff;
 mod jacobian;
+mod jit;
 mod vmap;
 
 pub use autodiff::{grad, grad_with_aux, jvp, value_and_grad, value_and_grad_with_aux, vjp};
 pub use jacobian::{hessian, jacfwd, jacrev};
+pub use jit::{Jit, jit, jit_static};
 pub use vmap::{AxisSpec, vmap, vmap_axes};
 
 use crate::core::{Array, Aval, Graph, trace_graph};

@@ -263,8 +263,21 @@ impl Client {
 /// `executable_build_options { device_ordinal: -1, num_replicas: 1, num_partitions: 1 }`
 /// (field 3, holding fields 1, 4 and 5), written by hand.
 pub fn default_compile_options() -> Vec<u8> {
+    compile_options_for(None)
+}
+
+/// The serialized `xla.CompileOptionsProto` for a program that runs on the
+/// client's device number `ordinal` (`None`: the default device, -1).
+///
+/// ```
+/// use rjax::backend::pjrt::{compile_options_for, default_compile_options};
+/// assert_eq!(compile_options_for(None), default_compile_options());
+/// assert_ne!(compile_options_for(Some(1)), default_compile_options());
+/// ```
+pub fn compile_options_for(ordinal: Option<usize>) -> Vec<u8> {
+    let ordinal = ordinal.map(|o| o as i64).unwrap_or(-1);
     let mut build = Vec::new();
-    proto_varint_field(&mut build, 1, -1i64 as u64); // device_ordinal
+    proto_varint_field(&mut build, 1, ordinal as u64); // device_ordinal
     proto_varint_field(&mut build, 4, 1); // num_replicas
     proto_varint_field(&mut build, 5, 1); // num_partitions
     let mut out = Vec::new();
@@ -443,6 +456,31 @@ impl Executable {
     /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
     /// ```
     pub fn execute(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, PjrtError> {
+        self.execute_donating(args, &[])
+    }
+
+    /// [`Executable::execute`] that lets the program reuse the memory of the
+    /// arguments flagged in `donate` (missing flags mean false) for outputs
+    /// the module aliases to them (`tf.aliasing_output` argument attributes).
+    /// A donated buffer is consumed: the plugin marks it deleted, so the
+    /// caller must not use it afterwards.
+    ///
+    /// ```no_run
+    /// use rjax::HostData;
+    /// use rjax::backend::pjrt::Client;
+    /// let client = Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%x: tensor<2xf32> {tf.aliasing_output = 0 : i32}) -> tensor<2xf32> {
+    ///        %y = stablehlo.add %x, %x : tensor<2xf32>
+    ///        return %y : tensor<2xf32>
+    ///      }",
+    /// )?;
+    /// let x = client.buffer(&HostData::F32(ndarray::arr1(&[1.0f32, 2.0]).into_dyn()))?;
+    /// let y = exe.execute_donating(&[&x], &[true])?;
+    /// assert_eq!(y[0].to_host()?, HostData::F32(ndarray::arr1(&[2.0f32, 4.0]).into_dyn()));
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn execute_donating(&self, args: &[&Buffer], donate: &[bool]) -> Result<Vec<Buffer>, PjrtError> {
         if self.num_devices != 1 {
             return Err(PjrtError::Invalid(format!(
                 "the executable runs on {} devices; only single-device programs are supported",
@@ -458,7 +496,8 @@ impl Executable {
         let arg_lists = [arg_ptrs.as_ptr()];
         let mut outs: Vec<*mut ffi::PJRT_Buffer> = vec![ptr::null_mut(); self.num_outputs];
         let out_lists = [outs.as_mut_ptr()];
-        let non_donatable: Vec<i64> = (0..args.len() as i64).collect();
+        let non_donatable: Vec<i64> =
+            (0..args.len()).filter(|&i| !donate.get(i).copied().unwrap_or(false)).map(|i| i as i64).collect();
         let mut options = ffi::PJRT_ExecuteOptions::new();
         options.non_donatable_input_indices = non_donatable.as_ptr();
         options.num_non_donatable_input_indices = non_donatable.len();

@@ -37,6 +37,6 @@ pub mod ffi;
 mod plugin;
 
 pub use buffer::{Buffer, Event};
-pub use client::{Client, Device, Executable, MemoryStats, OptionValue, default_compile_options};
+pub use client::{Client, Device, Executable, MemoryStats, OptionValue, compile_options_for, default_compile_options};
 pub use error::{ErrorCode, PjrtError};
 pub use plugin::{Plugin, PluginKind, locate, locate_with};

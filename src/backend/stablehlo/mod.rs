@@ -80,6 +80,9 @@ pub struct Lowered {
     pub arg_avals: Vec<Aval>,
     /// The aval of every result of `@main`.
     pub out_avals: Vec<Aval>,
+    /// For every argument of `@main`, the output it may give its memory to
+    /// (donated inputs only; see [`lower_graph_donating`]).
+    pub aliases: Vec<Option<usize>>,
 }
 
 /// The MLIR element type of a dtype: `f32`, `f64`, `i32`, `ui32`, `ui8`, `i1`.
@@ -399,7 +402,36 @@ impl Lowering {
 /// assert!(m.text.contains("\"stablehlo.multiply\"(%arg1, %arg0)"));
 /// ```
 pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
+    lower_graph_donating(g, &[])
+}
+
+/// [`lower_graph`] where the graph inputs flagged in `donated` may give their
+/// memory to an output: each donated input is paired with the first unpaired
+/// output of the same shape and dtype, and its argument carries
+/// `tf.aliasing_output = N` (see [`Lowered::aliases`]). Donated inputs with no
+/// such output are not aliased.
+///
+/// ```
+/// use rjax::{backend::stablehlo::lower_graph_donating, make_graph, Array};
+/// let g = make_graph(|x: &Array| x * 2.0)(&Array::zeros(&[2], rjax::DType::F32));
+/// let m = lower_graph_donating(&g, &[true]).unwrap();
+/// assert!(m.text.contains("tf.aliasing_output = 0 : i32"));
+/// assert_eq!(m.aliases, vec![Some(0)]);
+/// ```
+pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, LowerError> {
     g.check().map_err(LowerError::new)?;
+    let n_caps = g.captures.len();
+    let mut aliases: Vec<Option<usize>> = vec![None; n_caps + g.inputs.len()];
+    let mut taken = vec![false; g.outputs.len()];
+    for (i, v) in g.inputs.iter().enumerate() {
+        if !donated.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        if let Some(k) = (0..g.outputs.len()).find(|&k| !taken[k] && g.aval(g.outputs[k]) == g.aval(*v)) {
+            taken[k] = true;
+            aliases[n_caps + i] = Some(k);
+        }
+    }
     let mut cx = Lowering::new();
     let mut env: Vec<Option<Value>> = vec![None; g.avals.len()];
     let params = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied());
@@ -408,7 +440,10 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
     for (i, v) in params.enumerate() {
         let aval = g.aval(v).clone();
         let name = format!("%arg{i}");
-        decls.push(format!("{name}: {}", tensor_type(&aval)));
+        match aliases[i] {
+            Some(k) => decls.push(format!("{name}: {} {{tf.aliasing_output = {k} : i32}}", tensor_type(&aval))),
+            None => decls.push(format!("{name}: {}", tensor_type(&aval))),
+        }
         arg_avals.push(aval.clone());
         env[v.0 as usize] = Some(Value { name, aval });
     }
@@ -463,5 +498,6 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
         captures: g.captures.iter().map(|(_, a)| a.clone()).collect(),
         arg_avals,
         out_avals: outs.into_iter().map(|v| v.aval).collect(),
+        aliases,
     })
 }

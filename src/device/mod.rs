@@ -1,0 +1,267 @@
+//! Devices: where arrays live and where programs run.
+//!
+//! - [`Device::Cpu`]: the built-in CPU backend (pure Rust, always there);
+//! - `xla-cpu`: XLA on the CPU through the PJRT CPU plugin;
+//! - `cuda`: XLA on NVIDIA GPUs through the PJRT CUDA plugin.
+//!
+//! An array on an XLA device holds a device buffer; [`device_put`] moves
+//! arrays between devices, and results of [`jit`](crate::jit)-compiled
+//! functions stay on their device, so a training loop copies nothing between
+//! steps. Eager operations on device arrays run on their device as small
+//! compiled programs (cached per operation and shapes). Reading values
+//! (`to_vec`, `item`, printing) copies them to the host, waiting for pending
+//! work.
+//!
+//! The default device ([`default_device`]) is, in order: the one set with
+//! [`set_default_device`], the `RJAX_DEVICE` environment variable (`cpu`,
+//! `xla-cpu`, `cuda`, `cuda:1`, ...), `cuda` when rjax is built with the
+//! `cuda` feature (falling back to `cpu` with a warning when no GPU plugin
+//! works), else the built-in `cpu`.
+//!
+//! ```
+//! use rjax::{device_put, Array, Device};
+//! let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+//! assert_eq!(x.device(), Device::Cpu);
+//! // Moving to the built-in CPU is a no-op; `rjax::device("xla-cpu")?` names XLA's CPU.
+//! let y = device_put(&x, &Device::Cpu)?;
+//! assert_eq!(y.to_vec::<f32>(), vec![1.0, 2.0]);
+//! # Ok::<(), rjax::Error>(())
+//! ```
+
+mod array;
+pub(crate) mod eager;
+mod error;
+mod runtime;
+
+pub(crate) use array::DeviceArray;
+pub use error::Error;
+pub(crate) use runtime::Runtime;
+pub use runtime::{MemoryStats, Platform};
+
+use crate::core::{Array, Repr};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// A place where arrays live and programs run.
+///
+/// ```
+/// use rjax::Device;
+/// assert_eq!(Device::Cpu.to_string(), "cpu");
+/// assert_eq!(Device::Cpu.platform(), rjax::Platform::Cpu);
+/// ```
+#[derive(Clone)]
+pub enum Device {
+    /// The built-in CPU backend.
+    Cpu,
+    /// A device of a PJRT plugin (XLA on CPU or on a GPU).
+    Xla(XlaDevice),
+}
+
+/// A device of a PJRT plugin: its runtime (client, compiled programs) and its
+/// position among the plugin's devices.
+#[derive(Clone)]
+pub struct XlaDevice {
+    pub(crate) rt: Arc<Runtime>,
+    pub(crate) ordinal: usize,
+}
+
+impl XlaDevice {
+    /// The PJRT device handle.
+    pub(crate) fn pjrt(&self) -> &crate::backend::pjrt::Device {
+        &self.rt.devices[self.ordinal]
+    }
+}
+
+impl Device {
+    /// Which backend the device belongs to.
+    ///
+    /// ```
+    /// assert_eq!(rjax::Device::Cpu.platform(), rjax::Platform::Cpu);
+    /// ```
+    pub fn platform(&self) -> Platform {
+        match self {
+            Device::Cpu => Platform::Cpu,
+            Device::Xla(d) => d.rt.platform,
+        }
+    }
+
+    /// The device's number among its platform's devices (0 for the built-in CPU).
+    ///
+    /// ```
+    /// assert_eq!(rjax::Device::Cpu.ordinal(), 0);
+    /// ```
+    pub fn ordinal(&self) -> usize {
+        match self {
+            Device::Cpu => 0,
+            Device::Xla(d) => d.ordinal,
+        }
+    }
+
+    /// Memory in use on the device and its peak, from `PJRT_Device_MemoryStats`.
+    /// The built-in CPU backend and the XLA CPU plugin do not track it and
+    /// return an error saying so; measure host memory (RSS) there instead.
+    ///
+    /// ```
+    /// assert!(rjax::Device::Cpu.memory_stats().is_err());
+    /// ```
+    pub fn memory_stats(&self) -> Result<MemoryStats, Error> {
+        match self {
+            Device::Cpu => Err(Error::Unsupported(
+                "the built-in CPU backend does not track memory; measure the process's RSS instead".into(),
+            )),
+            Device::Xla(d) => Ok(d.pjrt().memory_stats()?),
+        }
+    }
+
+    /// A key identifying the device (platform and ordinal).
+    pub(crate) fn key(&self) -> (Platform, usize) {
+        (self.platform(), self.ordinal())
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Device) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Device {}
+
+impl std::hash::Hash for Device {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Xla(d) => write!(f, "{}:{}", d.rt.platform, d.ordinal),
+        }
+    }
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({self})")
+    }
+}
+
+/// The device named by `spec`: `cpu` (built in), `xla-cpu`, `cuda`, with an
+/// optional `:N` ordinal (`cuda:1`). Loads the plugin on first use; a missing
+/// plugin is an error saying how to install it.
+///
+/// ```
+/// assert_eq!(rjax::device("cpu")?, rjax::Device::Cpu);
+/// assert!(rjax::device("tpu").is_err());
+/// # Ok::<(), rjax::Error>(())
+/// ```
+pub fn device(spec: &str) -> Result<Device, Error> {
+    let (name, ordinal) = match spec.split_once(':') {
+        Some((n, o)) => {
+            let o = o.parse::<usize>().map_err(|_| Error::BadDevice(spec.to_string()))?;
+            (n, o)
+        }
+        None => (spec, 0),
+    };
+    let platform = match name {
+        "cpu" => Platform::Cpu,
+        "xla-cpu" | "xla_cpu" => Platform::XlaCpu,
+        "cuda" | "gpu" => Platform::Cuda,
+        _ => return Err(Error::BadDevice(spec.to_string())),
+    };
+    if platform == Platform::Cpu {
+        return if ordinal == 0 { Ok(Device::Cpu) } else { Err(Error::BadDevice(spec.to_string())) };
+    }
+    let rt = Runtime::get(platform)?;
+    if ordinal >= rt.devices.len() {
+        return Err(Error::BadDevice(format!("{spec} (the {platform} plugin has {} device(s))", rt.devices.len())));
+    }
+    Ok(Device::Xla(XlaDevice { rt, ordinal }))
+}
+
+/// Every device that can be used now: the built-in CPU, then the devices of
+/// each PJRT plugin that is installed and starts (XLA CPU, CUDA).
+///
+/// ```
+/// let all = rjax::devices();
+/// assert_eq!(all[0], rjax::Device::Cpu);
+/// ```
+pub fn devices() -> Vec<Device> {
+    let mut out = vec![Device::Cpu];
+    for platform in [Platform::XlaCpu, Platform::Cuda] {
+        if let Ok(rt) = Runtime::get(platform) {
+            out.extend((0..rt.devices.len()).map(|ordinal| Device::Xla(XlaDevice { rt: rt.clone(), ordinal })));
+        }
+    }
+    out
+}
+
+static DEFAULT: Mutex<Option<Device>> = Mutex::new(None);
+
+/// Makes `device` the default for new computations (jit without inputs on a
+/// device, [`device_put`] targets chosen by callers).
+///
+/// ```
+/// rjax::set_default_device(rjax::Device::Cpu);
+/// assert_eq!(rjax::default_device(), rjax::Device::Cpu);
+/// ```
+pub fn set_default_device(device: Device) {
+    *DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = Some(device);
+}
+
+/// The default device (see the [module docs](self) for how it is chosen).
+///
+/// ```
+/// let d = rjax::default_device();
+/// println!("computing on {d}");
+/// ```
+pub fn default_device() -> Device {
+    let mut slot = DEFAULT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = &*slot {
+        return d.clone();
+    }
+    let chosen = choose_default();
+    *slot = Some(chosen.clone());
+    chosen
+}
+
+fn choose_default() -> Device {
+    if let Some(spec) = std::env::var_os("RJAX_DEVICE") {
+        let spec = spec.to_string_lossy().into_owned();
+        match device(&spec) {
+            Ok(d) => return d,
+            Err(e) => eprintln!("rjax: RJAX_DEVICE={spec} cannot be used ({e}); using the built-in cpu"),
+        }
+        return Device::Cpu;
+    }
+    if cfg!(feature = "cuda") {
+        match device("cuda") {
+            Ok(d) => return d,
+            Err(e) => eprintln!("rjax: built with the `cuda` feature but no CUDA device works ({e}); using cpu"),
+        }
+    }
+    Device::Cpu
+}
+
+/// A copy of `x` on `device` (the same array when it is already there).
+/// Abstract arrays (inside a transformation) are returned unchanged.
+///
+/// ```
+/// use rjax::{device_put, Array, Device};
+/// let x = device_put(&Array::scalar(3.0f32), &Device::Cpu)?;
+/// assert_eq!(x.item::<f32>(), 3.0);
+/// # Ok::<(), rjax::Error>(())
+/// ```
+pub fn device_put(x: &Array, device: &Device) -> Result<Array, Error> {
+    match (&*x.repr, device) {
+        (Repr::Traced(_), _) | (Repr::Concrete(_), Device::Cpu) => Ok(x.clone()),
+        (Repr::Device(d), Device::Xla(to)) if d.device.ordinal == to.ordinal && Arc::ptr_eq(&d.device.rt, &to.rt) => {
+            Ok(x.clone())
+        }
+        (Repr::Device(d), Device::Cpu) => Ok(Array::from_host(d.fetch()?.clone())),
+        (Repr::Concrete(h), Device::Xla(to)) => Ok(DeviceArray::upload(h, to)?),
+        (Repr::Device(d), Device::Xla(to)) => Ok(DeviceArray::upload(d.fetch()?, to)?),
+    }
+}
