@@ -260,3 +260,86 @@ fn device_names_parse_and_unknown_ones_are_errors() {
         assert!(e.to_string().contains("device(s)"), "{e}");
     }
 }
+
+/// A primitive whose lowering is not valid StableHLO, to see how a program
+/// the compiler rejects is reported.
+#[derive(Debug)]
+struct Bogus;
+
+impl rjax::Primitive for Bogus {
+    fn name(&self) -> &'static str {
+        "bogus"
+    }
+    fn abstract_eval(&self, inputs: &[rjax::Aval]) -> Result<rjax::Aval, String> {
+        Ok(inputs[0].clone())
+    }
+    fn eval(&self, inputs: &[&rjax::HostData]) -> rjax::HostData {
+        inputs[0].clone()
+    }
+    fn jvp(&self, _: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
+        t[0].clone()
+    }
+    fn vjp(&self, _: &[Array], _: &Array, ct: &Array, _: &[bool]) -> Vec<Option<Array>> {
+        vec![Some(ct.clone())]
+    }
+    fn batch(&self, x: &[Array], _: &[bool]) -> (Array, bool) {
+        (x[0].clone(), true)
+    }
+    fn lower(
+        &self,
+        cx: &mut rjax::backend::stablehlo::Lowering,
+        x: &[rjax::backend::stablehlo::Value],
+        out: &rjax::Aval,
+    ) -> Result<rjax::backend::stablehlo::Value, rjax::backend::stablehlo::LowerError> {
+        Ok(cx.op("stablehlo.no_such_operation", &[&x[0]], "", out))
+    }
+}
+
+#[test]
+fn rejected_program_reports_the_compiler_message_and_the_text_file() {
+    let Some(dev) = xla() else { return };
+    let f = jit(|x: &Array| rjax::bind(Bogus, &[x]) * 2.0).on(dev);
+    let err = match f.try_call(&Array::ones(&[2], DType::F32)) {
+        Ok(_) => panic!("XLA accepted an unknown operation"),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("could not compile"), "{msg}");
+    assert!(msg.contains("no_such_operation"), "the compiler's message: {msg}");
+    let path = match &err {
+        rjax::Error::Compile { mlir_path: Some(p), .. } => p.clone(),
+        other => panic!("expected a compile error with a file, got {other:?}"),
+    };
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    let text = std::fs::read_to_string(&path).expect("the StableHLO text was written");
+    assert!(text.contains("stablehlo.no_such_operation"));
+    let _ = std::fs::remove_file(path);
+    // The same function on the built-in backend runs (it never lowers).
+    let g = jit(|x: &Array| rjax::bind(Bogus, &[x]) * 2.0).on(Device::Cpu);
+    assert_eq!(g.call(&Array::ones(&[2], DType::F32)).to_vec::<f32>(), vec![2.0, 2.0]);
+}
+
+#[test]
+fn dispatch_returns_before_the_result_is_computed() {
+    let Some(dev) = xla() else { return };
+    let f = jit(|x: &Array| {
+        let mut y = x.clone();
+        for _ in 0..8 {
+            y = jnp::tanh(&jnp::matmul(&y, x));
+        }
+        y
+    })
+    .on(dev);
+    let x = random::normal(&random::key(3), &[1536, 1536], DType::F32) * 0.02;
+    f.call(&x).block_until_ready().expect("warm-up run");
+    let x = device_put(&x, &rjax::device("xla-cpu").expect("device")).expect("device_put");
+    let t0 = std::time::Instant::now();
+    let y = f.call(&x);
+    let dispatched = t0.elapsed();
+    y.block_until_ready().expect("run");
+    let total = t0.elapsed();
+    assert!(
+        dispatched * 4 < total,
+        "the call took {dispatched:?} of the {total:?} the program needs: it waited for the result"
+    );
+}
