@@ -29,7 +29,7 @@ fn ten_thousand_jitted_calls_and_eager_device_ops_keep_memory_flat() {
     let step = jit(|(w, g): &(Array, Array)| (w - g * 0.01, (g * g).sum())).on(dev.clone()).donate_argnums(&[0]);
     let g = device_put(&Array::ones(&[64, 64], DType::F32), &dev).expect("device_put");
     let mut w = Array::zeros(&[64, 64], DType::F32);
-    let mut run = |n: usize, w: &mut Array| {
+    let run = |n: usize, w: &mut Array| {
         for _ in 0..n {
             let (nw, _loss) = step.call(&(w.clone(), g.clone()));
             *w = nw;
