@@ -40,7 +40,7 @@ fn optimizer(name: &str) -> GradientTransformation {
     match name {
         "ADAM" => optim::adam(0.01),
         "ADAM_NESTEROV" => {
-            optim::adam_with(0.05, AdamOptions { b1: 0.8, b2: 0.99, eps: 1e-6, eps_root: 1e-10, nesterov: true })
+            optim::adam_with(0.05, AdamOptions { b1: 0.8, b2: 0.99, eps: 1e-2, eps_root: 1e-3, nesterov: true })
         }
         "ADAMW" => optim::adamw(0.01, 0.1),
         "ADAMW_SCHEDULES" => optim::adamw(
@@ -55,7 +55,7 @@ fn optimizer(name: &str) -> GradientTransformation {
             0.01,
             RmsPropOptions {
                 decay: 0.95,
-                eps: 1e-4,
+                eps: 1e-2,
                 initial_scale: 0.1,
                 eps_in_sqrt: false,
                 momentum: Some(0.9),
@@ -64,7 +64,9 @@ fn optimizer(name: &str) -> GradientTransformation {
                 ..rms
             },
         ),
-        "RMSPROP_CENTERED" => optim::rmsprop_with(0.01, RmsPropOptions { centered: true, momentum: Some(0.5), ..rms }),
+        "RMSPROP_CENTERED" => {
+            optim::rmsprop_with(0.01, RmsPropOptions { centered: true, eps: 1e-2, momentum: Some(0.5), ..rms })
+        }
         "CLIP_ADAM_WARMUP_COSINE" => optim::chain([
             optim::clip_by_global_norm(1.0),
             optim::adam(optim::warmup_cosine_decay_schedule(0.0, 0.1, 2, 5, 0.01)),

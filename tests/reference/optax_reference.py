@@ -56,7 +56,8 @@ def warmup_cosine():
 
 OPTIMIZERS = {
     "ADAM": optax.adam(0.01),
-    "ADAM_NESTEROV": optax.adam(0.05, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-10, nesterov=True),
+    # eps values large enough that where they enter the formula shows at 1e-6
+    "ADAM_NESTEROV": optax.adam(0.05, b1=0.8, b2=0.99, eps=1e-2, eps_root=1e-3, nesterov=True),
     "ADAMW": optax.adamw(0.01, weight_decay=0.1),
     "ADAMW_SCHEDULES": optax.adamw(
         optax.linear_schedule(0.001, 0.01, 3), weight_decay=optax.exponential_decay(0.5, 1, 0.5)
@@ -66,10 +67,10 @@ OPTIMIZERS = {
     "SGD_NESTEROV": optax.sgd(0.1, momentum=0.9, nesterov=True),
     "RMSPROP": optax.rmsprop(0.01),
     "RMSPROP_OPTIONS": optax.rmsprop(
-        0.01, decay=0.95, eps=1e-4, initial_scale=0.1, eps_in_sqrt=False, momentum=0.9, nesterov=True,
+        0.01, decay=0.95, eps=1e-2, initial_scale=0.1, eps_in_sqrt=False, momentum=0.9, nesterov=True,
         bias_correction=True,
     ),
-    "RMSPROP_CENTERED": optax.rmsprop(0.01, centered=True, momentum=0.5),
+    "RMSPROP_CENTERED": optax.rmsprop(0.01, eps=1e-2, centered=True, momentum=0.5),
     "CLIP_ADAM_WARMUP_COSINE": optax.chain(optax.clip_by_global_norm(1.0), optax.adam(warmup_cosine())),
     "CLIP_SGD": optax.chain(optax.clip_by_global_norm(2.4), optax.sgd(0.1)),
     "DECAY_SGD_STAIRCASE": optax.chain(
