@@ -1,0 +1,156 @@
+//! Layers as trees of arrays: [`Dense`] and [`Mlp`]. Their gradients have the
+//! same type, so an optimizer updates them directly.
+
+use super::{Init, dropout};
+use crate::Tree;
+use crate::core::{Array, DType};
+use crate::numpy as jnp;
+use crate::random::{self, Key};
+
+/// A fully connected layer `x @ w + b` with `w: [in, out]`, `b: [out]`.
+///
+/// ```
+/// use rjax::{nn::{Dense, Init}, random, Array, DType};
+/// let layer = Dense::new(&random::key(0), 3, 2, Init::LecunNormal);
+/// let y = layer.apply(&Array::ones(&[5, 3], DType::F32));
+/// assert_eq!(y.shape(), &[5, 2]);
+/// ```
+#[derive(Tree, Clone, Debug)]
+pub struct Dense {
+    /// The weight, `[in, out]`.
+    pub w: Array,
+    /// The bias, `[out]`.
+    pub b: Array,
+}
+
+impl Dense {
+    /// A layer from `in_features` to `out_features` in f32.
+    ///
+    /// ```
+    /// use rjax::{nn::{Dense, Init}, random};
+    /// let d = Dense::new(&random::key(1), 4, 8, Init::KaimingUniform);
+    /// assert_eq!((d.w.shape(), d.b.shape()), (&[4, 8][..], &[8][..]));
+    /// ```
+    #[track_caller]
+    pub fn new(key: &Key, in_features: usize, out_features: usize, init: Init) -> Dense {
+        Dense::with_dtype(key, in_features, out_features, init, DType::F32)
+    }
+
+    /// A layer with parameters of a float `dtype`.
+    ///
+    /// ```
+    /// use rjax::{nn::{Dense, Init}, random, DType};
+    /// let d = Dense::with_dtype(&random::key(1), 4, 8, Init::LecunNormal, DType::F64);
+    /// assert_eq!(d.w.dtype(), DType::F64);
+    /// ```
+    #[track_caller]
+    pub fn with_dtype(key: &Key, in_features: usize, out_features: usize, init: Init, dtype: DType) -> Dense {
+        let (w, b) = init.dense(key, in_features, out_features, dtype);
+        Dense { w, b }
+    }
+
+    /// `x @ w + b` for `x: [..., in]`.
+    ///
+    /// ```
+    /// use rjax::{nn::Dense, Array};
+    /// let d = Dense { w: Array::from_vec(vec![1.0f32, 2.0], &[2, 1]), b: Array::from_vec(vec![0.5f32], &[1]) };
+    /// assert_eq!(d.apply(&Array::from_vec(vec![1.0f32, 1.0], &[1, 2])).to_vec::<f32>(), vec![3.5]);
+    /// ```
+    #[track_caller]
+    pub fn apply(&self, x: &Array) -> Array {
+        let n_in = self.w.shape()[0];
+        if x.ndim() == 0 || x.shape()[x.ndim() - 1] != n_in {
+            panic!("Dense::apply: the input has shape {:?} but the layer takes {n_in} features", x.shape());
+        }
+        if x.dtype() != self.w.dtype() {
+            panic!("Dense::apply: the input is {} but the layer's weight is {}", x.dtype(), self.w.dtype());
+        }
+        jnp::matmul(x, &self.w) + &self.b
+    }
+}
+
+/// A multilayer perceptron: dense layers with ReLU between them, and dropout
+/// after each hidden layer's activation when training.
+///
+/// ```
+/// use rjax::{nn::{Init, Mlp}, random, Array, DType};
+/// let mlp = Mlp::new(&random::key(0), &[8, 16, 4], Init::LecunNormal);
+/// let x = Array::ones(&[2, 8], DType::F32);
+/// assert_eq!(mlp.apply(&x, None, 0.0, false).shape(), &[2, 4]);
+/// // training with dropout: a key per step
+/// let y = mlp.apply(&x, Some(random::key(1)), 0.5, true);
+/// assert_eq!(y.shape(), &[2, 4]);
+/// ```
+#[derive(Tree, Clone, Debug)]
+pub struct Mlp {
+    /// The layers, input first.
+    pub layers: Vec<Dense>,
+}
+
+impl Mlp {
+    /// Layers `widths[0] -> widths[1] -> ... -> widths[n-1]` in f32, each
+    /// initialized with `init` from its own key split off `key`.
+    ///
+    /// ```
+    /// use rjax::{nn::{Init, Mlp}, random, tree};
+    /// let mlp = Mlp::new(&random::key(0), &[3072, 1024, 512, 256, 10], Init::LecunNormal);
+    /// assert_eq!(mlp.layers.len(), 4);
+    /// assert_eq!(tree::size(&mlp), 3072 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10);
+    /// ```
+    #[track_caller]
+    pub fn new(key: &Key, widths: &[usize], init: Init) -> Mlp {
+        Mlp::with_dtype(key, widths, init, DType::F32)
+    }
+
+    /// An MLP with parameters of a float `dtype`.
+    ///
+    /// ```
+    /// use rjax::{nn::{Init, Mlp}, random, DType};
+    /// let mlp = Mlp::with_dtype(&random::key(0), &[2, 3, 1], Init::GlorotUniform, DType::F64);
+    /// assert_eq!(mlp.layers[1].w.dtype(), DType::F64);
+    /// ```
+    #[track_caller]
+    pub fn with_dtype(key: &Key, widths: &[usize], init: Init, dtype: DType) -> Mlp {
+        if widths.len() < 2 {
+            panic!("Mlp::new: needs at least an input and an output width, got {widths:?}");
+        }
+        let keys = random::split(key, widths.len() - 1);
+        let layers = widths.windows(2).zip(&keys).map(|(w, k)| Dense::with_dtype(k, w[0], w[1], init, dtype)).collect();
+        Mlp { layers }
+    }
+
+    /// The output (logits) for `x: [..., widths[0]]`: `relu` after every layer
+    /// but the last, and [`dropout`] with `rate` after each hidden activation
+    /// when `training` (each hidden layer draws from its own key split off
+    /// `dropout_key`). Panics if dropout is active and `dropout_key` is `None`.
+    ///
+    /// ```
+    /// use rjax::{nn::{Init, Mlp}, random, Array, DType};
+    /// let mlp = Mlp::new(&random::key(0), &[4, 4, 2], Init::LecunNormal);
+    /// let x = Array::ones(&[1, 4], DType::F32);
+    /// // not training: dropout is the identity and needs no key
+    /// assert_eq!(mlp.apply(&x, None, 0.5, false).to_vec::<f32>(), mlp.apply(&x, None, 0.0, true).to_vec::<f32>());
+    /// ```
+    #[track_caller]
+    pub fn apply(&self, x: &Array, dropout_key: Option<Key>, rate: f64, training: bool) -> Array {
+        super::functional::check_rate("Mlp::apply", rate);
+        let hidden = self.layers.len().saturating_sub(1);
+        let active = training && rate > 0.0 && hidden > 0;
+        let keys = match (&dropout_key, active) {
+            (Some(k), true) => random::split(k, hidden),
+            (None, true) => panic!("Mlp::apply: dropout (training with rate {rate}) needs a dropout_key"),
+            (_, false) => Vec::new(),
+        };
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.apply(&h);
+            if i < hidden {
+                h = jnp::relu(&h);
+                if active {
+                    h = dropout(&keys[i], rate, &h, true);
+                }
+            }
+        }
+        h
+    }
+}
