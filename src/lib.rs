@@ -15,6 +15,7 @@
 extern crate self as rjax;
 
 pub mod backend;
+pub mod checkpoint;
 pub mod core;
 mod device;
 pub mod lax;
