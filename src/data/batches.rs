@@ -121,17 +121,18 @@ impl Batches {
         let index = |i: usize| self.order.as_ref().map_or(i, |o| o[i]);
         let ys_all = self.data.label_slice();
         let ys: Vec<i32> = (start..end).map(|i| ys_all[index(i)]).collect();
-        let mut xs: Vec<f32> = Vec::with_capacity(b * d);
+        let mut xs = vec![0.0f32; b * d];
         let images = self.data.images();
+        let rows = xs.chunks_exact_mut(d.max(1)).zip(start..end);
         if let Some(px) = slice_of::<u8>(images) {
-            for i in start..end {
+            for (out, i) in rows {
                 let r = index(i);
-                unit_f32(&px[r * d..(r + 1) * d], &mut xs);
+                unit_f32(&px[r * d..(r + 1) * d], out);
             }
         } else if let Some(px) = slice_of::<f32>(images) {
-            for i in start..end {
+            for (out, i) in rows {
                 let r = index(i);
-                xs.extend_from_slice(&px[r * d..(r + 1) * d]);
+                out.copy_from_slice(&px[r * d..(r + 1) * d]);
             }
         }
         let mut shape = images.shape().to_vec();

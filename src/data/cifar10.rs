@@ -256,8 +256,9 @@ impl Cifar10 {
     /// errors are returned, nothing is overwritten); otherwise downloads
     /// `source`, checks its size and MD5, unpacks it in a temporary directory
     /// inside `dir`, checks the files, and renames `cifar-10-batches-bin` into
-    /// `dir` (one atomic step, so `dir` never holds a partial copy). A progress
-    /// bar is drawn when stderr is a terminal. Without network the error says
+    /// `dir` (one atomic step, so `dir` never holds a partial copy); on failure
+    /// nothing is left, not even the directories it created. A progress bar is
+    /// drawn when stderr is a terminal. Without network the error says
     /// where to get the data and to pass `--data-dir` or set `CIFAR10_DIR`.
     ///
     /// ```no_run
@@ -276,23 +277,16 @@ impl Cifar10 {
             (Some(name), Some(parent)) if name == DIR_NAME => parent,
             _ => dir,
         };
+        // directories this call creates, deepest first, removed again (when empty) on failure
+        let created: Vec<&Path> = root.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).collect();
         fs::create_dir_all(root).map_err(|e| DataError::io("create", root, e))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".cifar-10-download-")
-            .tempdir_in(root)
-            .map_err(|e| DataError::io("create a temporary directory in", root, e))?;
-        let archive = tmp.path().join("cifar-10-binary.tar.gz");
-        download::fetch(&source.url, &source.md5, source.size, &archive)?;
-        let unpacked = tmp.path().join("unpacked");
-        download::unpack_tar_gz(&archive, &unpacked, &source.url)?;
-        let batches = unpacked.join(DIR_NAME);
-        if !batches.is_dir() {
-            return Err(DataError::Archive { url: source.url.clone(), reason: format!("it has no {DIR_NAME}/") });
+        let result = download_into(root, source);
+        if result.is_err() {
+            for dir in created {
+                let _ = fs::remove_dir(dir);
+            }
         }
-        let data = Cifar10::load_records(&batches, source.records_per_file)?;
-        let dest = root.join(DIR_NAME);
-        fs::rename(&batches, &dest).map_err(|e| DataError::io("move the unpacked data set to", dest, e))?;
-        Ok(data)
+        result
     }
 
     /// [`Cifar10::load_or_download`] from [`default_dir`] and [`Source::official`].
@@ -380,6 +374,27 @@ impl Cifar10 {
         fs::write(&meta, self.classes.join("\n") + "\n").map_err(|e| DataError::io("write", meta, e))?;
         Ok(out)
     }
+}
+
+/// Downloads `source` into a temporary directory in `root`, checks it, and moves
+/// `cifar-10-batches-bin` into `root`; the temporary directory is removed in any case.
+fn download_into(root: &Path, source: &Source) -> Result<Cifar10, DataError> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".cifar-10-download-")
+        .tempdir_in(root)
+        .map_err(|e| DataError::io("create a temporary directory in", root, e))?;
+    let archive = tmp.path().join("cifar-10-binary.tar.gz");
+    download::fetch(&source.url, &source.md5, source.size, &archive)?;
+    let unpacked = tmp.path().join("unpacked");
+    download::unpack_tar_gz(&archive, &unpacked, &source.url)?;
+    let batches = unpacked.join(DIR_NAME);
+    if !batches.is_dir() {
+        return Err(DataError::Archive { url: source.url.clone(), reason: format!("it has no {DIR_NAME}/") });
+    }
+    let data = Cifar10::load_records(&batches, source.records_per_file)?;
+    let dest = root.join(DIR_NAME);
+    fs::rename(&batches, &dest).map_err(|e| DataError::io("move the unpacked data set to", dest, e))?;
+    Ok(data)
 }
 
 /// The u8 `[N, 3072]` pixels of a set, or an error saying why it cannot be saved.

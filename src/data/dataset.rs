@@ -28,9 +28,22 @@ pub(crate) fn slice_of<T: Element>(a: &Array) -> Option<&[T]> {
     a.host_data().and_then(T::view).and_then(|v| v.as_slice())
 }
 
-/// `x / 255` for u8 pixels: the usual map to floats in [0, 1].
-pub(crate) fn unit_f32(bytes: &[u8], out: &mut Vec<f32>) {
-    out.extend(bytes.iter().map(|&v| f32::from(v) / 255.0));
+/// `v / 255` for every byte value, rounded as the division at run time is.
+const UNIT: [f32; 256] = {
+    let mut t = [0.0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as f32 / 255.0;
+        i += 1;
+    }
+    t
+};
+
+/// `x / 255` for u8 pixels (the usual map to floats in [0, 1]) into `out`, of the same length.
+pub(crate) fn unit_f32(bytes: &[u8], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(bytes) {
+        *o = UNIT[v as usize];
+    }
 }
 
 /// The array itself when it is concrete and row-major, else a row-major copy.
@@ -161,7 +174,7 @@ impl Dataset {
     pub fn images_f32(&self) -> Array {
         match slice_of::<u8>(&self.images) {
             Some(bytes) => {
-                let mut out = Vec::with_capacity(bytes.len());
+                let mut out = vec![0.0; bytes.len()];
                 unit_f32(bytes, &mut out);
                 Array::from_vec(out, self.images.shape())
             }

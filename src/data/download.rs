@@ -36,7 +36,7 @@ pub(crate) fn fetch(url: &str, md5_hex: &str, size: Option<u64>, dest: &Path) ->
         .timeout_per_read(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let response = agent.get(url).call().map_err(|e| download_error(url, e.to_string()))?;
+    let response = agent.get(url).call().map_err(|e| download_error(url, with_causes(&e)))?;
     let body = response.into_body();
     let announced = body.content_length();
     if let (Some(expected), Some(found)) = (size, announced) {
@@ -59,7 +59,10 @@ pub(crate) fn fetch(url: &str, md5_hex: &str, size: Option<u64>, dest: &Path) ->
             Err(e) => {
                 bar.abandon();
                 let of = size.or(announced).map(|s| format!(" of {s}")).unwrap_or_default();
-                return Err(download_error(url, format!("the transfer failed after {total}{of} bytes: {e}")));
+                return Err(download_error(
+                    url,
+                    format!("the transfer failed after {total}{of} bytes: {}", with_causes(&e)),
+                ));
             }
         };
         hasher.update(&buf[..n]);
@@ -86,5 +89,19 @@ pub(crate) fn fetch(url: &str, md5_hex: &str, size: Option<u64>, dest: &Path) ->
 pub(crate) fn unpack_tar_gz(archive: &Path, into: &Path, url: &str) -> Result<(), DataError> {
     let file = File::open(archive).map_err(|e| DataError::io("read", archive, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    tar.unpack(into).map_err(|e| DataError::Archive { url: url.to_string(), reason: e.to_string() })
+    tar.unpack(into).map_err(|e| DataError::Archive { url: url.to_string(), reason: with_causes(&e) })
+}
+
+/// An error's message followed by those of its causes.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg = format!("{msg}: {text}");
+        }
+        cause = c.source();
+    }
+    msg
 }
