@@ -1,0 +1,114 @@
+//! The run's outputs: the report's table, metrics.json and curves.png.
+
+use super::{Args, Epoch};
+use plotters::prelude::*;
+use serde_json::json;
+use std::path::Path;
+
+/// The figures of the report's table for this run.
+pub struct Summary {
+    pub device: String,
+    pub train_seconds: f64,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub best_val_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub peak_device_mb: Option<f64>,
+}
+
+/// The process's peak resident memory (VmHWM), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn mb(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "n/a".into())
+}
+
+/// Prints the report's table for this run.
+pub fn print_table(s: &Summary) {
+    println!();
+    println!("| framework | device | training time (s) | epochs | best val acc | test acc | peak RSS (MB) | peak device memory (MB) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| rjax {} | {} | {:.1} | {} (best {}) | {:.4} | {:.4} | {} | {} |",
+        env!("CARGO_PKG_VERSION"),
+        s.device,
+        s.train_seconds,
+        s.epochs,
+        s.best_epoch,
+        s.best_val_acc,
+        s.test_acc,
+        mb(s.peak_rss_mb),
+        mb(s.peak_device_mb)
+    );
+}
+
+/// Writes every epoch's figures, the configuration, versions and the device.
+pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -> std::io::Result<()> {
+    let epochs: Vec<_> = history
+        .iter()
+        .map(|e| {
+            json!({
+                "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
+                "val_loss": e.val_loss, "val_acc": e.val_acc, "seconds": e.seconds, "samples_per_s": e.samples_per_s,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "config": {
+            "device": args.device, "data_dir": args.data_dir, "epochs": args.epochs, "patience": args.patience,
+            "batch_size": args.batch_size, "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
+            "val_size": args.val_size, "widths": super::WIDTHS,
+        },
+        "versions": { "rjax": env!("CARGO_PKG_VERSION"), "rustc_target": std::env::consts::ARCH },
+        "device": s.device,
+        "summary": {
+            "train_seconds": s.train_seconds, "epochs": s.epochs, "best_epoch": s.best_epoch,
+            "best_val_acc": s.best_val_acc, "test_loss": s.test_loss, "test_acc": s.test_acc,
+            "peak_rss_mb": s.peak_rss_mb, "peak_device_mb": s.peak_device_mb,
+        },
+        "epochs": epochs,
+    });
+    let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+    std::fs::write(path, text)
+}
+
+/// Loss and accuracy per epoch, train and validation, side by side.
+pub fn plot_curves(path: &Path, history: &[Epoch]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (1200, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(600);
+    let n = history.len().max(2) as f64;
+    let series = |f: fn(&Epoch) -> f64| history.iter().map(move |e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
+    let panels: [(&DrawingArea<_, _>, &str, [(fn(&Epoch) -> f64, &str); 2]); 2] = [
+        (&left, "loss", [(|e| e.train_loss, "train"), (|e| e.val_loss, "validation")]),
+        (&right, "accuracy", [(|e| e.train_acc, "train"), (|e| e.val_acc, "validation")]),
+    ];
+    for (area, title, lines) in panels {
+        let ys: Vec<f64> = lines.iter().flat_map(|(f, _)| history.iter().map(f)).collect();
+        let lo = ys.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let pad = ((hi - lo) * 0.1).max(1e-3);
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(1f64..n, (lo - pad)..(hi + pad))?;
+        chart.configure_mesh().x_desc("epoch").y_desc(title).draw()?;
+        for ((f, name), color) in lines.into_iter().zip([BLUE, RED]) {
+            chart
+                .draw_series(LineSeries::new(series(f), color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
