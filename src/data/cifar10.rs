@@ -380,10 +380,7 @@ impl Cifar10 {
 /// Downloads `source` into a temporary directory in `root`, checks it, and moves
 /// `cifar-10-batches-bin` into `root`; the temporary directory is removed in any case.
 fn download_into(root: &Path, source: &Source) -> Result<Cifar10, DataError> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".cifar-10-download-")
-        .tempdir_in(root)
-        .map_err(|e| DataError::io("create a temporary directory in", root, e))?;
+    let tmp = download::TempDir::new_in(root, ".cifar-10-download-")?;
     let archive = tmp.path().join("cifar-10-binary.tar.gz");
     let size = source.size.map(|s| format!(" ({:.1} MB)", s as f64 / 1e6)).unwrap_or_default();
     eprintln!("downloading {}{size} to {}", source.url, root.join(DIR_NAME).display());
