@@ -287,7 +287,7 @@ const OFFICIAL_HINT: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.ta
 #[test]
 fn a_truncated_download_is_an_error_and_leaves_nothing() {
     let tgz = archive(2, |_| {});
-    let half = tgz.len() / 2;
+    let (half, len) = (tgz.len() / 2, tgz.len() as u64);
     let root = tmp();
     // the connection closes halfway through the announced length
     let url = serve(tgz.clone(), "200 OK", tgz.len(), half);
@@ -301,7 +301,7 @@ fn a_truncated_download_is_an_error_and_leaves_nothing() {
     let url = serve(tgz.clone(), "200 OK", half, half);
     let err = Cifar10::load_or_download(root.path(), &source(url, &tgz)).unwrap_err();
     assert!(
-        matches!(err, DataError::DownloadSize { found, expected, .. } if found == half as u64 && expected == tgz.len() as u64),
+        matches!(err, DataError::DownloadSize { found, expected, .. } if (found, expected) == (half as u64, len)),
         "{err}"
     );
     assert!(entries(root.path()).is_empty());

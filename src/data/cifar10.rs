@@ -48,9 +48,9 @@ pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary
 /// ```
 /// use rjax::data::cifar10::{Cifar10, IMAGE_LEN};
 /// use rjax::data::Dataset;
-/// use rjax::Array;
+/// use rjax::{Array, DType};
 /// // a tiny set in the official layout: 2 records per file
-/// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], rjax::DType::U8), Array::from_vec(vec![7; n], &[n]));
+/// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::full(&[n], 7.0, DType::I32));
 /// let tiny = Cifar10 { train: set(10)?, test: set(2)?, classes: Cifar10::official_classes() };
 /// let dir = tempfile::tempdir().map_err(|e| rjax::data::DataError::Invalid(e.to_string()))?;
 /// tiny.save(dir.path())?;
@@ -227,11 +227,11 @@ impl Cifar10 {
     /// smaller copy of the layout, as tests and [`Cifar10::save`] make).
     ///
     /// ```
-    /// use std::io::Write;
+    /// use rjax::data::cifar10::{TEST_FILE, TRAIN_FILES};
     /// let dir = tempfile::tempdir().unwrap();
     /// let bin = dir.path().join("cifar-10-batches-bin");
     /// std::fs::create_dir(&bin).unwrap();
-    /// for f in ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"] {
+    /// for f in TRAIN_FILES.iter().chain([&TEST_FILE]) {
     ///     std::fs::write(bin.join(f), [3u8; 3073]).unwrap(); // one record: label 3, all pixels 3
     /// }
     /// let data = rjax::data::cifar10::Cifar10::load_records(dir.path(), 1)?;
@@ -257,9 +257,10 @@ impl Cifar10 {
     /// `source`, checks its size and MD5, unpacks it in a temporary directory
     /// inside `dir`, checks the files, and renames `cifar-10-batches-bin` into
     /// `dir` (one atomic step, so `dir` never holds a partial copy); on failure
-    /// nothing is left, not even the directories it created. A progress bar is
-    /// drawn when stderr is a terminal. Without network the error says
-    /// where to get the data and to pass `--data-dir` or set `CIFAR10_DIR`.
+    /// nothing is left, not even the directories it created. It prints one line
+    /// to stderr, and draws a progress bar when stderr is a terminal. Without
+    /// network the error says where to get the data and to pass `--data-dir` or
+    /// set `CIFAR10_DIR`.
     ///
     /// ```no_run
     /// use rjax::data::cifar10::{Cifar10, Source};
@@ -379,11 +380,10 @@ impl Cifar10 {
 /// Downloads `source` into a temporary directory in `root`, checks it, and moves
 /// `cifar-10-batches-bin` into `root`; the temporary directory is removed in any case.
 fn download_into(root: &Path, source: &Source) -> Result<Cifar10, DataError> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".cifar-10-download-")
-        .tempdir_in(root)
-        .map_err(|e| DataError::io("create a temporary directory in", root, e))?;
+    let tmp = download::TempDir::new_in(root, ".cifar-10-download-")?;
     let archive = tmp.path().join("cifar-10-binary.tar.gz");
+    let size = source.size.map(|s| format!(" ({:.1} MB)", s as f64 / 1e6)).unwrap_or_default();
+    eprintln!("downloading {}{size} to {}", source.url, root.join(DIR_NAME).display());
     download::fetch(&source.url, &source.md5, source.size, &archive)?;
     let unpacked = tmp.path().join("unpacked");
     download::unpack_tar_gz(&archive, &unpacked, &source.url)?;
@@ -393,7 +393,13 @@ fn download_into(root: &Path, source: &Source) -> Result<Cifar10, DataError> {
     }
     let data = Cifar10::load_records(&batches, source.records_per_file)?;
     let dest = root.join(DIR_NAME);
-    fs::rename(&batches, &dest).map_err(|e| DataError::io("move the unpacked data set to", dest, e))?;
+    if let Err(e) = fs::rename(&batches, &dest) {
+        // another process may have put its copy there first: use that one if it is whole
+        return match dest.is_dir() {
+            true => Cifar10::load_records(&dest, source.records_per_file),
+            false => Err(DataError::io("move the unpacked data set to", dest, e)),
+        };
+    }
     Ok(data)
 }
 

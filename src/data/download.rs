@@ -5,8 +5,37 @@ use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// A new directory that is removed, with its contents, when dropped.
+pub(crate) struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `parent/<prefix><pid>-<n>` with the first `n` not taken.
+    pub(crate) fn new_in(parent: &Path, prefix: &str) -> Result<TempDir, DataError> {
+        let pid = std::process::id();
+        let mut n = 0u32;
+        loop {
+            let path = parent.join(format!("{prefix}{pid}-{n}"));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(TempDir(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(DataError::io("create the temporary directory", path, e)),
+            }
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 fn download_error(url: &str, reason: String) -> DataError {
     DataError::Download { url: url.to_string(), reason, hint: GET_DATA_HINT.to_string() }
