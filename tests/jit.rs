@@ -343,3 +343,29 @@ fn dispatch_returns_before_the_result_is_computed() {
         "the call took {dispatched:?} of the {total:?} the program needs: it waited for the result"
     );
 }
+
+/// Donation updates a buffer in place; the next run must read the new
+/// values. With XLA's CPU plugin this needs XNNPACK off (it caches packed
+/// matrix operands by address; see `disable_xnnpack_unless_configured`):
+/// with it on, this test saw the donated run reuse the first step's weights.
+#[test]
+fn donated_steps_read_the_updated_buffers() {
+    let Some(dev) = xla() else { return };
+    let x = random::uniform(&random::key(1), &[128, 3072], DType::F32, 0.0, 1.0);
+    let step = |(w, x): &(Array, Array)| w - jnp::matmul(&jnp::transpose(x, None), &jnp::matmul(x, w)) * 1e-5;
+    let mut results = Vec::new();
+    for donate in [false, true] {
+        let mut f = jit(step).on(dev.clone());
+        if donate {
+            f = f.donate_argnums(&[0]);
+        }
+        let mut w = random::normal(&random::key(0), &[3072, 64], DType::F32) * 0.1;
+        let mut sums = Vec::new();
+        for _ in 0..3 {
+            w = f.call(&(w, x.clone()));
+            sums.push(device_put(&w, &Device::Cpu).expect("to host").sum().item::<f32>());
+        }
+        results.push(sums);
+    }
+    assert_eq!(results[0], results[1], "donated run differs from the plain one");
+}

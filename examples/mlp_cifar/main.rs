@@ -16,8 +16,8 @@ mod report;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use rjax::data::cifar10::{Cifar10, Source, default_dir};
 use rjax::data::Dataset;
+use rjax::data::cifar10::{Cifar10, Source, default_dir};
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
 use rjax::optim::{GradientTransformation, OptState, adam, apply_updates};
 use rjax::random::{self, Key};
@@ -133,7 +133,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let t_train = Instant::now();
     for epoch in 1..=args.epochs {
         let t0 = Instant::now();
-        let batches = train.batches(args.batch_size)?.shuffle(&random::fold_in(&shuffle_root, epoch as u32)).drop_last(true);
+        let batches =
+            train.batches(args.batch_size)?.shuffle(&random::fold_in(&shuffle_root, epoch as u32)).drop_last(true);
         let n_batches = batches.len();
         let bar = progress(epoch, n_batches);
         let epoch_key = random::fold_in(&dropout_root, epoch as u32);
@@ -173,7 +174,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             // A host copy: the device buffers are donated to the next step.
             best_params = Some(rjax::tree::map(&state.params, |p| device_put(p, &Device::Cpu).expect("copy to host")));
         } else if epoch - best_epoch >= args.patience {
-            println!("early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})", args.patience);
+            println!(
+                "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
+                args.patience
+            );
             break;
         }
     }
@@ -228,7 +232,11 @@ fn eval_step() -> Jit<(Mlp, Array, Array), (Array, Array)> {
     })
 }
 
-fn evaluate(eval: &Jit<(Mlp, Array, Array), (Array, Array)>, p: &Mlp, set: &Dataset) -> Result<(f64, f64), rjax::Error> {
+fn evaluate(
+    eval: &Jit<(Mlp, Array, Array), (Array, Array)>,
+    p: &Mlp,
+    set: &Dataset,
+) -> Result<(f64, f64), rjax::Error> {
     let (mut loss, mut correct) = (Vec::new(), Vec::new());
     for (x, y) in set.batches(1000).map_err(|e| rjax::Error::Unsupported(e.to_string()))? {
         let (l, c) = eval.try_call(&(p.clone(), x, y))?;

@@ -21,7 +21,8 @@ pub struct Summary {
 /// The process's peak resident memory (VmHWM), in MB.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
 }
 
@@ -32,7 +33,9 @@ fn mb(v: Option<f64>) -> String {
 /// Prints the report's table for this run.
 pub fn print_table(s: &Summary) {
     println!();
-    println!("| framework | device | training time (s) | epochs | best val acc | test acc | peak RSS (MB) | peak device memory (MB) |");
+    println!(
+        "| framework | device | training time (s) | epochs | best val acc | test acc | peak RSS (MB) | peak device memory (MB) |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(
         "| rjax {} | {} | {:.1} | {} (best {}) | {:.4} | {:.4} | {} | {} |",

@@ -241,6 +241,26 @@ impl fmt::Debug for Plugin {
     }
 }
 
+/// XLA's CPU plugin (xla-cpu-pjrt 0.0.1) runs matrix products through
+/// XNNPACK, which caches packed operands by their address: when a donated
+/// buffer is updated in place, the next run reads the stale packed copy and
+/// computes with the old weights (seen: a donated training step drifting from
+/// the same step without donation; `tests/jit.rs` checks it). rjax therefore
+/// adds `--xla_cpu_use_xnnpack=false` to `XLA_FLAGS` before the CPU plugin is
+/// loaded, unless `XLA_FLAGS` already says something about XNNPACK. XLA reads
+/// the variable when the plugin first builds its options, after this.
+fn disable_xnnpack_unless_configured() {
+    let current = std::env::var("XLA_FLAGS").unwrap_or_default();
+    if current.contains("xla_cpu_use_xnnpack") {
+        return;
+    }
+    let flags = format!("{current} --xla_cpu_use_xnnpack=false").trim().to_string();
+    // SAFETY: called while `LOADED` is locked and before the plugin is loaded,
+    // so no plugin thread reads the environment yet; Rust's own environment
+    // accesses are synchronized by the standard library.
+    unsafe { std::env::set_var("XLA_FLAGS", flags) };
+}
+
 /// Plugins loaded so far, by canonical path.
 static LOADED: Mutex<Vec<&'static Plugin>> = Mutex::new(Vec::new());
 
@@ -275,6 +295,9 @@ impl Plugin {
             return Ok(p);
         }
         check_elf(&canonical).map_err(load_err)?;
+        if PluginKind::guess(&canonical) == PluginKind::Cpu {
+            disable_xnnpack_unless_configured();
+        }
 
         // SAFETY: loading a library runs its initializers; a PJRT plugin's are
         // those of XLA, which are safe to run once in a process.
