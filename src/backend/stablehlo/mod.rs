@@ -384,33 +384,27 @@ impl Lowering {
     }
 }
 
-/// Lowers a whole graph to a StableHLO module: `@main` takes the graph's
-/// captured arrays, then its inputs, and returns its outputs.
-///
-/// Fails when the graph does not check ([`Graph::check`]) or a primitive has
-/// no lowering for its operands.
+/// Emits the equations of `g` into `cx`, with the graph's captures, then its
+/// inputs, bound to `args` (in that order), and returns the values of its
+/// outputs. [`lower_graph`] uses it for `@main`; control-flow rules use it to
+/// lower their sub-graphs inside regions (a loop body, a branch).
 ///
 /// ```
-/// use rjax::{backend::stablehlo::lower_graph, make_graph, Array};
-/// let c = Array::from_vec(vec![1.0f32, 2.0], &[2]);
-/// let g = make_graph(|x: &Array| x * &c)(&Array::zeros(&[2], rjax::DType::F32));
-/// let m = lower_graph(&g).unwrap();
-/// assert_eq!(m.captures.len(), 1); // `c` is passed as the first argument
-/// assert!(m.text.contains("\"stablehlo.multiply\"(%arg1, %arg0)"));
+/// use rjax::{backend::stablehlo::{lower_graph_into, Lowering, Value}, make_graph, Array, Aval, DType};
+/// let g = make_graph(|x: &Array| x * x)(&Array::scalar(1.0f32));
+/// let mut cx = Lowering::new();
+/// let x = Value { name: "%x".into(), aval: Aval::new(&[], DType::F32) };
+/// let outs = lower_graph_into(&mut cx, &g, &[x]).unwrap();
+/// assert_eq!(outs[0].aval, Aval::new(&[], DType::F32));
 /// ```
-pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
-    g.check().map_err(LowerError::new)?;
-    let mut cx = Lowering::new();
+pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<Vec<Value>, LowerError> {
+    let params: Vec<_> = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied()).collect();
+    if params.len() != args.len() {
+        return Err(LowerError::new(format!("a graph of {} arguments given {} values", params.len(), args.len())));
+    }
     let mut env: Vec<Option<Value>> = vec![None; g.avals.len()];
-    let params = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied());
-    let mut decls = Vec::new();
-    let mut arg_avals = Vec::new();
-    for (i, v) in params.enumerate() {
-        let aval = g.aval(v).clone();
-        let name = format!("%arg{i}");
-        decls.push(format!("{name}: {}", tensor_type(&aval)));
-        arg_avals.push(aval.clone());
-        env[v.0 as usize] = Some(Value { name, aval });
+    for (v, a) in params.iter().zip(args) {
+        env[v.0 as usize] = Some(a.clone());
     }
     for e in &g.eqns {
         let mut ins = Vec::with_capacity(e.inputs.len());
@@ -421,7 +415,7 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
             }
         }
         let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
-        let ys = e.op.lower(&mut cx, &ins, &outs).map_err(|err| {
+        let ys = e.op.lower(cx, &ins, &outs).map_err(|err| {
             if err.message.starts_with(e.op.name()) {
                 err
             } else {
@@ -449,6 +443,37 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
             None => return Err(LowerError::new("an output is never defined")),
         }
     }
+    Ok(outs)
+}
+
+/// Lowers a whole graph to a StableHLO module: `@main` takes the graph's
+/// captured arrays, then its inputs, and returns its outputs.
+///
+/// Fails when the graph does not check ([`Graph::check`]) or a primitive has
+/// no lowering for its operands.
+///
+/// ```
+/// use rjax::{backend::stablehlo::lower_graph, make_graph, Array};
+/// let c = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+/// let g = make_graph(|x: &Array| x * &c)(&Array::zeros(&[2], rjax::DType::F32));
+/// let m = lower_graph(&g).unwrap();
+/// assert_eq!(m.captures.len(), 1); // `c` is passed as the first argument
+/// assert!(m.text.contains("\"stablehlo.multiply\"(%arg1, %arg0)"));
+/// ```
+pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
+    g.check().map_err(LowerError::new)?;
+    let mut cx = Lowering::new();
+    let params = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied());
+    let mut decls = Vec::new();
+    let mut args = Vec::new();
+    for (i, v) in params.enumerate() {
+        let aval = g.aval(v).clone();
+        let name = format!("%arg{i}");
+        decls.push(format!("{name}: {}", tensor_type(&aval)));
+        args.push(Value { name, aval });
+    }
+    let outs = lower_graph_into(&mut cx, g, &args)?;
+    let arg_avals: Vec<Aval> = args.into_iter().map(|v| v.aval).collect();
     let names: Vec<&str> = outs.iter().map(|v| v.name.as_str()).collect();
     let out_types: Vec<String> = outs.iter().map(|v| tensor_type(&v.aval)).collect();
     cx.emit(format!("\"func.return\"({}) : ({}) -> ()", names.join(", "), out_types.join(", ")));
