@@ -248,15 +248,13 @@ impl MultiPrimitive for Cond {
     }
 }
 
+/// A branch function with its name for messages.
+type Branch<'a, T, Y> = (String, &'a dyn Fn(&T) -> Y);
+
 /// Traces each branch on the operands' avals, checks that they agree, and
 /// applies the `cond` primitive.
 #[track_caller]
-fn branches_impl<T: Tree, Y: Tree>(
-    op: &str,
-    index: &Array,
-    branches: &[(String, &dyn Fn(&T) -> Y)],
-    operands: &T,
-) -> Y {
+fn branches_impl<T: Tree, Y: Tree>(op: &str, index: &Array, branches: &[Branch<'_, T, Y>], operands: &T) -> Y {
     let ol = leaves(operands);
     let avals = avals_of(&ol);
     let mut parts = Vec::with_capacity(branches.len());
@@ -313,7 +311,7 @@ pub fn cond<T: Tree, Y: Tree>(pred: &Array, true_fn: impl Fn(&T) -> Y, false_fn:
     if pred.aval() != Aval::new(&[], DType::Bool) {
         panic!("cond: the predicate must be a bool scalar, got {}", pred.aval());
     }
-    let branches: [(String, &dyn Fn(&T) -> Y); 2] = [("false_fn".into(), &false_fn), ("true_fn".into(), &true_fn)];
+    let branches: [Branch<'_, T, Y>; 2] = [("false_fn".into(), &false_fn), ("true_fn".into(), &true_fn)];
     branches_impl("cond", pred, &branches, operands)
 }
 
@@ -334,7 +332,6 @@ pub fn switch<T: Tree, Y: Tree>(index: &Array, branches: &[&dyn Fn(&T) -> Y], op
     if index.aval() != Aval::new(&[], DType::I32) {
         panic!("switch: the index must be an i32 scalar, got {}", index.aval());
     }
-    let named: Vec<(String, &dyn Fn(&T) -> Y)> =
-        branches.iter().enumerate().map(|(i, f)| (format!("branch {i}"), *f)).collect();
+    let named: Vec<Branch<'_, T, Y>> = branches.iter().enumerate().map(|(i, f)| (format!("branch {i}"), *f)).collect();
     branches_impl("switch", index, &named, operands)
 }
