@@ -166,6 +166,13 @@ pub(crate) fn graph_text(g: &Graph) -> String {
     g.to_string().replace('\n', "\n    ")
 }
 
+/// `a` with a leading axis of size `n`.
+pub(crate) fn with_lead(a: &Aval, n: usize) -> Aval {
+    let mut s = vec![n];
+    s.extend_from_slice(&a.shape);
+    Aval::new(&s, a.dtype)
+}
+
 /// The avals of arrays.
 pub(crate) fn avals_of(xs: &[Array]) -> Vec<Aval> {
     xs.iter().map(|x| x.aval()).collect()

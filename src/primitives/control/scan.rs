@@ -8,7 +8,7 @@
 
 use super::{
     Cursor, avals_of, check_carry, close, copy_tree, depends, fixpoint, graph_text, host_index, host_stack, pick,
-    trace_closed,
+    trace_closed, with_lead,
 };
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
@@ -354,13 +354,6 @@ impl MultiPrimitive for Scan {
         r.extend_from_slice(&res[1 + nc + nk + nx..]);
         Ok(r)
     }
-}
-
-/// `a` with a leading axis of size `n`.
-fn with_lead(a: &Aval, n: usize) -> Aval {
-    let mut s = vec![n];
-    s.extend_from_slice(&a.shape);
-    Aval::new(&s, a.dtype)
 }
 
 /// Swaps axes 0 and 1 (between batch-major and scan-major layouts).

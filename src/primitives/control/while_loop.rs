@@ -6,7 +6,7 @@
 //! the next carry. Forward mode and batching work; reverse mode does not (the
 //! number of steps is not known before running), as in JAX.
 
-use super::{Cursor, avals_of, check_carry, close, depends, fixpoint, graph_text, list, pick, trace_closed};
+use super::{Cursor, avals_of, check_carry, close, depends, fixpoint, graph_text, list, pick, trace_closed, with_lead};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
 use crate::primitives::binary::select;
@@ -273,13 +273,6 @@ impl MultiPrimitive for While {
         debug_assert_eq!(res.len() - ncc - nbc, out.len());
         Ok(res[ncc + nbc..].to_vec())
     }
-}
-
-/// `a` with a leading axis of size `n`.
-fn with_lead(a: &Aval, n: usize) -> Aval {
-    let mut s = vec![n];
-    s.extend_from_slice(&a.shape);
-    Aval::new(&s, a.dtype)
 }
 
 /// True when any element of a bool vector is.
