@@ -46,3 +46,18 @@ fn undefined_output_is_rejected() {
     g.outputs = vec![Var(g.avals.len() as u32 + 5)];
     assert!(g.check().is_err());
 }
+
+#[test]
+fn multi_result_equations_print_and_check() {
+    let body = |c: &Array, x: &Array| (c + x, c * x);
+    let g = make_graph(|x: &Array| rjax::lax::scan(body, &Array::scalar(0.0f64), x))(&Array::zeros(&[3], DType::F64));
+    assert_eq!(g.check(), Ok(()));
+    let text = g.to_string();
+    // both results are declared on the equation's line, the body in its parameters
+    assert!(text.contains("c:f64[] d:f64[3] = scan[length=3"), "{text}");
+    assert!(text.contains("in (c, d) }"), "{text}");
+    let mut bad = g.clone();
+    bad.eqns[0].outs.pop();
+    let e = bad.check().unwrap_err();
+    assert!(e.contains("defines 1 variables but has 2 results"), "{e}");
+}

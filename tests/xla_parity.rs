@@ -302,3 +302,124 @@ proptest! {
         agree("grad of a composite", &composite, &[x], 1e-10);
     }
 }
+
+/// Control flow (scan, fori_loop, while_loop, cond, switch, nested, and their
+/// transformations) compiled by XLA equals the built-in backend.
+mod control_flow {
+    use super::*;
+    use rjax::numpy as jnp;
+
+    fn flat(parts: &[&Array]) -> Array {
+        let r: Vec<Array> = parts.iter().map(|p| jnp::ravel(p)).collect();
+        jnp::concatenate(&r.iter().collect::<Vec<_>>(), 0)
+    }
+
+    /// A scan with a tree carry, a captured constant and two outputs.
+    fn scan_fn(a: &[Array], reverse: bool) -> Array {
+        let w = &a[2];
+        let body = |(c, k): &(Array, Array), x: &Array| {
+            let c2 = jnp::sin(&(c * w)) + x;
+            ((c2.clone(), lax::add(k, &Array::scalar(1i32))), (c * x, k.clone()))
+        };
+        let ((c, k), (ys, ks)) = lax::scan_with(body, &(a[0].clone(), Array::scalar(0i32)), &a[1], None, reverse);
+        flat(&[&c, &ys, &lax::convert_element_type(&k, c.dtype()), &lax::convert_element_type(&ks, c.dtype())])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+
+        #[test]
+        fn scan_and_fori(seed in 0u64..1000, n in 0usize..5, m in 1usize..4) {
+            if !xla_gate::xla_available() {
+                return Ok(());
+            }
+            for dtype in [DType::F32, DType::F64] {
+                let tol = if dtype == DType::F32 { F32_TOL } else { F64_TOL };
+                let init = floats(&[m], -1.0, 1.0, dtype, seed);
+                let xs = floats(&[n, m], -1.0, 1.0, dtype, seed + 1);
+                let w = floats(&[m], -2.0, 2.0, dtype, seed + 2);
+                let args = [init, xs, w];
+                agree("scan", &|a: &[Array]| scan_fn(a, false), &args, tol);
+                agree("scan reverse", &|a: &[Array]| scan_fn(a, true), &args, tol);
+                let fori = |a: &[Array]| {
+                    lax::fori_loop(2, 2 + n, |i, c: &Array| c * &a[2] + &lax::convert_element_type(i, c.dtype()), &a[0])
+                };
+                agree("fori_loop", &fori, &args, tol);
+                let none = |a: &[Array]| lax::scan_n(|c: &Array| (c + 1.0, c * 2.0), &a[0], n).1;
+                agree("scan_n", &none, &args, tol);
+            }
+        }
+
+        #[test]
+        fn while_cond_switch(seed in 0u64..1000, m in 1usize..4, k in -2i32..5) {
+            if !xla_gate::xla_available() {
+                return Ok(());
+            }
+            let x = floats(&[m], 0.5, 2.0, DType::F32, seed);
+            let lim = floats(&[], 5.0, 40.0, DType::F32, seed + 1);
+            let wl = |a: &[Array]| {
+                let (c, i) = lax::while_loop(
+                    |(c, _): &(Array, Array)| lax::lt(&c.sum(), &a[1]),
+                    |(c, i): &(Array, Array)| (c * 1.5 + 0.25, lax::add(i, &Array::scalar(1i32))),
+                    &(a[0].clone(), Array::scalar(0i32)),
+                );
+                flat(&[&c, &lax::convert_element_type(&i, DType::F32)])
+            };
+            agree("while_loop", &wl, &[x.clone(), lim.clone()], F32_TOL);
+            let cd = |a: &[Array]| lax::cond(&lax::lt(&a[0].sum(), &a[1]), |x: &Array| jnp::exp(x), |x| x * &a[1], &a[0]);
+            agree("cond", &cd, &[x.clone(), lim.clone()], F32_TOL);
+            let idx = Array::scalar(k);
+            let sw = |a: &[Array]| {
+                let b: [&dyn Fn(&Array) -> Array; 3] = [&|x| x + 1.0, &|x| jnp::sin(x), &|x| x * &a[1]];
+                lax::switch(&a[2], &b, &a[0])
+            };
+            agree("switch (index clamped)", &sw, &[x.clone(), lim.clone(), idx], F32_TOL);
+            // a batched predicate: the loop runs until every example is done
+            let xs = floats(&[3, m], 0.5, 2.0, DType::F32, seed + 2);
+            let vw = |a: &[Array]| rjax::vmap(|x: &Array| {
+                lax::while_loop(|c: &Array| lax::lt(&c.sum(), &a[1]), |c| c * 1.5, x)
+            })(&a[0]);
+            agree("vmap of while_loop", &vw, &[xs.clone(), lim.clone()], F32_TOL);
+            let vc = |a: &[Array]| rjax::vmap(|x: &Array| {
+                lax::cond(&lax::lt(&x.sum(), &a[1]), |x: &Array| jnp::exp(x), |x| -x, x)
+            })(&a[0]);
+            agree("vmap of cond", &vc, &[xs, lim], F32_TOL);
+        }
+
+        #[test]
+        fn nested_and_transformed(seed in 0u64..1000, n in 1usize..5, m in 1usize..4) {
+            if !xla_gate::xla_available() {
+                return Ok(());
+            }
+            let init = floats(&[m], -1.0, 1.0, DType::F64, seed);
+            let xs = floats(&[n, m], -1.0, 1.0, DType::F64, seed + 1);
+            let w = floats(&[m], -1.0, 1.0, DType::F64, seed + 2);
+            let args = [init, xs, w];
+            // grad of a scan, lowered as one program
+            let g = |a: &[Array]| rjax::grad(|v: &Vec<Array>| scan_fn(v, false).sum())(&a.to_vec());
+            agree("grad of scan", &|a: &[Array]| flat(&g(a).iter().collect::<Vec<_>>()), &args, F64_TOL);
+            // grad of grad of a fori_loop
+            let h = |a: &[Array]| rjax::grad(|x: &Array| {
+                rjax::grad(|y: &Array| lax::fori_loop(0, n, |_, c: &Array| jnp::sin(&(c * y)), y).sum())(x).sum()
+            })(&a[0]);
+            agree("grad of grad of fori_loop", &h, &args, F64_TOL);
+            // a cond inside a scan inside a while_loop
+            let nest = |a: &[Array]| {
+                lax::while_loop(
+                    |c: &Array| lax::lt(&c.sum(), &Array::scalar(20.0f64)),
+                    |c| {
+                        let (c2, _) = lax::scan(|c: &Array, x: &Array| {
+                            let p = lax::gt(&x.sum(), &Array::scalar(0.0f64));
+                            (lax::cond(&p, |c: &Array| c + x, |c| c * &a[2], c), ())
+                        }, c, &a[1]);
+                        jnp::abs(&c2) + jnp::abs(c) + 1.0
+                    },
+                    &a[0],
+                )
+            };
+            agree("while(scan(cond))", &nest, &args, F64_TOL);
+            let vs = |a: &[Array]| rjax::vmap(|x: &Array| scan_fn(&[x.clone(), a[1].clone(), a[2].clone()], false))(&a[1]);
+            agree("vmap of scan", &vs, &args, F64_TOL);
+        }
+    }
+}

@@ -88,7 +88,8 @@ pub fn plot_curves(path: &Path, history: &[Epoch]) -> Result<(), Box<dyn std::er
     let (left, right) = root.split_horizontally(600);
     let n = history.len().max(2) as f64;
     let series = |f: fn(&Epoch) -> f64| history.iter().map(move |e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
-    let panels: [(&DrawingArea<_, _>, &str, [(fn(&Epoch) -> f64, &str); 2]); 2] = [
+    type Line = (fn(&Epoch) -> f64, &'static str);
+    let panels: [(&DrawingArea<_, _>, &str, [Line; 2]); 2] = [
         (&left, "loss", [(|e| e.train_loss, "train"), (|e| e.val_loss, "validation")]),
         (&right, "accuracy", [(|e| e.train_acc, "train"), (|e| e.val_acc, "validation")]),
     ];

@@ -15,10 +15,15 @@ use std::sync::Arc;
 /// one `impl`, as for [`Primitive`]; they see and return one value per result.
 ///
 /// ```
-/// use rjax::core::{MultiPrimitive, Op};
-/// // Graphs hold multi-result primitives as `Op::Many`.
-/// fn is_multi(op: &Op) -> bool { matches!(op, Op::Many(_)) }
-/// fn name_of(p: &dyn MultiPrimitive) -> &'static str { p.name() }
+/// use rjax::{core::Op, lax, make_graph, Array};
+/// // fori_loop is a `scan`: one equation whose results are the final carry
+/// // (the loop index and the value); its parameters print the loop body.
+/// let g = make_graph(|x: &Array| lax::fori_loop(0, 3, |_, c: &Array| c * 2.0, x))(&Array::scalar(1.0f32));
+/// assert_eq!(g.eqns.len(), 1);
+/// let e = &g.eqns[0];
+/// assert!(matches!(e.op, Op::Many(_)));
+/// assert_eq!((e.op.name(), e.outs.len()), ("scan", 2));
+/// assert!(e.op.params().contains("body={ lambda"));
 /// ```
 pub trait MultiPrimitive: Send + Sync + fmt::Debug + 'static {
     /// The name printed in graphs and error messages, e.g. `scan`.

@@ -18,7 +18,11 @@ pub use jit::{Jit, jit, jit_static};
 pub use vmap::{AxisSpec, vmap, vmap_axes};
 
 use crate::core::{Array, Aval, Graph, trace_graph};
+
+// the interpreters, for rules that transform sub-graphs (control flow)
 use crate::tree::{Tree, leaves};
+pub(crate) use autodiff::{Tape, jvp_graph};
+pub(crate) use vmap::batch_graph;
 
 /// Traces `f` at the shapes and dtypes of `x`'s leaves and returns its graph
 /// (JAX's `make_jaxpr`); its `Display` is a readable listing.

@@ -387,6 +387,68 @@ impl Lowering {
     }
 }
 
+/// Emits the equations of `g` into `cx`, with the graph's captures, then its
+/// inputs, bound to `args` (in that order), and returns the values of its
+/// outputs. [`lower_graph`] uses it for `@main`; control-flow rules use it to
+/// lower their sub-graphs inside regions (a loop body, a branch).
+///
+/// ```
+/// use rjax::{backend::stablehlo::{lower_graph_into, Lowering, Value}, make_graph, Array, Aval, DType};
+/// let g = make_graph(|x: &Array| x * x)(&Array::scalar(1.0f32));
+/// let mut cx = Lowering::new();
+/// let x = Value { name: "%x".into(), aval: Aval::new(&[], DType::F32) };
+/// let outs = lower_graph_into(&mut cx, &g, &[x]).unwrap();
+/// assert_eq!(outs[0].aval, Aval::new(&[], DType::F32));
+/// ```
+pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<Vec<Value>, LowerError> {
+    let params: Vec<_> = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied()).collect();
+    if params.len() != args.len() {
+        return Err(LowerError::new(format!("a graph of {} arguments given {} values", params.len(), args.len())));
+    }
+    let mut env: Vec<Option<Value>> = vec![None; g.avals.len()];
+    for (v, a) in params.iter().zip(args) {
+        env[v.0 as usize] = Some(a.clone());
+    }
+    for e in &g.eqns {
+        let mut ins = Vec::with_capacity(e.inputs.len());
+        for v in &e.inputs {
+            match &env[v.0 as usize] {
+                Some(x) => ins.push(x.clone()),
+                None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
+            }
+        }
+        let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
+        let ys = e.op.lower(cx, &ins, &outs).map_err(|err| {
+            if err.message.starts_with(e.op.name()) {
+                err
+            } else {
+                LowerError::new(format!("{}: {}", e.op.name(), err.message))
+            }
+        })?;
+        if ys.len() != outs.len() {
+            return Err(LowerError::new(format!("{} lowered to {} values, not {}", e.op.name(), ys.len(), outs.len())));
+        }
+        for ((v, y), out) in e.outs.iter().zip(ys).zip(&outs) {
+            if y.aval != *out {
+                return Err(LowerError::new(format!(
+                    "{} lowered to {} but the graph records {out}",
+                    e.op.name(),
+                    y.aval
+                )));
+            }
+            env[v.0 as usize] = Some(y);
+        }
+    }
+    let mut outs = Vec::with_capacity(g.outputs.len());
+    for v in &g.outputs {
+        match &env[v.0 as usize] {
+            Some(x) => outs.push(x.clone()),
+            None => return Err(LowerError::new("an output is never defined")),
+        }
+    }
+    Ok(outs)
+}
+
 /// Lowers a whole graph to a StableHLO module: `@main` takes the graph's
 /// captured arrays, then its inputs, and returns its outputs.
 ///
@@ -434,10 +496,9 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
         }
     }
     let mut cx = Lowering::new();
-    let mut env: Vec<Option<Value>> = vec![None; g.avals.len()];
     let params = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied());
     let mut decls = Vec::new();
-    let mut arg_avals = Vec::new();
+    let mut args = Vec::new();
     for (i, v) in params.enumerate() {
         let aval = g.aval(v).clone();
         let name = format!("%arg{i}");
@@ -445,46 +506,10 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
             Some(k) => decls.push(format!("{name}: {} {{tf.aliasing_output = {k} : i32}}", tensor_type(&aval))),
             None => decls.push(format!("{name}: {}", tensor_type(&aval))),
         }
-        arg_avals.push(aval.clone());
-        env[v.0 as usize] = Some(Value { name, aval });
+        args.push(Value { name, aval });
     }
-    for e in &g.eqns {
-        let mut ins = Vec::with_capacity(e.inputs.len());
-        for v in &e.inputs {
-            match &env[v.0 as usize] {
-                Some(x) => ins.push(x.clone()),
-                None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
-            }
-        }
-        let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
-        let ys = e.op.lower(&mut cx, &ins, &outs).map_err(|err| {
-            if err.message.starts_with(e.op.name()) {
-                err
-            } else {
-                LowerError::new(format!("{}: {}", e.op.name(), err.message))
-            }
-        })?;
-        if ys.len() != outs.len() {
-            return Err(LowerError::new(format!("{} lowered to {} values, not {}", e.op.name(), ys.len(), outs.len())));
-        }
-        for ((v, y), out) in e.outs.iter().zip(ys).zip(&outs) {
-            if y.aval != *out {
-                return Err(LowerError::new(format!(
-                    "{} lowered to {} but the graph records {out}",
-                    e.op.name(),
-                    y.aval
-                )));
-            }
-            env[v.0 as usize] = Some(y);
-        }
-    }
-    let mut outs = Vec::with_capacity(g.outputs.len());
-    for v in &g.outputs {
-        match &env[v.0 as usize] {
-            Some(x) => outs.push(x.clone()),
-            None => return Err(LowerError::new("an output is never defined")),
-        }
-    }
+    let outs = lower_graph_into(&mut cx, g, &args)?;
+    let arg_avals: Vec<Aval> = args.into_iter().map(|v| v.aval).collect();
     let names: Vec<&str> = outs.iter().map(|v| v.name.as_str()).collect();
     let out_types: Vec<String> = outs.iter().map(|v| tensor_type(&v.aval)).collect();
     cx.emit(format!("\"func.return\"({}) : ({}) -> ()", names.join(", "), out_types.join(", ")));
