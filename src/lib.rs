@@ -16,6 +16,7 @@ extern crate self as rjax;
 
 pub mod backend;
 pub mod core;
+pub mod data;
 mod device;
 pub mod lax;
 pub mod nn;
