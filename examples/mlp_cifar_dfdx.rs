@@ -1,0 +1,154 @@
+//! The report's experiment in dfdx 0.13 on the CPU, for comparison with
+//! rjax's `examples/mlp_cifar.rs`: an MLP (3072 → 1024 → 512 → 256 → 10,
+//! ReLU, dropout after each hidden layer) trained on CIFAR-10 with softmax
+//! cross-entropy and Adam (optax's defaults: b1 0.9, b2 0.999, eps 1e-8),
+//! validation on the last `--val-size` training images, early stopping on
+//! validation accuracy with `--patience` (the best parameters kept), then the
+//! test accuracy.
+//!
+//! Same as the rjax run with the same `--seed`: the initial parameters (an
+//! rjax `Mlp::new(.., Init::LecunNormal)` copied into dfdx's layers), the data
+//! (rjax's CIFAR-10 loader) and the order of the batches (rjax's `Batches`,
+//! shuffled with the same keys, last partial batch dropped). Different: the
+//! dropout masks (dfdx draws its own, from a generator seeded with `--seed`)
+//! and the rounding of Adam's bias corrections (see `tests/dfdx_mlp/mod.rs`).
+//!
+//! Run: `cargo run --release --example mlp_cifar_dfdx -- --data-dir /path/to/cifar10`
+
+#[path = "../tests/dfdx_mlp/mod.rs"]
+mod dfdx_mlp;
+
+use clap::Parser;
+use dfdx::prelude::Cpu;
+use dfdx_mlp::{DfdxMlp, load_mlp, optax_adam};
+use rjax::data::Dataset;
+use rjax::data::cifar10::{Cifar10, Source, default_dir};
+use rjax::nn::{Init, Mlp};
+use rjax::random;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Train the report's MLP on CIFAR-10 with dfdx on the CPU (rjax's data, order and initial parameters)"
+)]
+struct Args {
+    /// The CIFAR-10 binary data set (the folder holding cifar-10-batches-bin, or
+    /// that folder itself); default $CIFAR10_DIR or ~/.cache/rjax/cifar10.
+    /// Downloaded there when absent.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Maximum number of epochs.
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long, default_value_t = 5)]
+    patience: usize,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Dropout rate after each hidden layer.
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+    /// Seeds rjax's keys (initial parameters, batch order) and dfdx's dropout generator.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of training images held out (the last ones) for validation.
+    #[arg(long, default_value_t = 5000)]
+    val_size: usize,
+}
+
+const WIDTHS: [usize; 5] = [3072, 1024, 512, 256, 10];
+type Net = DfdxMlp<3072, f32>;
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if !(0.0..1.0).contains(&args.dropout) {
+        return Err(format!("--dropout must be in [0, 1), got {}", args.dropout).into());
+    }
+    let dir = args.data_dir.clone().unwrap_or_else(default_dir);
+    let t_load = Instant::now();
+    let data = Cifar10::load_or_download(&dir, &Source::official())?;
+    let (train, val) = data.split_validation(args.val_size)?;
+    let test = &data.test;
+    println!(
+        "CIFAR-10 from {}: {} train, {} validation, {} test images (loaded in {:.1} s); dfdx on the CPU",
+        dir.display(),
+        train.len(),
+        val.len(),
+        test.len(),
+        t_load.elapsed().as_secs_f64()
+    );
+
+    // The keys of examples/mlp_cifar.rs: initial parameters, dropout (unused
+    // here: dfdx draws its own masks), batch order.
+    let ks = random::split(&random::key(args.seed), 3);
+    let (init_key, shuffle_root) = (&ks[0], &ks[2]);
+    let params = Mlp::new(init_key, &WIDTHS, Init::LecunNormal);
+    let mut net: Net = load_mlp(&Cpu::seed_from_u64(args.seed), &params, args.dropout as f32, optax_adam(args.lr));
+
+    let (mut best_acc, mut best_epoch, mut best) = (f64::NEG_INFINITY, 0, None);
+    let t_train = Instant::now();
+    let mut epochs_run = 0;
+    for epoch in 1..=args.epochs {
+        let t0 = Instant::now();
+        let batches =
+            train.batches(args.batch_size)?.shuffle(&random::fold_in(shuffle_root, epoch as u32)).drop_last(true);
+        let n_batches = batches.len();
+        let (mut loss_sum, mut correct) = (0.0, 0);
+        for (x, y) in batches {
+            let (loss, right) = net.train_step(&x.to_vec::<f32>(), &y.to_vec::<i32>());
+            loss_sum += loss;
+            correct += right;
+        }
+        let n_train = n_batches * args.batch_size;
+        let (val_loss, val_acc) = evaluate(&net, &val)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        epochs_run = epoch;
+        println!(
+            "epoch {epoch:3}  loss {:.4}  train acc {:.4}  val loss {val_loss:.4}  val acc {val_acc:.4}  \
+             {seconds:.1} s  {:.0} samples/s",
+            loss_sum / n_batches.max(1) as f64,
+            correct as f64 / n_train.max(1) as f64,
+            n_train as f64 / seconds
+        );
+        if val_acc > best_acc {
+            (best_acc, best_epoch, best) = (val_acc, epoch, Some(net.net.clone()));
+        } else if epoch - best_epoch >= args.patience {
+            println!(
+                "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
+                args.patience
+            );
+            break;
+        }
+    }
+    let train_seconds = t_train.elapsed().as_secs_f64();
+    net.net = best.ok_or("no epoch was run (--epochs 0)")?;
+    let (test_loss, test_acc) = evaluate(&net, test)?;
+    println!(
+        "test acc {test_acc:.4}  test loss {test_loss:.4}  (best epoch {best_epoch} of {epochs_run}, \
+         val acc {best_acc:.4}); training {train_seconds:.1} s, total {:.1} s",
+        t_load.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Mean loss and accuracy on a data set, without dropout, in batches of 1000.
+fn evaluate(net: &Net, set: &Dataset) -> Result<(f64, f64), rjax::data::DataError> {
+    let (mut loss, mut correct) = (0.0, 0);
+    for (x, y) in set.batches(1000)? {
+        let (l, c) = net.evaluate(&x.to_vec::<f32>(), &y.to_vec::<i32>());
+        loss += l;
+        correct += c;
+    }
+    let n = set.len().max(1) as f64;
+    Ok((loss / n, correct as f64 / n))
+}
