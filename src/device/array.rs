@@ -33,7 +33,7 @@ impl DeviceArray {
 
     /// Copies host data to `device`.
     pub(crate) fn upload(h: &HostData, device: &XlaDevice) -> Result<Array, Error> {
-        let buffer = device.rt.client.buffer_on(h, device.pjrt())?;
+        let buffer = device.upload(h)?;
         let aval = Aval { shape: h.shape().to_vec(), dtype: h.dtype() };
         let d = DeviceArray {
             aval,

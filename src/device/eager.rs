@@ -16,7 +16,7 @@ pub(crate) fn device_of(op: &str, inputs: &[&Array]) -> Result<Option<XlaDevice>
         if let Repr::Device(d) = &*x.repr {
             match found {
                 None => found = Some(&d.device),
-                Some(f) if Arc::ptr_eq(&f.rt, &d.device.rt) && f.ordinal == d.device.ordinal => {}
+                Some(f) if *f == d.device => {}
                 Some(f) => {
                     return Err(Error::DeviceMismatch {
                         op: op.to_string(),
@@ -30,11 +30,13 @@ pub(crate) fn device_of(op: &str, inputs: &[&Array]) -> Result<Option<XlaDevice>
     Ok(found.cloned())
 }
 
-/// The buffer of `x` on `device`, uploading host data.
+/// The buffer of `x` on `device`: its own when it is there already, else a
+/// copy of its values (host data, or an array on another device).
 pub(crate) fn buffer_on(x: &Array, device: &XlaDevice, op: &str) -> Result<Arc<Buffer>, Error> {
     match &*x.repr {
-        Repr::Device(d) => d.buffer(op),
-        Repr::Concrete(h) => Ok(Arc::new(device.rt.client.buffer_on(h, device.pjrt())?)),
+        Repr::Device(d) if d.device == *device => d.buffer(op),
+        Repr::Device(d) => Ok(Arc::new(device.upload(d.fetch()?)?)),
+        Repr::Concrete(h) => Ok(Arc::new(device.upload(h)?)),
         Repr::Traced(t) => {
             Err(Error::Unsupported(format!("{op}: an abstract array ({}) cannot be sent to a device", t.aval)))
         }

@@ -70,6 +70,18 @@ impl XlaDevice {
     pub(crate) fn pjrt(&self) -> &crate::backend::pjrt::Device {
         &self.rt.devices[self.ordinal]
     }
+
+    /// Copies host data into a new buffer on this device.
+    pub(crate) fn upload(&self, h: &crate::HostData) -> Result<crate::backend::pjrt::Buffer, Error> {
+        Ok(self.rt.client.buffer_on(h, self.pjrt())?)
+    }
+}
+
+/// The same device: the same runtime and ordinal.
+impl PartialEq for XlaDevice {
+    fn eq(&self, other: &XlaDevice) -> bool {
+        Arc::ptr_eq(&self.rt, &other.rt) && self.ordinal == other.ordinal
+    }
 }
 
 impl Device {
@@ -257,9 +269,7 @@ fn choose_default() -> Device {
 pub fn device_put(x: &Array, device: &Device) -> Result<Array, Error> {
     match (&*x.repr, device) {
         (Repr::Traced(_), _) | (Repr::Concrete(_), Device::Cpu) => Ok(x.clone()),
-        (Repr::Device(d), Device::Xla(to)) if d.device.ordinal == to.ordinal && Arc::ptr_eq(&d.device.rt, &to.rt) => {
-            Ok(x.clone())
-        }
+        (Repr::Device(d), Device::Xla(to)) if d.device == *to => Ok(x.clone()),
         (Repr::Device(d), Device::Cpu) => Ok(Array::from_host(d.fetch()?.clone())),
         (Repr::Concrete(h), Device::Xla(to)) => Ok(DeviceArray::upload(h, to)?),
         (Repr::Device(d), Device::Xla(to)) => Ok(DeviceArray::upload(d.fetch()?, to)?),

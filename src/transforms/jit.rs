@@ -4,7 +4,7 @@
 use super::{rebuild, trace_with};
 use crate::backend::pjrt::{Buffer, Executable};
 use crate::backend::stablehlo::lower_graph_donating;
-use crate::core::{Array, Aval, Graph, eval_graph, tracing};
+use crate::core::{Array, Aval, Graph, Repr, eval_graph, tracing};
 use crate::device::{Device, DeviceArray, Error, XlaDevice, default_device, device_put, eager};
 use crate::tree::{Tree, TreeDef, leaves};
 use std::cell::RefCell;
@@ -246,7 +246,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
                 Ok(rebuild(&entry.template, eval_graph(&entry.graph, &host)))
             }
             Device::Xla(d) => {
-                let compiled = self.compiled(&entry, &d, &x.def())?;
+                let compiled = self.compiled(&entry, &d, x)?;
                 Ok(rebuild(&entry.template, run(&compiled, &xs)?))
             }
         }
@@ -299,13 +299,12 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
 
     /// The cached entry for this signature, tracing on a miss.
     fn entry(&self, statics: &S, x: &T, xs: &[Array]) -> Rc<Entry<Y>> {
-        let avals: Vec<Aval> = xs.iter().map(|l| l.aval()).collect();
-        let key = Key { statics: statics.clone(), def: x.def(), avals: avals.clone() };
+        let key = Key { statics: statics.clone(), def: x.def(), avals: xs.iter().map(|l| l.aval()).collect() };
         if let Some(e) = self.state.borrow().entries.get(&key) {
             return e.clone();
         }
         let f = &self.f;
-        let (graph, template) = trace_with(&|t: &T| f(statics, t), x, avals);
+        let (graph, template) = trace_with(&|t: &T| f(statics, t), x, key.avals.clone());
         let entry = Rc::new(Entry { graph, template, compiled: RefCell::new(HashMap::new()) });
         let mut st = self.state.borrow_mut();
         st.traces += 1;
@@ -344,21 +343,18 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
 
     /// The program for `entry` on `device`, compiling (and sending the
     /// constants) on first use.
-    fn compiled(&self, entry: &Entry<Y>, device: &XlaDevice, def: &TreeDef) -> Result<Rc<Compiled>, Error> {
+    fn compiled(&self, entry: &Entry<Y>, device: &XlaDevice, x: &T) -> Result<Rc<Compiled>, Error> {
         let key = (device.rt.platform, device.ordinal);
         if let Some(c) = entry.compiled.borrow().get(&key) {
             return Ok(c.clone());
         }
-        let lowered = lower_graph_donating(&entry.graph, &self.donated_leaves(def))?;
+        let lowered = lower_graph_donating(&entry.graph, &self.donated_leaves(&x.def()))?;
         let (exe, fresh) = device.rt.compile(&lowered.text, device.ordinal)?;
         if fresh {
             self.state.borrow_mut().compiles += 1;
         }
-        let captures = lowered
-            .captures
-            .iter()
-            .map(|c| eager::buffer_on(&device_put(c, &Device::Xla(device.clone()))?, device, "jit"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let captures =
+            lowered.captures.iter().map(|c| eager::buffer_on(c, device, "jit")).collect::<Result<Vec<_>, _>>()?;
         let n_caps = captures.len();
         let compiled = Rc::new(Compiled {
             exe,
@@ -380,27 +376,24 @@ enum Arg {
 
 /// Runs a compiled program on the input leaves; returns its outputs on the device.
 fn run(c: &Compiled, xs: &[Array]) -> Result<Vec<Array>, Error> {
-    let device = Device::Xla(c.device.clone());
     let mut args: Vec<Arg> = c.captures.iter().cloned().map(Arg::Shared).collect();
-    let mut donate = vec![false; args.len()];
     for (i, x) in xs.iter().enumerate() {
-        let x = device_put(x, &device)?;
-        let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
-        let taken = match (&*x.repr, c.donate[i] && unique) {
-            (crate::core::Repr::Device(d), true) => d.take_for_donation(),
+        let owned = match &*x.repr {
+            Repr::Device(d) if c.donate[i] && d.device == c.device => {
+                let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
+                if unique { d.take_for_donation() } else { None }
+            }
+            // A fresh copy of host data belongs to this call alone.
+            Repr::Concrete(h) if c.donate[i] => Some(c.device.upload(h)?),
             _ => None,
         };
-        match taken {
-            Some(b) => {
-                args.push(Arg::Owned(b));
-                donate.push(true);
-            }
-            None => {
-                args.push(Arg::Shared(eager::buffer_on(&x, &c.device, "jit")?));
-                donate.push(false);
-            }
+        match owned {
+            Some(b) => args.push(Arg::Owned(b)),
+            None => args.push(Arg::Shared(eager::buffer_on(x, &c.device, "jit")?)),
         }
     }
+    // Owned buffers are uploaded or taken from their array: donated.
+    let donate: Vec<bool> = args.iter().map(|a| matches!(a, Arg::Owned(_))).collect();
     let refs: Vec<&Buffer> = args
         .iter()
         .map(|a| match a {
