@@ -17,15 +17,15 @@
 
 #[path = "../tests/dfdx_mlp/mod.rs"]
 mod dfdx_mlp;
+#[path = "common/protocol.rs"]
+mod protocol;
 
 use clap::Parser;
 use dfdx::prelude::Cpu;
 use dfdx_mlp::{DfdxMlp, load_mlp, optax_adam};
+use protocol::{Protocol, WIDTHS};
 use rjax::data::Dataset;
-use rjax::data::cifar10::{Cifar10, Source, default_dir};
 use rjax::nn::{Init, Mlp};
-use rjax::random;
-use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
@@ -33,33 +33,10 @@ use std::time::Instant;
     about = "Train the report's MLP on CIFAR-10 with dfdx on the CPU (rjax's data, order and initial parameters)"
 )]
 struct Args {
-    /// The CIFAR-10 binary data set (the folder holding cifar-10-batches-bin, or
-    /// that folder itself); default $CIFAR10_DIR or ~/.cache/rjax/cifar10.
-    /// Downloaded there when absent.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Maximum number of epochs.
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 5)]
-    patience: usize,
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
-    /// Dropout rate after each hidden layer.
-    #[arg(long, default_value_t = 0.3)]
-    dropout: f64,
-    /// Seeds rjax's keys (initial parameters, batch order) and dfdx's dropout generator.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Number of training images held out (the last ones) for validation.
-    #[arg(long, default_value_t = 5000)]
-    val_size: usize,
+    #[command(flatten)]
+    protocol: Protocol,
 }
 
-const WIDTHS: [usize; 5] = [3072, 1024, 512, 256, 10];
 type Net = DfdxMlp<3072, f32>;
 
 fn main() {
@@ -71,37 +48,25 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    if !(0.0..1.0).contains(&args.dropout) {
-        return Err(format!("--dropout must be in [0, 1), got {}", args.dropout).into());
-    }
-    let dir = args.data_dir.clone().unwrap_or_else(default_dir);
-    let t_load = Instant::now();
-    let data = Cifar10::load_or_download(&dir, &Source::official())?;
-    let (train, val) = data.split_validation(args.val_size)?;
-    let test = &data.test;
-    println!(
-        "CIFAR-10 from {}: {} train, {} validation, {} test images (loaded in {:.1} s); dfdx on the CPU",
-        dir.display(),
-        train.len(),
-        val.len(),
-        test.len(),
-        t_load.elapsed().as_secs_f64()
-    );
+    let p = &args.protocol;
+    p.check()?;
+    let t_start = Instant::now();
+    let data = p.load()?;
+    println!("{}", data.describe("dfdx on the CPU"));
+    let (train, val, test) = (&data.train, &data.val, &data.test);
 
-    // The keys of examples/mlp_cifar.rs: initial parameters, dropout (unused
-    // here: dfdx draws its own masks), batch order.
-    let ks = random::split(&random::key(args.seed), 3);
-    let (init_key, shuffle_root) = (&ks[0], &ks[2]);
-    let params = Mlp::new(init_key, &WIDTHS, Init::LecunNormal);
-    let mut net: Net = load_mlp(&Cpu::seed_from_u64(args.seed), &params, args.dropout as f32, optax_adam(args.lr));
+    // The keys of examples/mlp_cifar: initial parameters and batch order (dfdx
+    // draws its own dropout masks).
+    let keys = p.keys();
+    let params = Mlp::new(&keys.init, &WIDTHS, Init::LecunNormal);
+    let mut net: Net = load_mlp(&Cpu::seed_from_u64(p.seed), &params, p.dropout as f32, optax_adam(p.lr));
 
     let (mut best_acc, mut best_epoch, mut best) = (f64::NEG_INFINITY, 0, None);
     let t_train = Instant::now();
     let mut epochs_run = 0;
-    for epoch in 1..=args.epochs {
+    for epoch in 1..=p.epochs {
         let t0 = Instant::now();
-        let batches =
-            train.batches(args.batch_size)?.shuffle(&random::fold_in(shuffle_root, epoch as u32)).drop_last(true);
+        let batches = p.epoch_batches(train, &keys, epoch)?;
         let n_batches = batches.len();
         let (mut loss_sum, mut correct) = (0.0, 0);
         for (x, y) in batches {
@@ -109,8 +74,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             loss_sum += loss;
             correct += right;
         }
-        let n_train = n_batches * args.batch_size;
-        let (val_loss, val_acc) = evaluate(&net, &val)?;
+        let n_train = n_batches * p.batch_size;
+        let (val_loss, val_acc) = evaluate(&net, val)?;
         let seconds = t0.elapsed().as_secs_f64();
         epochs_run = epoch;
         println!(
@@ -122,10 +87,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         if val_acc > best_acc {
             (best_acc, best_epoch, best) = (val_acc, epoch, Some(net.net.clone()));
-        } else if epoch - best_epoch >= args.patience {
+        } else if epoch - best_epoch >= p.patience {
             println!(
                 "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
-                args.patience
+                p.patience
             );
             break;
         }
@@ -136,7 +101,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "test acc {test_acc:.4}  test loss {test_loss:.4}  (best epoch {best_epoch} of {epochs_run}, \
          val acc {best_acc:.4}); training {train_seconds:.1} s, total {:.1} s",
-        t_load.elapsed().as_secs_f64()
+        t_start.elapsed().as_secs_f64()
     );
     Ok(())
 }

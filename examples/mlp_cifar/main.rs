@@ -12,12 +12,14 @@
 //! Run: `cargo run --release --example mlp_cifar -- --data-dir /path/to/cifar10`
 //! (add `--features cuda` for the GPU).
 
+#[path = "../common/protocol.rs"]
+mod protocol;
 mod report;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use protocol::{Protocol, WIDTHS};
 use rjax::data::Dataset;
-use rjax::data::cifar10::{Cifar10, Source, default_dir};
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
 use rjax::optim::{GradientTransformation, OptState, adam, apply_updates};
 use rjax::random::{self, Key};
@@ -32,35 +34,12 @@ pub struct Args {
     /// `cuda` feature, else xla-cpu when its plugin is installed, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// The CIFAR-10 binary data set (the folder holding cifar-10-batches-bin, or
-    /// that folder itself); default $CIFAR10_DIR or ~/.cache/rjax/cifar10.
-    /// Downloaded there when absent.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Maximum number of epochs.
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 5)]
-    patience: usize,
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
-    /// Dropout rate after each hidden layer.
-    #[arg(long, default_value_t = 0.3)]
-    dropout: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Number of training images held out (the last ones) for validation.
-    #[arg(long, default_value_t = 5000)]
-    val_size: usize,
+    #[command(flatten)]
+    protocol: Protocol,
     /// Output folder for metrics.json, curves.png and best.safetensors.
     #[arg(long, default_value = "out/mlp_cifar")]
     out: PathBuf,
 }
-
-const WIDTHS: [usize; 5] = [3072, 1024, 512, 256, 10];
 
 #[derive(Tree, Clone)]
 struct TrainState {
@@ -102,42 +81,29 @@ fn pick_device(name: &str) -> Result<Device, rjax::Error> {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let p = &args.protocol;
+    p.check()?;
     let device = pick_device(&args.device)?;
-    let dir = args.data_dir.clone().unwrap_or_else(default_dir);
-    let t_load = Instant::now();
-    let data = Cifar10::load_or_download(&dir, &Source::official())?;
-    let (train, val) = data.split_validation(args.val_size)?;
-    let test = &data.test;
-    println!(
-        "CIFAR-10 from {}: {} train, {} validation, {} test images (loaded in {:.1} s); device {device}",
-        dir.display(),
-        train.len(),
-        val.len(),
-        test.len(),
-        t_load.elapsed().as_secs_f64()
-    );
+    let data = p.load()?;
+    println!("{}", data.describe(&format!("device {device}")));
+    let (train, val, test) = (&data.train, &data.val, &data.test);
 
-    let key = random::key(args.seed);
-    let [init_key, dropout_root, shuffle_root] = {
-        let ks = random::split(&key, 3);
-        [ks[0].clone(), ks[1].clone(), ks[2].clone()]
-    };
-    let tx = adam(args.lr);
-    let params = Mlp::new(&init_key, &WIDTHS, Init::LecunNormal);
+    let keys = p.keys();
+    let tx = adam(p.lr);
+    let params = Mlp::new(&keys.init, &WIDTHS, Init::LecunNormal);
     let mut state = TrainState { opt: tx.init(&params), params };
-    let step = train_step(&tx, args.dropout).on(device.clone()).donate_argnums(&[0]);
+    let step = train_step(&tx, p.dropout).on(device.clone()).donate_argnums(&[0]);
     let eval = eval_step().on(device.clone());
 
     let mut history: Vec<Epoch> = Vec::new();
     let (mut best_acc, mut best_epoch, mut best_params) = (f64::NEG_INFINITY, 0, None);
     let t_train = Instant::now();
-    for epoch in 1..=args.epochs {
+    for epoch in 1..=p.epochs {
         let t0 = Instant::now();
-        let batches =
-            train.batches(args.batch_size)?.shuffle(&random::fold_in(&shuffle_root, epoch as u32)).drop_last(true);
+        let batches = p.epoch_batches(train, &keys, epoch)?;
         let n_batches = batches.len();
         let bar = progress(epoch, n_batches);
-        let epoch_key = random::fold_in(&dropout_root, epoch as u32);
+        let epoch_key = random::fold_in(&keys.dropout, epoch as u32);
         let (mut losses, mut correct) = (Vec::with_capacity(n_batches), Vec::with_capacity(n_batches));
         for (i, (x, y)) in batches.enumerate() {
             let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(&epoch_key, i as u32)))?;
@@ -151,8 +117,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             bar.inc(1);
         }
         let train_loss = mean_of(&losses)?;
-        let train_acc = sum_of(&correct)? / (n_batches * args.batch_size) as f64;
-        let (val_loss, val_acc) = evaluate(&eval, &state.params, &val)?;
+        let train_acc = sum_of(&correct)? / (n_batches * p.batch_size) as f64;
+        let (val_loss, val_acc) = evaluate(&eval, &state.params, val)?;
         let seconds = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let e = Epoch {
@@ -162,7 +128,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             val_loss,
             val_acc,
             seconds,
-            samples_per_s: (n_batches * args.batch_size) as f64 / seconds,
+            samples_per_s: (n_batches * p.batch_size) as f64 / seconds,
         };
         println!(
             "epoch {epoch:3}  loss {:.4}  train acc {:.4}  val loss {:.4}  val acc {:.4}  {:.1} s  {:.0} samples/s",
@@ -172,11 +138,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if val_acc > best_acc {
             (best_acc, best_epoch) = (val_acc, epoch);
             // A host copy: the device buffers are donated to the next step.
-            best_params = Some(rjax::tree::map(&state.params, |p| device_put(p, &Device::Cpu).expect("copy to host")));
-        } else if epoch - best_epoch >= args.patience {
+            let host = rjax::tree::leaves(&state.params)
+                .iter()
+                .map(|w| device_put(w, &Device::Cpu))
+                .collect::<Result<Vec<_>, _>>()?;
+            best_params = Some(rjax::tree::unflatten(&state.params, host)?);
+        } else if epoch - best_epoch >= p.patience {
             println!(
                 "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
-                args.patience
+                p.patience
             );
             break;
         }

@@ -62,11 +62,12 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
             })
         })
         .collect();
+    let p = &args.protocol;
     let doc = json!({
         "config": {
-            "device": args.device, "data_dir": args.data_dir, "epochs": args.epochs, "patience": args.patience,
-            "batch_size": args.batch_size, "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
-            "val_size": args.val_size, "widths": super::WIDTHS,
+            "device": args.device, "data_dir": p.data_dir, "epochs": p.epochs, "patience": p.patience,
+            "batch_size": p.batch_size, "lr": p.lr, "dropout": p.dropout, "seed": p.seed,
+            "val_size": p.val_size, "widths": super::WIDTHS,
         },
         "versions": { "rjax": env!("CARGO_PKG_VERSION"), "rustc_target": std::env::consts::ARCH },
         "device": s.device,

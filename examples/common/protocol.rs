@@ -1,0 +1,104 @@
+//! What examples/mlp_cifar and examples/mlp_cifar_dfdx share, so that two
+//! runs with the same flags see the same experiment: the report's protocol as
+//! command-line flags, the model's widths, the data (with its validation
+//! split) and the keys for the initial parameters, dropout and batch order.
+
+use rjax::data::cifar10::{Cifar10, Source, default_dir};
+use rjax::data::{Batches, DataError, Dataset};
+use rjax::random::{self, Key};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The report's MLP: 3072 → 1024 → 512 → 256 → 10.
+pub const WIDTHS: [usize; 5] = [3072, 1024, 512, 256, 10];
+
+/// The report's protocol; every value a flag.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Protocol {
+    /// The CIFAR-10 binary data set (the folder holding cifar-10-batches-bin, or
+    /// that folder itself); default $CIFAR10_DIR or ~/.cache/rjax/cifar10.
+    /// Downloaded there when absent.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Maximum number of epochs.
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long, default_value_t = 5)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Dropout rate after each hidden layer, in [0, 1).
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout: f64,
+    /// Seeds the keys of the initial parameters, dropout and batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of training images held out (the last ones) for validation.
+    #[arg(long, default_value_t = 5000)]
+    pub val_size: usize,
+}
+
+/// The data of one run: training, validation and test sets.
+pub struct Data {
+    pub dir: PathBuf,
+    pub train: Dataset,
+    pub val: Dataset,
+    pub test: Dataset,
+    pub load_seconds: f64,
+}
+
+/// The keys derived from `--seed`.
+pub struct Keys {
+    pub init: Key,
+    /// Unused by examples/mlp_cifar_dfdx, whose dfdx model draws its own masks.
+    #[allow(dead_code)]
+    pub dropout: Key,
+    pub shuffle: Key,
+}
+
+impl Protocol {
+    /// Rejects flag values that make no experiment.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("--dropout must be in [0, 1), got {}", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// Loads (or downloads) CIFAR-10 and holds out the last `--val-size` training images.
+    pub fn load(&self) -> Result<Data, DataError> {
+        let dir = self.data_dir.clone().unwrap_or_else(default_dir);
+        let t = Instant::now();
+        let data = Cifar10::load_or_download(&dir, &Source::official())?;
+        let (train, val) = data.split_validation(self.val_size)?;
+        Ok(Data { dir, train, val, test: data.test, load_seconds: t.elapsed().as_secs_f64() })
+    }
+
+    /// The keys of the initial parameters, the dropout masks and the batch order.
+    pub fn keys(&self) -> Keys {
+        let ks = random::split(&random::key(self.seed), 3);
+        Keys { init: ks[0].clone(), dropout: ks[1].clone(), shuffle: ks[2].clone() }
+    }
+
+    /// Epoch `epoch`'s shuffled training batches (the last partial one dropped).
+    pub fn epoch_batches(&self, train: &Dataset, keys: &Keys, epoch: usize) -> Result<Batches, DataError> {
+        Ok(train.batches(self.batch_size)?.shuffle(&random::fold_in(&keys.shuffle, epoch as u32)).drop_last(true))
+    }
+}
+
+impl Data {
+    /// One line saying what was loaded.
+    pub fn describe(&self, on: &str) -> String {
+        format!(
+            "CIFAR-10 from {}: {} train, {} validation, {} test images (loaded in {:.1} s); {on}",
+            self.dir.display(),
+            self.train.len(),
+            self.val.len(),
+            self.test.len(),
+            self.load_seconds
+        )
+    }
+}
