@@ -6,13 +6,11 @@
 
 mod common;
 
+use common::panics::{Caught, catch};
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rjax::{Array, DType, grad, jacfwd, jvp, lax, make_graph, numpy as jnp, vmap};
-use std::cell::{Cell, RefCell};
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Mutex, Once};
 
 // ---------------------------------------------------------------- helpers
 
@@ -460,48 +458,10 @@ fn graphs_print_and_check() {
 
 // ---------------------------------------------------------------- errors
 
-static HOOK: Once = Once::new();
-static SERIAL: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    static CAPTURING: Cell<bool> = const { Cell::new(false) };
-    static LOCATION: RefCell<Option<(String, u32)>> = const { RefCell::new(None) };
-}
-
-/// Runs `f`, which must panic; returns the message and where the panic was raised.
-fn catch<R>(f: impl FnOnce() -> R) -> (String, String, u32) {
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if CAPTURING.with(|c| c.get()) {
-                let loc = info.location().map(|l| (l.file().to_string(), l.line()));
-                LOCATION.with(|l| *l.borrow_mut() = loc);
-            } else {
-                previous(info);
-            }
-        }));
-    });
-    let r = {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        CAPTURING.with(|c| c.set(true));
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
-        CAPTURING.with(|c| c.set(false));
-        r.map(|_| ())
-    };
-    let Err(p) = r else { panic!("expected a panic, but the call returned normally") };
-    let msg = match (p.downcast_ref::<String>(), p.downcast_ref::<&str>()) {
-        (Some(s), _) => s.clone(),
-        (None, Some(s)) => s.to_string(),
-        _ => String::new(),
-    };
-    let (file, line) = LOCATION.with(|l| l.borrow_mut().take()).expect("no panic location recorded");
-    (msg, file.replace('\\', "/"), line)
-}
-
 /// Asserts the panic names every part and was raised at `line` of this file.
 #[track_caller]
-fn raised(c: (String, String, u32), line: u32, parts: &[&str]) {
-    let (msg, file, at) = c;
+fn raised(c: Caught, line: u32, parts: &[&str]) {
+    let Caught { msg, file, line: at } = c;
     for p in parts {
         assert!(msg.contains(p), "message {msg:?} lacks {p:?}");
     }
@@ -562,7 +522,7 @@ fn branch_mismatches_are_reported_at_the_call() {
 fn reverse_mode_through_while_loop_is_refused() {
     let loop_at = line!() + 1;
     let f = |x: &Array| lax::while_loop(|c: &Array| lax::lt(c, &scalar(10.0)), |c| c * 2.0, x);
-    let (msg, _, _) = catch(|| grad(f)(&scalar(1.0)));
+    let Caught { msg, .. } = catch(|| grad(f)(&scalar(1.0)));
     for p in ["reverse-mode differentiation does not work for while_loop", "use scan or fori_loop"] {
         assert!(msg.contains(p), "{msg:?} lacks {p:?}");
     }

@@ -2,20 +2,12 @@
 //! operations on an XLA device leave the process's resident memory flat.
 //! Alone in its own test binary, so no other test allocates meanwhile.
 
+mod common;
 mod xla_gate;
 
+use common::resident_bytes;
 use rjax::numpy as jnp;
 use rjax::{Array, DType, device_put, jit};
-
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status");
-    kb * 1024
-}
 
 /// Each call creates 16 KB of outputs (4,096 f32); leaking them would add
 /// 160 MB over 10,000 calls, so a 40 MB bound catches a leak of a quarter of

@@ -7,8 +7,10 @@
 //! test takes the write lock so that no other test allocates while it
 //! measures the process's resident memory.
 
+mod common;
 mod xla_gate;
 
+use common::resident_bytes;
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -545,16 +547,6 @@ fn files_that_are_not_plugins_are_errors() {
     let msg = Plugin::load(libc).unwrap_err().to_string();
     assert!(msg.contains("GetPjrtApi"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status");
-    kb * 1024
 }
 
 /// 10,000 executions (each creating output buffers and events, then

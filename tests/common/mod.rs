@@ -3,6 +3,8 @@
 //! `vjp`) and forward mode (`jvp`) of a function against central differences.
 #![allow(dead_code)]
 
+pub mod panics;
+
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rjax::{Array, grad, jvp, numpy as jnp, vjp};
@@ -240,4 +242,15 @@ pub fn bcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usiz
 /// Two arrays of broadcast-compatible shapes with values in the given ranges.
 pub fn bcast_pair(a: (f64, f64), b: (f64, f64)) -> impl Strategy<Value = (Array, Array)> {
     bcast_shapes().prop_flat_map(move |(_, sa, sb)| (arr(sa, a.0, a.1), arr(sb, b.0, b.1)))
+}
+
+/// The process's resident memory (VmRSS), in bytes.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status");
+    kb * 1024
 }
