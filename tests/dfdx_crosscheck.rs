@@ -6,28 +6,46 @@
 //! # Without dropout: 20 Adam steps on one fixed batch
 //!
 //! 64 inputs uniform in [0, 1] with random labels. The error of a parameter
-//! tensor is `||rjax - dfdx||_2 / ||dfdx||_2` after the 20 steps, of a loss
-//! `|rjax - dfdx| / |dfdx|` at each step; a check takes the largest of each.
+//! tensor is `||rjax - dfdx||_2 / ||dfdx||_2`, of a loss `|rjax - dfdx| /
+//! |dfdx|`; a check takes the largest over the steps and tensors.
 //!
-//! - f64, rjax's Adam (optax's): within 1e-4 eagerly and jitted on XLA's CPU
-//!   plugin (gated by `xla_gate`). Measured: 6e-15 for losses, 4e-15 for parameters.
-//! - f32, rjax with dfdx's Adam arithmetic (`DfdxAdamF32`): within 1e-4 eagerly
-//!   and jitted on the built-in CPU. Measured: parameters bit for bit equal,
-//!   losses within 1.3e-7 (the loss value is computed differently, its
-//!   gradient is not). So forward pass, loss gradient, backward pass and the
-//!   parameter layout agree exactly; only Adam's rounding differs.
-//! - f32, rjax's own Adam, eagerly and on XLA: the runs drift apart. Measured at
-//!   step 20: losses 7.7e-4, weights up to 2e-3, bias vectors up to 4.9e-2
-//!   (their norm is only what 20 steps of about `lr` add). dfdx's bias
-//!   corrections are rounded in f32 (`dfdx_mlp`), which changes its updates by
-//!   a few 1e-6; a few steps later one hidden pre-activation near 0 falls on
-//!   the other side of a ReLU in one of the runs, a whole gradient row
-//!   changes, and the trajectories separate from there. The same happens
-//!   between rjax's own backends when their products round differently (XLA
-//!   with dfdx's Adam arithmetic drifts by 2e-4 / 1.4e-2). The 1e-4 asked for
-//!   does not hold in f32 for this reason, so these checks bound the drift
-//!   instead (losses 5e-3, parameters 1e-1), which still catches a wrong
-//!   gradient or optimizer step (errors of order 1).
+//! ## The two frameworks each running their 20 steps (the check)
+//!
+//! From PyTorch's initialization (`Init::KaimingUniform`: weights and biases
+//! `U(-1/sqrt(in), 1/sqrt(in))`), losses at every step and parameters after
+//! the 20 steps within 1e-4:
+//!
+//! - f64, rjax's Adam (optax's), eagerly and jitted on XLA's CPU plugin
+//!   (gated by `xla_gate`). Measured: 1.3e-15 (losses), 5.4e-16 (parameters).
+//! - f32, rjax's Adam, eagerly, jitted on the built-in CPU and jitted on XLA
+//!   with the state donated. Measured: 9.2e-7 / 4.0e-7 (built-in), 1.1e-6 /
+//!   4.4e-7 (XLA): only rounding differs (dfdx computes Adam's bias corrections
+//!   in f32, see `dfdx_mlp`; XLA sums its products in another order).
+//! - f32, rjax with dfdx's Adam arithmetic (`DfdxAdamF32`), eagerly and jitted
+//!   on the built-in CPU. Measured: parameters bit for bit equal, losses
+//!   within 1.1e-7 (the loss value is computed differently, its gradient is
+//!   not). So forward pass, loss gradient, backward pass and the parameter
+//!   layout agree exactly; only Adam's rounding differs.
+//!
+//! ## In lockstep, from LeCun-normal parameters (where f32 runs separate)
+//!
+//! From Flax's initialization (`Init::LecunNormal`, zero biases; the
+//! examples' default) the loss falls much faster (2.31 to 0.72 in 20 steps)
+//! and two f32 runs that round differently separate: after a few steps a
+//! hidden pre-activation within rounding of 0 lands on the other side of a
+//! ReLU in one run only, a whole gradient row changes, Adam (which divides by
+//! the gradients' size) turns that into full-size updates, and the
+//! trajectories part from there. Measured with this problem running freely:
+//! losses 7.7e-4 and weights 2e-3 apart at step 20 (rjax's own backends part
+//! the same way: 2e-4 / 1.4e-2 between XLA and dfdx with dfdx's Adam
+//! arithmetic, which the built-in CPU matches bit for bit). So here the f32 runs go in lockstep (`lockstep`): before each of
+//! the 20 steps rjax takes dfdx's current parameters, then steps with its own
+//! Adam state, and its loss and update are compared with dfdx's. Losses
+//! within 1e-4 (measured 1.3e-7 built-in, 2.3e-7 XLA), updates within
+//! `LOCKSTEP_UPDATE_TOL` (measured 2.0e-5 built-in; 6.5e-4 on XLA, where one
+//! pre-activation of the first hidden layer flips at step 8 and that unit's
+//! Adam moments keep the difference), far below what a wrong gradient or
+//! optimizer step gives (order 1).
 //!
 //! # With dropout: test accuracies
 //!
@@ -55,10 +73,9 @@ const LR: f64 = 1e-4;
 const STEPS: usize = 20;
 /// The largest relative error allowed between rjax and dfdx when both round alike.
 const RTOL: f64 = 1e-4;
-/// In f32 with rjax's own Adam, the largest relative error allowed for a loss
-/// and for a parameter tensor (see the module documentation).
-const DRIFT_LOSS_TOL: f64 = 5e-3;
-const DRIFT_PARAM_TOL: f64 = 1e-1;
+/// In lockstep from LeCun-normal parameters, the largest relative error
+/// allowed for an Adam update (see the module documentation).
+const LOCKSTEP_UPDATE_TOL: f64 = 3e-3;
 
 fn widths(n_in: usize) -> [usize; 5] {
     [n_in, 1024, 512, 256, 10]
@@ -184,30 +201,40 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
     norm(a.iter().zip(b).map(|(x, y)| x - y)) / norm(b.iter().copied())
 }
 
+/// One rjax training step without dropout, run as `mode` says.
+type Stepper = Box<dyn Fn(&StepIn) -> (State, Array)>;
+
+fn stepper(tx: &GradientTransformation, mode: Mode) -> Stepper {
+    let f = {
+        let tx = tx.clone();
+        jit(move |a: &StepIn| step(&tx, 0.0, a))
+    };
+    match mode {
+        Mode::Eager => {
+            let tx = tx.clone();
+            Box::new(move |a: &StepIn| step(&tx, 0.0, a))
+        }
+        Mode::JitCpu => {
+            let f = f.on(Device::Cpu);
+            Box::new(move |a: &StepIn| f.call(a))
+        }
+        Mode::JitXla { donate } => {
+            let f = f.on(rjax::device("xla-cpu").expect("the xla-cpu device"));
+            let f = if donate { f.donate_argnums(&[0]) } else { f };
+            Box::new(move |a: &StepIn| f.call(a))
+        }
+    }
+}
+
 /// `STEPS` rjax steps without dropout.
 fn rjax_run(mlp: &Mlp, x: &Array, y: &Array, opt: Opt, mode: Mode) -> Run {
     let tx = opt.transformation();
     let mut state = State { opt: tx.init(mlp), params: mlp.clone() };
     let key = random::key(0); // unused: no dropout
-    let jitted = {
-        let tx = tx.clone();
-        let f = jit(move |a: &StepIn| step(&tx, 0.0, a));
-        match mode {
-            Mode::Eager => None,
-            Mode::JitCpu => Some(f.on(Device::Cpu)),
-            Mode::JitXla { donate } => {
-                let f = f.on(rjax::device("xla-cpu").expect("the xla-cpu device"));
-                Some(if donate { f.donate_argnums(&[0]) } else { f })
-            }
-        }
-    };
+    let step = stepper(&tx, mode);
     let mut losses = Vec::with_capacity(STEPS);
     for _ in 0..STEPS {
-        let args = (state, x.clone(), y.clone(), key.clone());
-        let (s, loss) = match &jitted {
-            Some(f) => f.call(&args),
-            None => step(&tx, 0.0, &args),
-        };
+        let (s, loss) = step(&(state, x.clone(), y.clone(), key.clone()));
         losses.push(host64(&loss)[0]);
         state = s;
     }
@@ -235,9 +262,9 @@ fn dfdx_run(mlp: &Mlp, x: &Array, y: &Array) -> Run {
 /// The fixed problem in `dtype`: the initial MLP (drawn in f32, so both
 /// dtypes start from the same numbers) and a batch of 64 inputs in [0, 1]
 /// with random labels.
-fn fixed_problem(dtype: DType) -> (Mlp, Array, Array) {
+fn fixed_problem(dtype: DType, init: Init) -> (Mlp, Array, Array) {
     let k = random::split(&random::key(42), 3);
-    let mlp = Mlp::new(&k[0], &widths(IN), Init::LecunNormal);
+    let mlp = Mlp::new(&k[0], &widths(IN), init);
     let x = random::uniform(&k[1], &[64, IN], DType::F32, 0.0, 1.0);
     (tree::map(&mlp, |p| p.astype(dtype)), x.astype(dtype), random::randint(&k[2], &[64], 0, 10))
 }
@@ -248,7 +275,7 @@ fn reference(dtype: DType) -> &'static Run {
     static F64: OnceLock<Run> = OnceLock::new();
     let cell = if dtype == DType::F64 { &F64 } else { &F32 };
     cell.get_or_init(|| {
-        let (mlp, x, y) = fixed_problem(dtype);
+        let (mlp, x, y) = fixed_problem(dtype, Init::KaimingUniform);
         dfdx_run(&mlp, &x, &y)
     })
 }
@@ -256,7 +283,7 @@ fn reference(dtype: DType) -> &'static Run {
 /// Runs rjax on the fixed problem and compares it with dfdx: prints the error
 /// of every leaf and returns the largest `(loss, parameter)` errors.
 fn compare(dtype: DType, opt: Opt, mode: Mode) -> (f64, f64) {
-    let (mlp, x, y) = fixed_problem(dtype);
+    let (mlp, x, y) = fixed_problem(dtype, Init::KaimingUniform);
     let reference = reference(dtype);
     let run = rjax_run(&mlp, &x, &y, opt, mode);
     let loss_err = run.losses.iter().zip(&reference.losses).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
@@ -269,7 +296,7 @@ fn compare(dtype: DType, opt: Opt, mode: Mode) -> (f64, f64) {
         run.losses[STEPS - 1],
         errs.iter().map(|e| format!("{e:.1e}")).collect::<Vec<_>>().join(" ")
     );
-    assert!(last < 0.5 * first, "dfdx's loss did not go down: {:?}", reference.losses);
+    assert!(last < 0.85 * first, "dfdx's loss did not go down: {:?}", reference.losses);
     (loss_err, param_err)
 }
 
@@ -281,6 +308,93 @@ fn check(dtype: DType, opt: Opt, mode: Mode, loss_tol: f64, param_tol: f64) {
         param_err < param_tol,
         "{what}: parameters differ from dfdx's by {param_err:.1e} relative (> {param_tol:.0e})"
     );
+}
+
+/// The largest errors of rjax stepping from dfdx's parameters at each step.
+#[derive(Debug)]
+struct Lockstep {
+    /// Of the losses, `|rjax - dfdx| / |dfdx|`.
+    loss: f64,
+    /// Of the parameter tensors after the step, `||rjax - dfdx|| / ||dfdx||`.
+    params: f64,
+    /// Of the updates (new minus old parameters), `||rjax - dfdx|| / ||dfdx||`.
+    updates: f64,
+}
+
+/// f32, rjax's own (optax's) Adam, in lockstep with dfdx: `STEPS` dfdx steps
+/// on the fixed problem, and before each one rjax's parameters are set to
+/// dfdx's current ones, rjax takes its step from there (its Adam moments are
+/// its own, accumulated from its own gradients), and its loss, resulting
+/// parameters and update are compared with dfdx's. Both runs see the same
+/// parameters at every step, so a rounding difference cannot flip a ReLU in
+/// one run only and grow from there (see the module documentation).
+fn lockstep(mode: Mode) -> Lockstep {
+    let (mlp, x, y) = fixed_problem(DType::F32, Init::LecunNormal);
+    let mut net: DfdxMlp<IN, f32> = load_mlp(&Cpu::seed_from_u64(0), &mlp, 0.0, optax_adam(LR));
+    let (xs, ys) = (x.to_vec::<f32>(), y.to_vec::<i32>());
+    let tx = Opt::Optax.transformation();
+    let step = stepper(&tx, mode);
+    let mut state = State { opt: tx.init(&mlp), params: mlp.clone() };
+    let key = random::key(0); // unused: no dropout
+    let mut worst = Lockstep { loss: 0.0, params: 0.0, updates: 0.0 };
+    let mut first_last = (0.0, 0.0);
+    for k in 0..STEPS {
+        let before = net.params();
+        let leaves =
+            tree::leaves(&mlp).iter().zip(&before).map(|(l, p)| Array::from_vec(p.clone(), l.shape())).collect();
+        state.params = tree::unflatten(&mlp, leaves).expect("dfdx's parameters in rjax's layout");
+        let (s, loss) = step(&(state, x.clone(), y.clone(), key.clone()));
+        state = s;
+        let (dfdx_loss, _) = net.train_step(&xs, &ys);
+        let ours = host64(&loss)[0];
+        worst.loss = worst.loss.max(((ours - dfdx_loss) / dfdx_loss).abs());
+        let after = net.params();
+        for ((r, b), a) in tree::leaves(&state.params).iter().map(host64).zip(&before).zip(&after) {
+            let a: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
+            worst.params = worst.params.max(rel(&r, &a));
+            let ours: Vec<f64> = r.iter().zip(b).map(|(r, &b)| r - f64::from(b)).collect();
+            let theirs: Vec<f64> = a.iter().zip(b).map(|(a, &b)| a - f64::from(b)).collect();
+            worst.updates = worst.updates.max(rel(&ours, &theirs));
+        }
+        if k == 0 {
+            first_last.0 = dfdx_loss;
+        }
+        first_last.1 = dfdx_loss;
+    }
+    eprintln!(
+        "f32 optax Adam in lockstep with dfdx, {mode:?}: loss {:.6} -> {:.6}; largest relative error: losses {:.1e}, parameters {:.1e}, updates {:.1e}",
+        first_last.0, first_last.1, worst.loss, worst.params, worst.updates
+    );
+    assert!(first_last.1 < 0.5 * first_last.0, "dfdx's loss did not go down: {first_last:?}");
+    worst
+}
+
+/// Checks a lockstep run: losses within `RTOL`, updates within
+/// `LOCKSTEP_UPDATE_TOL`. The parameters after a step are the shared ones plus
+/// the update, so their error is the update's scaled down by `||update|| /
+/// ||parameters||`; it is printed, not checked separately.
+fn check_lockstep(mode: Mode) {
+    let e = lockstep(mode);
+    for (what, err, tol) in [("losses", e.loss, RTOL), ("updates", e.updates, LOCKSTEP_UPDATE_TOL)] {
+        assert!(err < tol, "f32 {mode:?}, in lockstep: {what} differ from dfdx's by {err:.1e} relative (> {tol:.0e})");
+    }
+}
+
+#[test]
+fn f32_eager_in_lockstep_matches_dfdx() {
+    check_lockstep(Mode::Eager);
+}
+
+#[test]
+fn f32_jit_on_the_builtin_cpu_in_lockstep_matches_dfdx() {
+    check_lockstep(Mode::JitCpu);
+}
+
+#[test]
+fn f32_jit_on_xla_cpu_in_lockstep_matches_dfdx() {
+    if xla_gate::xla_available() {
+        check_lockstep(Mode::JitXla { donate: true });
+    }
 }
 
 #[test]
@@ -306,26 +420,24 @@ fn f32_jit_on_the_builtin_cpu_with_dfdx_adam_rounding_matches_dfdx() {
 }
 
 #[test]
-fn f32_eager_stays_close_to_dfdx() {
-    check(DType::F32, Opt::Optax, Mode::Eager, DRIFT_LOSS_TOL, DRIFT_PARAM_TOL);
+fn f32_eager_matches_dfdx() {
+    check(DType::F32, Opt::Optax, Mode::Eager, RTOL, RTOL);
 }
 
 #[test]
-fn f32_jit_on_xla_cpu_stays_close_to_dfdx() {
-    if xla_gate::xla_available() {
-        check(DType::F32, Opt::Optax, Mode::JitXla { donate: false }, DRIFT_LOSS_TOL, DRIFT_PARAM_TOL);
-    }
+fn f32_jit_on_the_builtin_cpu_matches_dfdx() {
+    check(DType::F32, Opt::Optax, Mode::JitCpu, RTOL, RTOL);
 }
 
-/// The XLA check with the state donated to the step, as a training loop does.
-/// It found that XLA's CPU plugin computed from stale weights after an
+/// On XLA with the state donated to the step, as a training loop does. This
+/// check found that XLA's CPU plugin computed from stale weights after an
 /// in-place (donated) update (losses 1.7, parameters 1.8 relative off): its
 /// XNNPACK path caches packed operands by address, which rjax now turns off
 /// (see `disable_xnnpack_unless_configured` in src/backend/pjrt/plugin.rs).
 #[test]
-fn f32_jit_on_xla_cpu_with_donation_stays_close_to_dfdx() {
+fn f32_jit_on_xla_cpu_with_donation_matches_dfdx() {
     if xla_gate::xla_available() {
-        check(DType::F32, Opt::Optax, Mode::JitXla { donate: true }, DRIFT_LOSS_TOL, DRIFT_PARAM_TOL);
+        check(DType::F32, Opt::Optax, Mode::JitXla { donate: true }, RTOL, RTOL);
     }
 }
 
