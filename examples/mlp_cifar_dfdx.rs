@@ -25,6 +25,7 @@ use dfdx::prelude::Cpu;
 use dfdx_mlp::{DfdxMlp, load_mlp, optax_adam};
 use protocol::{Protocol, WIDTHS};
 use rjax::data::Dataset;
+use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp};
 use std::time::Instant;
 
@@ -51,7 +52,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let p = &args.protocol;
     p.check()?;
     let t_start = Instant::now();
-    let data = p.load()?;
+    let data = p.load(&Source::official())?;
     println!("{}", data.describe("dfdx on the CPU"));
     let (train, val, test) = (&data.train, &data.val, &data.test);
 

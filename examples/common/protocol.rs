@@ -68,11 +68,12 @@ impl Protocol {
         Ok(())
     }
 
-    /// Loads (or downloads) CIFAR-10 and holds out the last `--val-size` training images.
-    pub fn load(&self) -> Result<Data, DataError> {
+    /// Loads CIFAR-10 (downloading it from `source` when absent; the examples
+    /// pass `Source::official()`) and holds out the last `--val-size` training images.
+    pub fn load(&self, source: &Source) -> Result<Data, DataError> {
         let dir = self.data_dir.clone().unwrap_or_else(default_dir);
         let t = Instant::now();
-        let data = Cifar10::load_or_download(&dir, &Source::official())?;
+        let data = Cifar10::load_or_download(&dir, source)?;
         let (train, val) = data.split_validation(self.val_size)?;
         Ok(Data { dir, train, val, test: data.test, load_seconds: t.elapsed().as_secs_f64() })
     }

@@ -13,13 +13,14 @@
 //! (add `--features cuda` for the GPU).
 
 #[path = "../common/protocol.rs"]
-mod protocol;
-mod report;
+pub mod protocol;
+pub mod report;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocol::{Protocol, WIDTHS};
 use rjax::data::Dataset;
+use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
 use rjax::optim::{GradientTransformation, OptState, adam, apply_updates};
 use rjax::random::{self, Key};
@@ -64,7 +65,7 @@ type StepOut = (TrainState, Array, Array);
 
 fn main() {
     let args = Args::parse();
-    if let Err(e) = run(&args) {
+    if let Err(e) = run(&args, &Source::official()) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
@@ -80,11 +81,14 @@ fn pick_device(name: &str) -> Result<Device, rjax::Error> {
     Ok(rjax::device("xla-cpu").unwrap_or(Device::Cpu))
 }
 
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+/// The whole run: trains, evaluates, prints the table and writes the outputs;
+/// the data set comes from `source` when it is not in `--data-dir`. Returns
+/// the table's figures.
+pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std::error::Error>> {
     let p = &args.protocol;
     p.check()?;
     let device = pick_device(&args.device)?;
-    let data = p.load()?;
+    let data = p.load(source)?;
     println!("{}", data.describe(&format!("device {device}")));
     let (train, val, test) = (&data.train, &data.val, &data.test);
 
@@ -173,7 +177,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     report::write_metrics(&args.out.join("metrics.json"), args, &summary, &history)?;
     report::plot_curves(&args.out.join("curves.png"), &history)?;
     println!("wrote {}/{{metrics.json, curves.png, best.safetensors}}", args.out.display());
-    Ok(())
+    Ok(summary)
 }
 
 /// One jitted training step: dropout masks from the step's key, loss and

@@ -1,0 +1,199 @@
+//! examples/mlp_cifar end to end, in this process: its own `run` (compiled
+//! into this test with `#[path]`) on a small learnable data set in CIFAR-10's
+//! binary layout (5 training files and a test file of `RECORDS` images each),
+//! with the very flags a user passes. Checks the trained table, metrics.json,
+//! curves.png and best.safetensors; early stopping with the best parameters
+//! restored; and the errors a newcomer meets (offline without data, a bad flag).
+
+#[path = "../examples/mlp_cifar/main.rs"]
+#[allow(dead_code)]
+mod mlp_cifar;
+mod xla_gate;
+
+use clap::Parser;
+use mlp_cifar::{Args, run};
+use rjax::data::Dataset;
+use rjax::data::cifar10::{Cifar10, IMAGE_LEN, Source};
+use rjax::nn::{Init, Mlp};
+use rjax::numpy as jnp;
+use rjax::random::{self, Key};
+use rjax::{DType, tree};
+use std::path::Path;
+
+/// Images per file: 5 x 200 training images (200 of them held out for
+/// validation) and 200 test images.
+const RECORDS: usize = 200;
+
+/// A source that cannot be reached (nothing listens on port 9 of 127.0.0.1),
+/// for files of `RECORDS` images.
+fn unreachable_source() -> Source {
+    Source {
+        url: "http://127.0.0.1:9/cifar-10-binary.tar.gz".into(),
+        md5: "00000000000000000000000000000000".into(),
+        size: None,
+        records_per_file: RECORDS,
+    }
+}
+
+/// `n` images of 10 classes: each class a random prototype image, each image
+/// its class's prototype plus Gaussian noise (standard deviation 150 of 255, clipped),
+/// so an MLP separates them within a few epochs.
+fn learnable(key: &Key, split: u32, n: usize) -> Dataset {
+    let prototypes = random::uniform(&random::fold_in(key, 1000), &[10, IMAGE_LEN], DType::F32, 0.0, 255.0);
+    let [ky, kn] = random::split2(&random::fold_in(key, split));
+    let labels = random::randint(&ky, &[n], 0, 10);
+    let noisy = jnp::take(&prototypes, &labels, 0) + random::normal(&kn, &[n, IMAGE_LEN], DType::F32) * 150.0;
+    Dataset::new((jnp::clip(&noisy, 0.0, 255.0) + 0.5).astype(DType::U8), labels).expect("a valid data set")
+}
+
+/// Writes the learnable set into `dir` in the official layout.
+fn write_data(dir: &Path) {
+    let key = random::key(11);
+    let data = Cifar10 {
+        train: learnable(&key, 0, 5 * RECORDS),
+        test: learnable(&key, 1, RECORDS),
+        classes: Cifar10::official_classes(),
+    };
+    data.save(dir).expect("write the data set");
+}
+
+/// The example's arguments: `flags` after the program name, on XLA's CPU
+/// plugin when it is there, else on the built-in CPU.
+fn args(flags: &[&str]) -> Args {
+    let device = if xla_gate::xla_available() { "xla-cpu" } else { "cpu" };
+    let all = ["mlp_cifar", "--device", device].into_iter().chain(flags.iter().copied());
+    Args::try_parse_from(all).expect("valid flags")
+}
+
+#[test]
+fn trains_on_a_small_data_set_and_writes_its_outputs() {
+    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    write_data(data.path());
+    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    let flags = [
+        "--data-dir",
+        data_dir,
+        "--out",
+        out_dir,
+        "--epochs",
+        "4",
+        "--batch-size",
+        "50",
+        "--val-size",
+        "200",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "3",
+    ];
+    let summary = run(&args(&flags), &unreachable_source()).expect("the example runs");
+
+    assert_eq!(summary.epochs, 4);
+    assert!(summary.best_val_acc > 0.8, "validation accuracy {} (chance 0.1)", summary.best_val_acc);
+    assert!(summary.test_acc > 0.8, "test accuracy {} (chance 0.1)", summary.test_acc);
+    assert!(summary.train_seconds > 0.0 && summary.peak_rss_mb.is_some_and(|mb| mb > 0.0));
+
+    // metrics.json: the configuration and every epoch's figures
+    let text = std::fs::read_to_string(out.path().join("metrics.json")).expect("metrics.json");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("metrics.json is JSON");
+    assert_eq!(m["config"]["batch_size"], 50);
+    assert_eq!(m["config"]["widths"], serde_json::json!([3072, 1024, 512, 256, 10]));
+    assert_eq!(m["summary"]["test_acc"].as_f64(), Some(summary.test_acc));
+    let epochs = m["epochs"].as_array().expect("an epoch list");
+    assert_eq!(epochs.len(), 4);
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        for field in ["train_loss", "train_acc", "val_loss", "val_acc", "seconds", "samples_per_s"] {
+            assert!(e[field].as_f64().is_some_and(f64::is_finite), "epoch {}: {field} is {}", i + 1, e[field]);
+        }
+    }
+    let first_loss = epochs[0]["train_loss"].as_f64().unwrap_or(f64::NAN);
+    let last_loss = epochs[3]["train_loss"].as_f64().unwrap_or(f64::NAN);
+    assert!(last_loss < first_loss, "training loss {first_loss} -> {last_loss}");
+    let best_val = epochs.iter().filter_map(|e| e["val_acc"].as_f64()).fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(best_val, summary.best_val_acc);
+
+    // curves.png is a PNG image
+    let png = std::fs::read(out.path().join("curves.png")).expect("curves.png");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "curves.png: {} bytes", png.len());
+
+    // best.safetensors holds the report's MLP, and those parameters give the test accuracy
+    let template = Mlp::new(&random::key(0), &mlp_cifar::protocol::WIDTHS, Init::Zeros);
+    let best = rjax::checkpoint::load(out.path().join("best.safetensors"), &template).expect("the checkpoint loads");
+    assert_eq!(tree::size(&best), tree::size(&template));
+    let test = Cifar10::load_records(data.path(), RECORDS).expect("the data set").test;
+    let acc = rjax::nn::accuracy(&best.apply(&test.images_f32(), None, 0.0, false), test.labels()).item::<f32>();
+    assert!(
+        (acc as f64 - summary.test_acc).abs() < 1e-6,
+        "checkpoint gives {acc}, the run reported {}",
+        summary.test_acc
+    );
+}
+
+#[test]
+fn stops_early_and_restores_the_best_parameters() {
+    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    write_data(data.path());
+    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    // lr 0: the parameters never change, so the validation accuracy never
+    // improves on epoch 1's and the run stops after 1 + patience epochs
+    let flags = [
+        "--data-dir",
+        data_dir,
+        "--out",
+        out_dir,
+        "--epochs",
+        "50",
+        "--patience",
+        "2",
+        "--batch-size",
+        "100",
+        "--val-size",
+        "200",
+        "--lr",
+        "0",
+    ];
+    let summary = run(&args(&flags), &unreachable_source()).expect("the example runs");
+    assert_eq!((summary.epochs, summary.best_epoch), (3, 1));
+    // the checkpoint is the initial model (seed 0's key for the initial parameters)
+    let init = Mlp::new(&random::split(&random::key(0), 3)[0], &mlp_cifar::protocol::WIDTHS, Init::LecunNormal);
+    let best = rjax::checkpoint::load(out.path().join("best.safetensors"), &init).expect("the checkpoint loads");
+    for (a, b) in tree::leaves(&best).iter().zip(tree::leaves(&init)) {
+        assert_eq!(a.to_vec::<f32>(), b.to_vec::<f32>());
+    }
+}
+
+#[test]
+fn offline_without_data_says_what_to_do() {
+    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    let err = run(&args(&["--data-dir", data_dir, "--out", out_dir]), &unreachable_source())
+        .err()
+        .expect("no data and no network is an error")
+        .to_string();
+    for needed in ["--data-dir", "CIFAR10_DIR", "127.0.0.1:9"] {
+        assert!(err.contains(needed), "the error does not mention {needed}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(out.path()).expect("out dir").count(), 0, "nothing is written on failure");
+}
+
+#[test]
+fn rejects_a_dropout_rate_outside_0_1() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_dir = out.path().to_str().expect("utf-8");
+    let err = run(&args(&["--dropout", "1", "--out", out_dir]), &unreachable_source())
+        .err()
+        .expect("dropout 1 is an error")
+        .to_string();
+    assert!(err.contains("--dropout must be in [0, 1), got 1"), "{err}");
+}
+
+#[test]
+fn flags_have_the_reports_defaults() {
+    let a = Args::try_parse_from(["mlp_cifar"]).expect("no flags");
+    let m = format!("{a:?}");
+    for v in ["epochs: 100", "patience: 5", "batch_size: 128", "lr: 0.0001", "dropout: 0.3", "val_size: 5000"] {
+        assert!(m.contains(v), "default {v} missing from {m}");
+    }
+    assert!(Args::try_parse_from(["mlp_cifar", "--epochs", "many"]).is_err());
+}
