@@ -6,7 +6,7 @@
 //! and the vjp (`d(x, y, ct)`).
 
 use super::{want, zeros_like};
-use crate::backend::cpu::Special;
+use crate::backend::cpu::{self, Special};
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 
@@ -32,7 +32,7 @@ macro_rules! unary {
             }
             fn eval(&self, i: &[&HostData]) -> HostData {
                 match i[0] {
-                    $(HostData::$v(a) => HostData::$v(a.mapv(|$x| $e)),)*
+                    $(HostData::$v(a) => HostData::$v(cpu::map1(a, |$x| $e)),)*
                     other => unreachable!("{} on {}", $name, other.dtype()),
                 }
             }

@@ -23,23 +23,79 @@ pub fn broadcast_in_dim(h: &HostData, shape: &[usize], dims: &[usize]) -> HostDa
         for (i, &d) in dims.iter().enumerate() {
             expanded[d] = a.shape()[i];
         }
-        let r = match a.view().into_shape_with_order(IxDyn(&expanded)) {
-            Ok(v) => v.to_owned(),
-            Err(_) => match a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&expanded)) {
-                Ok(v) => v,
-                Err(e) => unreachable!("broadcast_in_dim reshape: {e}"),
-            },
+        let src = a.as_standard_layout();
+        let src = match src.as_slice() {
+            Some(s) => s,
+            None => unreachable!("a standard-layout array is contiguous"),
         };
-        match r.broadcast(IxDyn(shape)) {
-            Some(b) => b.as_standard_layout().into_owned(),
-            None => unreachable!("broadcast_in_dim checked by its shape rule"),
+        let mut out = Vec::with_capacity(shape.iter().product());
+        broadcast_into(&mut out, src, &expanded, shape);
+        match ArrayD::from_shape_vec(IxDyn(shape), out) {
+            Ok(x) => x,
+            Err(e) => unreachable!("broadcast_in_dim checked by its shape rule: {e}"),
         }
     })
 }
 
+/// Appends to `out` the row-major data of `src` (row-major, of shape `from`:
+/// `to`'s rank, each axis equal to `to`'s or 1) repeated along its axes of
+/// length 1 to the shape `to`. Copies whole runs: the innermost axes that need
+/// no repeating are one slice copy, and a repeated block is copied as a block.
+fn broadcast_into<T: Copy>(out: &mut Vec<T>, src: &[T], from: &[usize], to: &[usize]) {
+    if from == to {
+        out.extend_from_slice(src);
+        return;
+    }
+    if to[0] == 0 {
+        return;
+    }
+    let inner: usize = from[1..].iter().product();
+    let start = out.len();
+    for row in src.chunks_exact(inner.max(1)).take(from[0]) {
+        broadcast_into(out, row, &from[1..], &to[1..]);
+    }
+    if from[0] == 1 && to[0] > 1 {
+        let block = start..out.len();
+        if block.len() == 1 {
+            let v = out[start];
+            out.resize(start + to[0], v);
+        } else {
+            for _ in 1..to[0] {
+                out.extend_from_within(block.clone());
+            }
+        }
+    }
+}
+
 /// Output axis `i` is input axis `perm[i]`.
 pub fn transpose(h: &HostData, perm: &[usize]) -> HostData {
-    map_host!(h, |a| a.view().permuted_axes(IxDyn(perm)).as_standard_layout().into_owned())
+    map_host!(h, |a| match a.as_slice() {
+        Some(src) if perm == [1, 0] => {
+            let (rows, cols) = (a.shape()[0], a.shape()[1]);
+            match ArrayD::from_shape_vec(IxDyn(&[cols, rows]), transpose2(src, rows, cols)) {
+                Ok(x) => x,
+                Err(e) => unreachable!("transpose of a {rows}x{cols} matrix: {e}"),
+            }
+        }
+        _ => a.view().permuted_axes(IxDyn(perm)).as_standard_layout().into_owned(),
+    })
+}
+
+/// A row-major `rows x cols` matrix transposed, in square tiles so that both
+/// the reads and the writes stay within a few cache lines at a time.
+fn transpose2<T: Copy>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 32;
+    let mut out = src.to_vec(); // every element is overwritten below
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Strided slice `[start, limit)` with `stride` on each axis.
@@ -108,4 +164,53 @@ pub fn concatenate(hs: &[&HostData], axis: usize) -> HostData {
     }
     let _ = with_host!(hs[0], |a| a.ndim());
     cat!(F32, F64, I32, U32, U8, Bool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// ndarray's own (element by element) broadcast, the reference.
+    fn reference_broadcast(a: &ArrayD<i32>, expanded: &[usize], shape: &[usize]) -> ArrayD<i32> {
+        let v = a.view().into_shape_with_order(IxDyn(expanded)).expect("same size");
+        v.broadcast(IxDyn(shape)).expect("broadcastable").as_standard_layout().into_owned()
+    }
+
+    proptest! {
+        /// Every broadcast of a random shape (each output axis either the
+        /// operand's or new, each operand axis of length 1 or not) equals
+        /// ndarray's element-by-element broadcast.
+        #[test]
+        fn broadcast_in_dim_matches_ndarray(
+            axes in prop::collection::vec((0usize..4, prop::bool::ANY, 1usize..4), 0..5),
+        ) {
+            // output axis k: (length, whether it comes from the operand, the operand's length is 1)
+            let shape: Vec<usize> = axes.iter().map(|&(n, _, _)| n).collect();
+            let dims: Vec<usize> = axes.iter().enumerate().filter(|(_, a)| a.1).map(|(k, _)| k).collect();
+            let operand: Vec<usize> = dims.iter().map(|&k| if axes[k].2 == 1 { 1 } else { shape[k] }).collect();
+            let n: usize = operand.iter().product();
+            let a = ArrayD::from_shape_vec(IxDyn(&operand), (0..n as i32).collect()).expect("shape");
+            let mut expanded = vec![1usize; shape.len()];
+            for (i, &d) in dims.iter().enumerate() {
+                expanded[d] = operand[i];
+            }
+            let ours = match broadcast_in_dim(&HostData::I32(a.clone()), &shape, &dims) {
+                HostData::I32(x) => x,
+                other => panic!("dtype {}", other.dtype()),
+            };
+            prop_assert_eq!(ours, reference_broadcast(&a, &expanded, &shape));
+        }
+
+        /// The tiled 2-D transpose equals ndarray's, for shapes around the tile size.
+        #[test]
+        fn transpose_2d_matches_ndarray(rows in 0usize..70, cols in 0usize..70) {
+            let a = ArrayD::from_shape_vec(IxDyn(&[rows, cols]), (0..(rows * cols) as i32).collect()).expect("shape");
+            let ours = match transpose(&HostData::I32(a.clone()), &[1, 0]) {
+                HostData::I32(x) => x,
+                other => panic!("dtype {}", other.dtype()),
+            };
+            prop_assert_eq!(ours, a.t().as_standard_layout().into_owned());
+        }
+    }
 }

@@ -18,9 +18,25 @@ pub use reduce::{ReduceOp, arg_reduce, reduce};
 use crate::core::{DType, Element, HostData};
 use ndarray::{ArrayD, Zip};
 
+/// Elementwise kernels on arrays of at least this many elements run on every
+/// core (rayon); smaller ones on the calling thread, where splitting the work
+/// costs more than it saves. Each element is computed alone, so the results
+/// are the same either way.
+const PARALLEL_MIN_LEN: usize = 1 << 16;
+
+/// Elementwise map of one array.
+pub fn map1<A: Copy + Send + Sync, C: Send>(a: &ArrayD<A>, f: impl Fn(A) -> C + Send + Sync) -> ArrayD<C> {
+    if a.len() >= PARALLEL_MIN_LEN { Zip::from(a).par_map_collect(|&x| f(x)) } else { a.mapv(f) }
+}
+
 /// Elementwise map of two same-shaped arrays.
-pub fn zip_map<A: Copy, B: Copy, C>(a: &ArrayD<A>, b: &ArrayD<B>, f: impl Fn(A, B) -> C) -> ArrayD<C> {
-    Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
+pub fn zip_map<A: Copy + Send + Sync, B: Copy + Send + Sync, C: Send>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    f: impl Fn(A, B) -> C + Send + Sync,
+) -> ArrayD<C> {
+    let zip = Zip::from(a).and(b);
+    if a.len() >= PARALLEL_MIN_LEN { zip.par_map_collect(|&x, &y| f(x, y)) } else { zip.map_collect(|&x, &y| f(x, y)) }
 }
 
 /// Elementwise select: `p ? a : b`.
@@ -32,9 +48,14 @@ pub fn select(p: &HostData, a: &HostData, b: &HostData) -> HostData {
     macro_rules! sel {
         ($($v:ident),*) => {
             match (a, b) {
-                $((HostData::$v(a), HostData::$v(b)) => HostData::$v(
-                    Zip::from(p).and(a).and(b).map_collect(|&p, &x, &y| if p { x } else { y }),
-                ),)*
+                $((HostData::$v(a), HostData::$v(b)) => HostData::$v({
+                    let zip = Zip::from(p).and(a).and(b);
+                    if p.len() >= PARALLEL_MIN_LEN {
+                        zip.par_map_collect(|&p, &x, &y| if p { x } else { y })
+                    } else {
+                        zip.map_collect(|&p, &x, &y| if p { x } else { y })
+                    }
+                }),)*
                 _ => unreachable!("select branches of different dtypes"),
             }
         };
@@ -43,7 +64,7 @@ pub fn select(p: &HostData, a: &HostData, b: &HostData) -> HostData {
 }
 
 fn cast_to<A: Element, B: Element>(a: &ArrayD<A>) -> ArrayD<B> {
-    a.mapv(|x| B::from_f64(x.to_f64()))
+    map1(a, |x| B::from_f64(x.to_f64()))
 }
 
 /// Converts every element to `dtype` as Rust's `as` does (floats to integers
@@ -55,7 +76,7 @@ pub fn convert(h: &HostData, dtype: DType) -> HostData {
     match dtype {
         DType::F32 => match h {
             // direct casts avoid double rounding through f64
-            HostData::F64(a) => HostData::F32(a.mapv(|x| x as f32)),
+            HostData::F64(a) => HostData::F32(map1(a, |x| x as f32)),
             _ => HostData::F32(to::<f32>(h)),
         },
         DType::F64 => HostData::F64(to::<f64>(h)),
