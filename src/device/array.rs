@@ -31,19 +31,12 @@ impl DeviceArray {
         Array { repr: Arc::new(Repr::Device(d)) }
     }
 
-    /// Copies host data to `device`.
+    /// Copies host data to `device`. No host copy is kept: reading the
+    /// values back copies them from the device (once), as for any other
+    /// device array, so an uploaded data set is not held twice in host memory.
     pub(crate) fn upload(h: &HostData, device: &XlaDevice) -> Result<Array, Error> {
-        let buffer = device.upload(h)?;
         let aval = Aval { shape: h.shape().to_vec(), dtype: h.dtype() };
-        let d = DeviceArray {
-            aval,
-            device: device.clone(),
-            buffer: Mutex::new(Some(Arc::new(buffer))),
-            host: OnceLock::new(),
-        };
-        // The host copy is already known: reading it back costs nothing.
-        let _ = d.host.set(h.clone());
-        Ok(Array { repr: Arc::new(Repr::Device(d)) })
+        Ok(DeviceArray::wrap(device.upload(h)?, aval, device.clone()))
     }
 
     /// The device buffer, shared, for passing to a program.
