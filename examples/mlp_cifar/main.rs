@@ -31,8 +31,9 @@ use std::time::Instant;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Train the report's MLP on CIFAR-10 with rjax")]
 pub struct Args {
-    /// Where to compute: cpu (built-in), xla-cpu, cuda, or auto (cuda with the
-    /// `cuda` feature, else xla-cpu when its plugin is installed, else cpu).
+    /// Where to compute: cpu (built-in), xla-cpu, cuda, or auto ($RJAX_DEVICE,
+    /// or cuda with the `cuda` feature when a GPU works, else xla-cpu when its
+    /// plugin is installed, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
     #[command(flatten)]
@@ -71,12 +72,17 @@ fn main() {
     }
 }
 
+/// The device `--device` names; for `auto`, `RJAX_DEVICE` or the `cuda`
+/// feature choose (see `rjax::default_device`), and where neither picks a
+/// device, or the `cuda` feature finds no GPU, XLA's CPU plugin when it is
+/// installed, else the built-in CPU.
 fn pick_device(name: &str) -> Result<Device, rjax::Error> {
     if name != "auto" {
         return rjax::device(name);
     }
-    if cfg!(feature = "cuda") {
-        return Ok(rjax::default_device());
+    let chosen = rjax::default_device();
+    if std::env::var_os("RJAX_DEVICE").is_some() || !matches!(chosen, Device::Cpu) {
+        return Ok(chosen);
     }
     Ok(rjax::device("xla-cpu").unwrap_or(Device::Cpu))
 }
