@@ -65,28 +65,36 @@ fn args(flags: &[&str]) -> Args {
     Args::try_parse_from(all).expect("valid flags")
 }
 
+/// A data folder (with the learnable set, or empty) and an output folder, both temporary.
+struct Dirs {
+    data: tempfile::TempDir,
+    out: tempfile::TempDir,
+}
+
+impl Dirs {
+    fn new(with_data: bool) -> Dirs {
+        let dirs = Dirs { data: tempfile::tempdir().expect("temp dir"), out: tempfile::tempdir().expect("temp dir") };
+        if with_data {
+            write_data(dirs.data.path());
+        }
+        dirs
+    }
+
+    /// Runs the example with `--data-dir` and `--out` set to these folders, then `flags`.
+    fn run(&self, flags: &[&str]) -> Result<mlp_cifar::report::Summary, Box<dyn std::error::Error>> {
+        let (data, out) = (self.data.path().to_str().expect("utf-8"), self.out.path().to_str().expect("utf-8"));
+        let all: Vec<&str> = ["--data-dir", data, "--out", out].into_iter().chain(flags.iter().copied()).collect();
+        run(&args(&all), &unreachable_source())
+    }
+}
+
 #[test]
 fn trains_on_a_small_data_set_and_writes_its_outputs() {
-    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
-    write_data(data.path());
-    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
-    let flags = [
-        "--data-dir",
-        data_dir,
-        "--out",
-        out_dir,
-        "--epochs",
-        "4",
-        "--batch-size",
-        "50",
-        "--val-size",
-        "200",
-        "--lr",
-        "1e-3",
-        "--seed",
-        "3",
-    ];
-    let summary = run(&args(&flags), &unreachable_source()).expect("the example runs");
+    let dirs = Dirs::new(true);
+    let summary = dirs
+        .run(&["--epochs", "4", "--batch-size", "50", "--val-size", "200", "--seed", "3"])
+        .expect("the example runs");
+    let (data, out) = (&dirs.data, &dirs.out);
 
     assert_eq!(summary.epochs, 4);
     assert!(summary.best_val_acc > 0.8, "validation accuracy {} (chance 0.1)", summary.best_val_acc);
@@ -132,32 +140,15 @@ fn trains_on_a_small_data_set_and_writes_its_outputs() {
 
 #[test]
 fn stops_early_and_restores_the_best_parameters() {
-    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
-    write_data(data.path());
-    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    let dirs = Dirs::new(true);
     // lr 0: the parameters never change, so the validation accuracy never
     // improves on epoch 1's and the run stops after 1 + patience epochs
-    let flags = [
-        "--data-dir",
-        data_dir,
-        "--out",
-        out_dir,
-        "--epochs",
-        "50",
-        "--patience",
-        "2",
-        "--batch-size",
-        "100",
-        "--val-size",
-        "200",
-        "--lr",
-        "0",
-    ];
-    let summary = run(&args(&flags), &unreachable_source()).expect("the example runs");
+    let flags = ["--epochs", "50", "--patience", "2", "--batch-size", "100", "--val-size", "200", "--lr", "0"];
+    let summary = dirs.run(&flags).expect("the example runs");
     assert_eq!((summary.epochs, summary.best_epoch), (3, 1));
     // the checkpoint is the initial model (seed 0's key for the initial parameters)
     let init = Mlp::new(&random::split(&random::key(0), 3)[0], &mlp_cifar::protocol::WIDTHS, Init::LecunNormal);
-    let best = rjax::checkpoint::load(out.path().join("best.safetensors"), &init).expect("the checkpoint loads");
+    let best = rjax::checkpoint::load(dirs.out.path().join("best.safetensors"), &init).expect("the checkpoint loads");
     for (a, b) in tree::leaves(&best).iter().zip(tree::leaves(&init)) {
         assert_eq!(a.to_vec::<f32>(), b.to_vec::<f32>());
     }
@@ -165,26 +156,17 @@ fn stops_early_and_restores_the_best_parameters() {
 
 #[test]
 fn offline_without_data_says_what_to_do() {
-    let (data, out) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
-    let (data_dir, out_dir) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
-    let err = run(&args(&["--data-dir", data_dir, "--out", out_dir]), &unreachable_source())
-        .err()
-        .expect("no data and no network is an error")
-        .to_string();
+    let dirs = Dirs::new(false);
+    let err = dirs.run(&[]).err().expect("no data and no network is an error").to_string();
     for needed in ["--data-dir", "CIFAR10_DIR", "127.0.0.1:9"] {
         assert!(err.contains(needed), "the error does not mention {needed}: {err}");
     }
-    assert_eq!(std::fs::read_dir(out.path()).expect("out dir").count(), 0, "nothing is written on failure");
+    assert_eq!(std::fs::read_dir(dirs.out.path()).expect("out dir").count(), 0, "nothing is written on failure");
 }
 
 #[test]
 fn rejects_a_dropout_rate_outside_0_1() {
-    let out = tempfile::tempdir().expect("temp dir");
-    let out_dir = out.path().to_str().expect("utf-8");
-    let err = run(&args(&["--dropout", "1", "--out", out_dir]), &unreachable_source())
-        .err()
-        .expect("dropout 1 is an error")
-        .to_string();
+    let err = Dirs::new(false).run(&["--dropout", "1"]).err().expect("dropout 1 is an error").to_string();
     assert!(err.contains("--dropout must be in [0, 1), got 1"), "{err}");
 }
 
