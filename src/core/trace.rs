@@ -295,14 +295,36 @@ pub fn trace_graph(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) ->
 pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
     assert_eq!(args.len(), g.inputs.len(), "eval_graph: wrong number of arguments");
     let mut env = initial_env(g, args);
-    for e in &g.eqns {
+    let last_use = last_uses(g);
+    for (i, e) in g.eqns.iter().enumerate() {
         let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
         let outs = bind_op(&e.op, &ins);
         for (v, y) in e.outs.iter().zip(outs) {
             env[v.0 as usize] = Some(y);
         }
+        // Free what no later equation reads, so memory is reused as the graph runs.
+        for v in &e.inputs {
+            if last_use[v.0 as usize] == Some(i) {
+                env[v.0 as usize] = None;
+            }
+        }
     }
     g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
+}
+
+/// For each variable, the index of the last equation that reads it; `None`
+/// for the graph's outputs (kept to the end) and for variables no equation reads.
+fn last_uses(g: &Graph) -> Vec<Option<usize>> {
+    let mut last = vec![None; g.avals.len()];
+    for (i, e) in g.eqns.iter().enumerate() {
+        for v in &e.inputs {
+            last[v.0 as usize] = Some(i);
+        }
+    }
+    for v in &g.outputs {
+        last[v.0 as usize] = None;
+    }
+    last
 }
 
 /// The environment every graph interpreter starts from: one slot per variable,
