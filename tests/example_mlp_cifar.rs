@@ -107,6 +107,8 @@ fn trains_on_a_small_data_set_and_writes_its_outputs() {
     assert_eq!(m["config"]["batch_size"], 50);
     assert_eq!(m["config"]["widths"], serde_json::json!([3072, 1024, 512, 256, 10]));
     assert_eq!(m["summary"]["test_acc"].as_f64(), Some(summary.test_acc));
+    assert_eq!(m["device_description"].as_str(), Some(summary.device_description.as_str()));
+    assert!(summary.device_description.starts_with(&format!("{}: ", summary.device)), "{}", summary.device_description);
     let epochs = m["epochs"].as_array().expect("an epoch list");
     assert_eq!(epochs.len(), 4);
     for (i, e) in epochs.iter().enumerate() {

@@ -258,6 +258,10 @@ fn device_names_parse_and_unknown_ones_are_errors() {
         assert!(rjax::devices().contains(&d));
         let e = rjax::device("xla-cpu:999").expect_err("no such ordinal");
         assert!(e.to_string().contains("device(s)"), "{e}");
+        let text = d.describe();
+        for part in ["xla-cpu:0: ", ", cpu ", "PJRT C API 0.", "xla_cpu_pjrt.so"] {
+            assert!(text.contains(part), "describe() lacks {part:?}: {text}");
+        }
     }
 }
 

@@ -95,7 +95,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     p.check()?;
     let device = pick_device(&args.device)?;
     let data = p.load(source)?;
-    println!("{}", data.describe(&format!("device {device}")));
+    println!("{}", data.describe(&format!("device {}", device.describe())));
     let (train, val, test) = (&data.train, &data.val, &data.test);
 
     let keys = p.keys();
@@ -170,6 +170,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     rjax::checkpoint::load(args.out.join("best.safetensors"), &best)?;
     let summary = report::Summary {
         device: device.to_string(),
+        device_description: device.describe(),
         train_seconds,
         epochs: history.len(),
         best_epoch,

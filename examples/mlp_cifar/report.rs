@@ -8,6 +8,8 @@ use std::path::Path;
 /// The figures of the report's table for this run.
 pub struct Summary {
     pub device: String,
+    /// `Device::describe`: the device's kind, platform and plugin versions.
+    pub device_description: String,
     pub train_seconds: f64,
     pub epochs: usize,
     pub best_epoch: usize,
@@ -71,6 +73,7 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
         },
         "versions": { "rjax": env!("CARGO_PKG_VERSION"), "rustc_target": std::env::consts::ARCH },
         "device": s.device,
+        "device_description": s.device_description,
         "summary": {
             "train_seconds": s.train_seconds, "epochs": s.epochs, "best_epoch": s.best_epoch,
             "best_val_acc": s.best_val_acc, "test_loss": s.test_loss, "test_acc": s.test_acc,

@@ -97,6 +97,28 @@ impl Device {
         }
     }
 
+    /// What the device is, for logs and reports: for an XLA device its kind
+    /// (the CPU or GPU model as the plugin names it), the platform and its
+    /// version, the PJRT C API version and the plugin's file.
+    ///
+    /// ```
+    /// assert_eq!(rjax::Device::Cpu.describe(), "cpu: rjax's built-in backend (ndarray, gemm)");
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Device::Cpu => "cpu: rjax's built-in backend (ndarray, gemm)".into(),
+            Device::Xla(d) => {
+                let client = &d.rt.client;
+                let kind = d.pjrt().kind().unwrap_or_else(|e| format!("kind unknown ({e})"));
+                let platform = client.platform_name().unwrap_or_else(|_| d.rt.platform.to_string());
+                let version = client.platform_version().unwrap_or_default();
+                let (major, minor) = client.plugin().api_version();
+                let plugin = client.plugin().path().display();
+                format!("{self}: {kind}, {platform} {version}, PJRT C API {major}.{minor}, plugin {plugin}")
+            }
+        }
+    }
+
     /// The device's number among its platform's devices (0 for the built-in CPU).
     ///
     /// ```
