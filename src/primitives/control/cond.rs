@@ -57,6 +57,43 @@ impl Cond {
     }
 
     /// The branch an index selects (clamped into range).
+    /// A new `cond` on `index` whose branches are this one's transformed by
+    /// `f`, applied to `ops` followed by `extras`. A new branch takes this
+    /// one's operands, then the extra values present in `mask` (of avals
+    /// `extra_avals`), and returns `f(branch, operands, extra values by mask)`.
+    /// The jvp passes tangents as the extras, the vjp cotangents.
+    fn apply_transformed(
+        &self,
+        index: &Array,
+        ops: &[Array],
+        extra_avals: &[Aval],
+        extras: Vec<Array>,
+        mask: &[bool],
+        f: impl Fn(&Graph, Vec<Array>, Vec<Option<Array>>) -> Vec<Array>,
+    ) -> Vec<Array> {
+        let ins = self.in_avals();
+        let mut avals = ins.clone();
+        avals.extend_from_slice(extra_avals);
+        let parts = self
+            .branches
+            .iter()
+            .map(|b| {
+                trace_closed(&avals, |a| {
+                    let mut cur = Cursor::new(a);
+                    let prim = cur.take(ins.len()).to_vec();
+                    let extra = cur.take_some(mask);
+                    f(b, prim, extra)
+                })
+            })
+            .collect();
+        let (graphs, consts) = share_consts(parts);
+        let mut operands = vec![index.clone()];
+        operands.extend(consts);
+        operands.extend_from_slice(ops);
+        operands.extend(extras);
+        Cond::new(graphs).apply(&operands)
+    }
+
     fn pick_branch(&self, index: &HostData) -> usize {
         let last = self.branches.len() - 1;
         match index {
@@ -110,34 +147,17 @@ impl MultiPrimitive for Cond {
                 *o |= d;
             }
         }
-        let ins = self.in_avals();
-        let mut avals = ins.clone();
-        avals.extend(pick(&ins, &nz));
-        let parts = self
-            .branches
-            .iter()
-            .map(|b| {
-                trace_closed(&avals, |a| {
-                    let mut cur = Cursor::new(a);
-                    let prim = cur.take(ins.len()).to_vec();
-                    let tan = cur.take_some(&nz);
-                    let (outs, touts) = jvp_graph(b, &prim, &tan);
-                    let mut r = outs.clone();
-                    for (k, o) in outs.iter().enumerate() {
-                        if onz[k] {
-                            r.push(touts[k].clone().unwrap_or_else(|| zeros_like(o)));
-                        }
-                    }
-                    r
-                })
-            })
-            .collect();
-        let (graphs, consts) = share_consts(parts);
-        let mut operands = vec![x[0].clone()];
-        operands.extend(consts);
-        operands.extend_from_slice(ops);
-        operands.extend(pick(&t[1..], &nz).into_iter().flatten());
-        let outs = Cond::new(graphs).apply(&operands);
+        let tangents: Vec<Array> = pick(&t[1..], &nz).into_iter().flatten().collect();
+        let outs = self.apply_transformed(&x[0], ops, &pick(&self.in_avals(), &nz), tangents, &nz, |b, prim, tan| {
+            let (outs, touts) = jvp_graph(b, &prim, &tan);
+            let mut r = outs.clone();
+            for (k, o) in outs.iter().enumerate() {
+                if onz[k] {
+                    r.push(touts[k].clone().unwrap_or_else(|| zeros_like(o)));
+                }
+            }
+            r
+        });
         let mut cur = Cursor::new(&outs);
         let prim = cur.take(onz.len()).to_vec();
         (prim, cur.take_some(&onz))
@@ -148,30 +168,15 @@ impl MultiPrimitive for Cond {
         let ins = self.in_avals();
         let want: Vec<bool> = wants[1..].iter().zip(&ins).map(|(w, a)| *w && a.dtype.is_float()).collect();
         let present: Vec<bool> = ct.iter().map(|c| c.is_some()).collect();
-        let mut avals = ins.clone();
-        avals.extend(pick(&self.out_avals(), &present));
-        let parts = self
-            .branches
-            .iter()
-            .map(|b| {
-                trace_closed(&avals, |a| {
-                    let mut cur = Cursor::new(a);
-                    let prim = cur.take(ins.len()).to_vec();
-                    let cts = cur.take_some(&present);
-                    let cin = Tape::forward(b, &prim, &want).backward(b, &cts);
-                    (0..prim.len())
-                        .filter(|&i| want[i])
-                        .map(|i| cin[i].clone().unwrap_or_else(|| zeros_like(&prim[i])))
-                        .collect()
-                })
-            })
-            .collect();
-        let (graphs, consts) = share_consts(parts);
-        let mut operands = vec![x[0].clone()];
-        operands.extend(consts);
-        operands.extend_from_slice(ops);
-        operands.extend(ct.iter().flatten().cloned());
-        let outs = Cond::new(graphs).apply(&operands);
+        let cts: Vec<Array> = ct.iter().flatten().cloned().collect();
+        let outs =
+            self.apply_transformed(&x[0], ops, &pick(&self.out_avals(), &present), cts, &present, |b, prim, cts| {
+                let cin = Tape::forward(b, &prim, &want).backward(b, &cts);
+                (0..prim.len())
+                    .filter(|&i| want[i])
+                    .map(|i| cin[i].clone().unwrap_or_else(|| zeros_like(&prim[i])))
+                    .collect()
+            });
         let mut r = vec![None];
         r.extend(Cursor::new(&outs).take_some(&want));
         r
