@@ -23,7 +23,7 @@ mod protocol;
 use clap::Parser;
 use dfdx::prelude::Cpu;
 use dfdx_mlp::{DfdxMlp, load_mlp, optax_adam};
-use protocol::{Protocol, WIDTHS};
+use protocol::{EarlyStopping, Protocol, Verdict, WIDTHS};
 use rjax::data::Dataset;
 use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp};
@@ -62,7 +62,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let params = Mlp::new(&keys.init, &WIDTHS, Init::LecunNormal);
     let mut net: Net = load_mlp(&Cpu::seed_from_u64(p.seed), &params, p.dropout as f32, optax_adam(p.lr));
 
-    let (mut best_acc, mut best_epoch, mut best) = (f64::NEG_INFINITY, 0, None);
+    let (mut stopping, mut best) = (EarlyStopping::new(p.patience), None);
     let t_train = Instant::now();
     let mut epochs_run = 0;
     for epoch in 1..=p.epochs {
@@ -86,22 +86,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             correct as f64 / n_train.max(1) as f64,
             n_train as f64 / seconds
         );
-        if val_acc > best_acc {
-            (best_acc, best_epoch, best) = (val_acc, epoch, Some(net.net.clone()));
-        } else if epoch - best_epoch >= p.patience {
-            println!(
-                "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
-                p.patience
-            );
-            break;
+        match stopping.observe(epoch, val_acc) {
+            Verdict::Better => best = Some(net.net.clone()),
+            Verdict::Stop => break,
+            Verdict::Wait => {}
         }
     }
     let train_seconds = t_train.elapsed().as_secs_f64();
     net.net = best.ok_or("no epoch was run (--epochs 0)")?;
     let (test_loss, test_acc) = evaluate(&net, test)?;
     println!(
-        "test acc {test_acc:.4}  test loss {test_loss:.4}  (best epoch {best_epoch} of {epochs_run}, \
-         val acc {best_acc:.4}); training {train_seconds:.1} s, total {:.1} s",
+        "test acc {test_acc:.4}  test loss {test_loss:.4}  (best epoch {} of {epochs_run}, \
+         val acc {:.4}); training {train_seconds:.1} s, total {:.1} s",
+        stopping.best_epoch,
+        stopping.best_acc,
         t_start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -103,3 +103,44 @@ impl Data {
         )
     }
 }
+
+/// What one epoch's validation accuracy means for early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Better than every earlier epoch: keep this epoch's model.
+    Better,
+    /// Not better, and fewer than `--patience` epochs since the best.
+    Wait,
+    /// `--patience` epochs without a better accuracy: stop (restore the best).
+    Stop,
+}
+
+/// The report's early stopping on validation accuracy: the best accuracy so
+/// far, its epoch, and when to stop.
+pub struct EarlyStopping {
+    patience: usize,
+    pub best_acc: f64,
+    pub best_epoch: usize,
+}
+
+impl EarlyStopping {
+    pub fn new(patience: usize) -> EarlyStopping {
+        EarlyStopping { patience, best_acc: f64::NEG_INFINITY, best_epoch: 0 }
+    }
+
+    /// Records `epoch`'s validation accuracy; prints why when it is time to stop.
+    pub fn observe(&mut self, epoch: usize, val_acc: f64) -> Verdict {
+        if val_acc > self.best_acc {
+            (self.best_acc, self.best_epoch) = (val_acc, epoch);
+            Verdict::Better
+        } else if epoch - self.best_epoch >= self.patience {
+            println!(
+                "early stop: no better validation accuracy for {} epochs (best at epoch {})",
+                self.patience, self.best_epoch
+            );
+            Verdict::Stop
+        } else {
+            Verdict::Wait
+        }
+    }
+}

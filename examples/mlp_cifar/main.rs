@@ -18,7 +18,7 @@ pub mod report;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use protocol::{Protocol, WIDTHS};
+use protocol::{EarlyStopping, Protocol, Verdict, WIDTHS};
 use rjax::data::Dataset;
 use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
@@ -106,7 +106,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let eval = eval_step().on(device.clone());
 
     let mut history: Vec<Epoch> = Vec::new();
-    let (mut best_acc, mut best_epoch, mut best_params) = (f64::NEG_INFINITY, 0, None);
+    let (mut stopping, mut best_params) = (EarlyStopping::new(p.patience), None);
     let t_train = Instant::now();
     for epoch in 1..=p.epochs {
         let t0 = Instant::now();
@@ -145,20 +145,17 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
             e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds, e.samples_per_s
         );
         history.push(e);
-        if val_acc > best_acc {
-            (best_acc, best_epoch) = (val_acc, epoch);
-            // A host copy: the device buffers are donated to the next step.
-            let host = rjax::tree::leaves(&state.params)
-                .iter()
-                .map(|w| device_put(w, &Device::Cpu))
-                .collect::<Result<Vec<_>, _>>()?;
-            best_params = Some(rjax::tree::unflatten(&state.params, host)?);
-        } else if epoch - best_epoch >= p.patience {
-            println!(
-                "early stop: no better validation accuracy for {} epochs (best at epoch {best_epoch})",
-                p.patience
-            );
-            break;
+        match stopping.observe(epoch, val_acc) {
+            Verdict::Better => {
+                // A host copy: the device buffers are donated to the next step.
+                let host = rjax::tree::leaves(&state.params)
+                    .iter()
+                    .map(|w| device_put(w, &Device::Cpu))
+                    .collect::<Result<Vec<_>, _>>()?;
+                best_params = Some(rjax::tree::unflatten(&state.params, host)?);
+            }
+            Verdict::Stop => break,
+            Verdict::Wait => {}
         }
     }
     let train_seconds = t_train.elapsed().as_secs_f64();
@@ -173,8 +170,8 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         device_description: device.describe(),
         train_seconds,
         epochs: history.len(),
-        best_epoch,
-        best_val_acc: best_acc,
+        best_epoch: stopping.best_epoch,
+        best_val_acc: stopping.best_acc,
         test_loss,
         test_acc,
         peak_rss_mb: report::peak_rss_mb(),
