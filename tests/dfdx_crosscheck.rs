@@ -205,25 +205,15 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
 type Stepper = Box<dyn Fn(&StepIn) -> (State, Array)>;
 
 fn stepper(tx: &GradientTransformation, mode: Mode) -> Stepper {
-    let f = {
-        let tx = tx.clone();
-        jit(move |a: &StepIn| step(&tx, 0.0, a))
+    let tx = tx.clone();
+    let device = match mode {
+        Mode::Eager => return Box::new(move |a: &StepIn| step(&tx, 0.0, a)),
+        Mode::JitCpu => Device::Cpu,
+        Mode::JitXla { .. } => rjax::device("xla-cpu").expect("the xla-cpu device"),
     };
-    match mode {
-        Mode::Eager => {
-            let tx = tx.clone();
-            Box::new(move |a: &StepIn| step(&tx, 0.0, a))
-        }
-        Mode::JitCpu => {
-            let f = f.on(Device::Cpu);
-            Box::new(move |a: &StepIn| f.call(a))
-        }
-        Mode::JitXla { donate } => {
-            let f = f.on(rjax::device("xla-cpu").expect("the xla-cpu device"));
-            let f = if donate { f.donate_argnums(&[0]) } else { f };
-            Box::new(move |a: &StepIn| f.call(a))
-        }
-    }
+    let f = jit(move |a: &StepIn| step(&tx, 0.0, a)).on(device);
+    let f = if matches!(mode, Mode::JitXla { donate: true }) { f.donate_argnums(&[0]) } else { f };
+    Box::new(move |a: &StepIn| f.call(a))
 }
 
 /// `STEPS` rjax steps without dropout.
