@@ -29,7 +29,9 @@ pub mod random;
 pub mod transforms;
 pub mod tree;
 
-pub use crate::core::{Array, Aval, DType, Element, Graph, HostData, MultiPrimitive, Primitive, bind, bind_multi};
+pub use crate::core::{
+    Array, Aval, DType, Element, Graph, HostData, MultiPrimitive, Primitive, bind, bind_multi, promote_types,
+};
 pub use device::{
     Device, Error, MemoryStats, Platform, XlaDevice, default_device, device, device_put, devices, set_default_device,
 };

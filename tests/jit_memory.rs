@@ -47,7 +47,7 @@ fn ten_thousand_jitted_calls_and_eager_device_ops_keep_memory_flat() {
     let mut x = device_put(&Array::zeros(&[64, 64], DType::F32), &dev).expect("device_put");
     let eager = |n: usize, x: &mut Array| {
         for _ in 0..n {
-            *x = jnp::add(x, &g);
+            *x = jnp::add(&*x, &g);
         }
         x.block_until_ready().expect("run");
     };

@@ -123,6 +123,11 @@ fn compile_options_proto_bytes() {
     let mut expected = vec![0x1a, 15, 0x08];
     expected.extend([0xff; 9]);
     expected.extend([0x01, 0x20, 0x01, 0x28, 0x01]);
+    // env_option_overrides (field 7, length 33) { key (1): "xla_cpu_enable_fast_min_max", value (2): { bool_field (2): false } }
+    let key = b"xla_cpu_enable_fast_min_max";
+    expected.extend([0x3a, 33, 0x0a, key.len() as u8]);
+    expected.extend(key);
+    expected.extend([0x12, 2, 0x10, 0x00]);
     assert_eq!(default_compile_options(), expected);
 }
 

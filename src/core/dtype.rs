@@ -171,3 +171,33 @@ element!(i32, I32, |x: i32| x as f64, |v: f64| v as i32);
 element!(u32, U32, |x: u32| x as f64, |v: f64| v as u32);
 element!(u8, U8, |x: u8| x as f64, |v: f64| v as u8);
 element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0);
+
+/// The dtype two arrays of `a` and `b` are converted to before they meet
+/// (JAX's `jnp.promote_types`, on rjax's dtypes).
+///
+/// It follows JAX's promotion lattice: `bool < u8 < u32`, `u8 < i32`, every
+/// integer `< f32 < f64`. Where JAX with 64-bit types enabled answers `i64`
+/// (`u32` with `i32`), rjax, which has no 64-bit integers, answers `i32` as JAX
+/// does in its default 32-bit mode (docs/jax_differences.md).
+///
+/// ```
+/// use rjax::{DType, promote_types};
+/// assert_eq!(promote_types(DType::I32, DType::F32), DType::F32);
+/// assert_eq!(promote_types(DType::U8, DType::I32), DType::I32);
+/// assert_eq!(promote_types(DType::Bool, DType::U8), DType::U8);
+/// assert_eq!(promote_types(DType::F32, DType::F64), DType::F64);
+/// ```
+pub fn promote_types(a: DType, b: DType) -> DType {
+    use DType::*;
+    if a == b {
+        return a;
+    }
+    match (a, b) {
+        (Bool, x) | (x, Bool) => x,
+        (F64, _) | (_, F64) => F64,
+        (F32, _) | (_, F32) => F32,
+        (U8, U32) | (U32, U8) => U32,
+        // u8 with i32, and u32 with i32 (JAX's i64 in 64-bit mode, i32 by default)
+        _ => I32,
+    }
+}

@@ -11,7 +11,7 @@ mod trace;
 pub use array::Array;
 pub(crate) use array::Repr;
 pub use aval::{Aval, broadcast_shapes, normalize_axis};
-pub use dtype::{DType, Element, HostData};
+pub use dtype::{DType, Element, HostData, promote_types};
 pub use graph::{Eqn, Graph, Var};
 pub use op::{MultiPrimitive, Op};
 pub use trace::{Primitive, bind, bind_multi, eval_graph, trace_graph};

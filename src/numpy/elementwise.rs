@@ -1,15 +1,24 @@
 //! Elementwise functions with broadcasting.
 
-use super::broadcast_arrays;
+use super::ArrayLike;
 use crate::core::{Array, DType};
 use crate::lax;
 
+/// The unary functions, each with how it treats integer and bool inputs:
+/// `inexact` converts them to `f32` first (as JAX's `promote_args_inexact`),
+/// `rounding` returns them unchanged (rounding an integer is the identity),
+/// `any` applies the primitive to every dtype it accepts, `logical` reads
+/// numbers as bools (non-zero is true).
 macro_rules! unary {
-    ($($(#[$doc:meta])* $f:ident => $g:path;)*) => {$(
+    (@apply inexact, $g:path, $x:ident) => { $g(&super::to_inexact($x)) };
+    (@apply rounding, $g:path, $x:ident) => { if $x.dtype().is_float() { $g($x) } else { $x.clone() } };
+    (@apply any, $g:path, $x:ident) => { $g($x) };
+    (@apply logical, $g:path, $x:ident) => { $g(&super::to_bool($x)) };
+    ($($(#[$doc:meta])* $f:ident => $g:path, $kind:ident;)*) => {$(
         $(#[$doc])*
         #[track_caller]
         pub fn $f(x: &Array) -> Array {
-            $g(x)
+            unary!(@apply $kind, $g, x)
         }
     )*};
 }
@@ -20,115 +29,115 @@ unary! {
     /// ```
     /// assert_eq!(rjax::numpy::exp(&rjax::Array::scalar(0.0f32)).item::<f32>(), 1.0);
     /// ```
-    exp => lax::exp;
+    exp => lax::exp, inexact;
     /// Natural log.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::log(&rjax::Array::scalar(1.0f32)).item::<f32>(), 0.0);
     /// ```
-    log => lax::log;
+    log => lax::log, inexact;
     /// `log(1 + x)`.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::log1p(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.0);
     /// ```
-    log1p => lax::log1p;
+    log1p => lax::log1p, inexact;
     /// `e^x - 1`.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::expm1(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.0);
     /// ```
-    expm1 => lax::expm1;
+    expm1 => lax::expm1, inexact;
     /// Square root.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::sqrt(&rjax::Array::scalar(9.0f32)).item::<f32>(), 3.0);
     /// ```
-    sqrt => lax::sqrt;
+    sqrt => lax::sqrt, inexact;
     /// `1 / sqrt(x)`.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::rsqrt(&rjax::Array::scalar(4.0f32)).item::<f32>(), 0.5);
     /// ```
-    rsqrt => lax::rsqrt;
+    rsqrt => lax::rsqrt, inexact;
     /// Absolute value.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::abs(&rjax::Array::scalar(-1i32)).item::<i32>(), 1);
     /// ```
-    abs => lax::abs;
+    abs => lax::abs, any;
     /// Sign (-1, 0, 1).
     ///
     /// ```
     /// assert_eq!(rjax::numpy::sign(&rjax::Array::scalar(-4.0f64)).item::<f64>(), -1.0);
     /// ```
-    sign => lax::sign;
+    sign => lax::sign, any;
     /// Sine.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::sin(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.0);
     /// ```
-    sin => lax::sin;
+    sin => lax::sin, inexact;
     /// Cosine.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::cos(&rjax::Array::scalar(0.0f32)).item::<f32>(), 1.0);
     /// ```
-    cos => lax::cos;
+    cos => lax::cos, inexact;
     /// Tangent.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::tan(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.0);
     /// ```
-    tan => lax::tan;
+    tan => lax::tan, inexact;
     /// Hyperbolic tangent.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::tanh(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.0);
     /// ```
-    tanh => lax::tanh;
+    tanh => lax::tanh, inexact;
     /// The logistic sigmoid.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::sigmoid(&rjax::Array::scalar(0.0f32)).item::<f32>(), 0.5);
     /// ```
-    sigmoid => lax::logistic;
+    sigmoid => lax::logistic, inexact;
     /// Round down.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::floor(&rjax::Array::scalar(1.7f32)).item::<f32>(), 1.0);
     /// ```
-    floor => lax::floor;
+    floor => lax::floor, rounding;
     /// Round up.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::ceil(&rjax::Array::scalar(1.2f32)).item::<f32>(), 2.0);
     /// ```
-    ceil => lax::ceil;
+    ceil => lax::ceil, rounding;
     /// Round half to even.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::round(&rjax::Array::scalar(0.5f32)).item::<f32>(), 0.0);
     /// ```
-    round => lax::round;
+    round => lax::round, rounding;
     /// `-x`.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::negative(&rjax::Array::scalar(1.0f32)).item::<f32>(), -1.0);
     /// ```
-    negative => lax::neg;
+    negative => lax::neg, any;
     /// Logical not of a bool array.
     ///
     /// ```
     /// assert!(rjax::numpy::logical_not(&rjax::Array::scalar(false)).item::<bool>());
     /// ```
-    logical_not => lax::not;
+    logical_not => lax::not, logical;
     /// The identity without derivative.
     ///
     /// ```
     /// assert_eq!(rjax::numpy::stop_gradient(&rjax::Array::scalar(1.0f32)).item::<f32>(), 1.0);
     /// ```
-    stop_gradient => lax::stop_gradient;
+    stop_gradient => lax::stop_gradient, any;
 }
 
 /// `x * x`.
@@ -153,170 +162,43 @@ pub fn relu(x: &Array) -> Array {
     lax::select(&lax::gt(x, &zero), x, &zero)
 }
 
-macro_rules! binary {
-    ($($(#[$doc:meta])* $f:ident => $g:path;)*) => {$(
-        $(#[$doc])*
-        #[track_caller]
-        pub fn $f(a: &Array, b: &Array) -> Array {
-            let (a, b) = broadcast_arrays(stringify!($f), a, b);
-            $g(&a, &b)
-        }
-    )*};
-}
-
-binary! {
-    /// `a + b` with broadcasting.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::add(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), 3.0);
-    /// ```
-    add => lax::add;
-    /// `a - b` with broadcasting.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::subtract(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), -1.0);
-    /// ```
-    subtract => lax::sub;
-    /// `a * b` with broadcasting.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::multiply(&Array::scalar(3.0f32), &Array::scalar(2.0f32)).item::<f32>(), 6.0);
-    /// ```
-    multiply => lax::mul;
-    /// `a / b` with broadcasting (truncating for integers).
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::divide(&Array::scalar(3.0f32), &Array::scalar(2.0f32)).item::<f32>(), 1.5);
-    /// ```
-    divide => lax::div;
-    /// `a ** b` with broadcasting (floats).
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::power(&Array::scalar(2.0f32), &Array::scalar(3.0f32)).item::<f32>(), 8.0);
-    /// ```
-    power => lax::pow;
-    /// Remainder with the sign of `a`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::remainder(&Array::scalar(7i32), &Array::scalar(3i32)).item::<i32>(), 1);
-    /// ```
-    remainder => lax::rem;
-    /// Elementwise maximum.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::maximum(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), 2.0);
-    /// ```
-    maximum => lax::max;
-    /// Elementwise minimum.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert_eq!(jnp::minimum(&Array::scalar(1.0f32), &Array::scalar(2.0f32)).item::<f32>(), 1.0);
-    /// ```
-    minimum => lax::min;
-    /// `a == b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::equal(&Array::scalar(1i32), &Array::scalar(1i32)).item::<bool>());
-    /// ```
-    equal => lax::eq;
-    /// `a != b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::not_equal(&Array::scalar(1i32), &Array::scalar(2i32)).item::<bool>());
-    /// ```
-    not_equal => lax::ne;
-    /// `a < b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::less(&Array::scalar(1i32), &Array::scalar(2i32)).item::<bool>());
-    /// ```
-    less => lax::lt;
-    /// `a <= b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::less_equal(&Array::scalar(2i32), &Array::scalar(2i32)).item::<bool>());
-    /// ```
-    less_equal => lax::le;
-    /// `a > b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::greater(&Array::scalar(3i32), &Array::scalar(2i32)).item::<bool>());
-    /// ```
-    greater => lax::gt;
-    /// `a >= b`.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::greater_equal(&Array::scalar(2i32), &Array::scalar(2i32)).item::<bool>());
-    /// ```
-    greater_equal => lax::ge;
-    /// Logical and of bool arrays.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(!jnp::logical_and(&Array::scalar(true), &Array::scalar(false)).item::<bool>());
-    /// ```
-    logical_and => lax::and;
-    /// Logical or of bool arrays.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::logical_or(&Array::scalar(true), &Array::scalar(false)).item::<bool>());
-    /// ```
-    logical_or => lax::or;
-    /// Logical xor of bool arrays.
-    ///
-    /// ```
-    /// use rjax::{numpy as jnp, Array};
-    /// assert!(jnp::logical_xor(&Array::scalar(true), &Array::scalar(false)).item::<bool>());
-    /// ```
-    logical_xor => lax::xor;
-}
-
-/// `cond ? x : y` with broadcasting of all three (JAX's `jnp.where`).
+/// `cond ? x : y` with broadcasting of all three (JAX's `jnp.where`). `x` and
+/// `y` are promoted together ([`promote_args`](super::promote_args)), so plain
+/// numbers work; a numeric `cond` is true where it is non-zero.
 ///
 /// ```
 /// use rjax::{numpy as jnp, Array};
 /// let x = Array::from_vec(vec![-1.0f32, 2.0], &[2]);
-/// let pos = jnp::greater(&x, &jnp::zeros_like(&x));
-/// assert_eq!(jnp::where_(&pos, &x, &jnp::zeros_like(&x)).to_vec::<f32>(), vec![0.0, 2.0]);
+/// assert_eq!(jnp::where_(&jnp::greater(&x, 0), &x, 0.0).to_vec::<f32>(), vec![0.0, 2.0]);
+/// let i = Array::from_vec(vec![0i32, 1], &[2]);
+/// assert_eq!(jnp::where_(&i, &i, 0.5).to_vec::<f32>(), vec![0.5, 1.0]); // jnp.where(i, i, 0.5)
 /// ```
 #[track_caller]
-pub fn where_(cond: &Array, x: &Array, y: &Array) -> Array {
-    if cond.dtype() != DType::Bool {
-        panic!("where_: the condition must be bool, got {}", cond.aval());
-    }
-    let (x, y) = broadcast_arrays("where_", x, y);
+pub fn where_(cond: &Array, x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let cond = super::to_bool(cond);
+    let (x, y) = super::promote_args("where_", x, y);
     let Some(shape) = crate::core::broadcast_shapes(cond.shape(), x.shape()) else {
         panic!("where_: condition {:?} and values {:?} cannot be broadcast together", cond.shape(), x.shape())
     };
     let b = |a: &Array| super::broadcast_to(a, &shape);
-    lax::select(&b(cond), &b(&x), &b(&y))
+    lax::select(&b(&cond), &b(&x), &b(&y))
 }
 
-/// Limits values to `[lo, hi]`.
+/// Limits values to `[lo, hi]`: `minimum(maximum(x, lo), hi)`, as JAX, so where
+/// `lo > hi` the result is `hi`. The bounds are arrays or plain numbers and are
+/// promoted with `x` (an integer array clipped by float bounds becomes `f32`).
 ///
 /// ```
-/// use rjax::{numpy as jnp, Array};
+/// use rjax::{numpy as jnp, Array, DType};
 /// let x = Array::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]);
 /// assert_eq!(jnp::clip(&x, 0.0, 1.0).to_vec::<f32>(), vec![0.0, 0.5, 1.0]);
+/// assert_eq!(jnp::clip(&x, 3, 1).to_vec::<f32>(), vec![1.0, 1.0, 1.0]);
+/// let i = Array::arange(0.0, 4.0, 1.0, DType::I32);
+/// assert_eq!(jnp::clip(&i, 0.5, 2.5).to_vec::<f32>(), vec![0.5, 1.0, 2.0, 2.5]);
 /// ```
 #[track_caller]
-pub fn clip(x: &Array, lo: f64, hi: f64) -> Array {
-    minimum(&maximum(x, &super::scalar_like(lo, x)), &super::scalar_like(hi, x))
+pub fn clip(x: &Array, lo: impl ArrayLike, hi: impl ArrayLike) -> Array {
+    super::minimum(hi, super::maximum(lo, x))
 }
 
 /// Converts to another dtype.

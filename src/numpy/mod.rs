@@ -1,5 +1,6 @@
 //! NumPy-style functions (JAX calls this module `jax.numpy`): broadcasting,
-//! scalar promotion, axes with keepdims, slicing. Everything here is written
+//! JAX's type promotion (plain numbers are weakly typed, see [`ArrayLike`]),
+//! axes with keepdims, slicing. Everything here is written
 //! with the primitives of [`crate::lax`], so every transformation applies.
 //!
 //! ```
@@ -9,13 +10,22 @@
 //! assert_eq!(y.shape(), &[2]);
 //! ```
 
+mod binary;
+mod division;
 mod elementwise;
+mod indexing;
 mod linalg;
+mod promote;
 mod reductions;
 mod shape;
 
+pub use crate::core::promote_types;
+pub use binary::*;
+pub use division::*;
 pub use elementwise::*;
+pub use indexing::*;
 pub use linalg::*;
+pub use promote::*;
 pub use reductions::*;
 pub use shape::*;
 
@@ -105,7 +115,8 @@ pub(crate) fn axis(op: &str, a: isize, ndim: usize) -> usize {
     }
 }
 
-/// A 0-d array holding `v` in the dtype of `like` (how scalars meet arrays).
+/// A 0-d array holding `v` in the dtype of `like` (no promotion: for JAX's
+/// rules, pass the number itself to a NumPy-style function, see [`ArrayLike`]).
 ///
 /// ```
 /// use rjax::{numpy as jnp, Array};

@@ -13,72 +13,94 @@ fn keep(y: Array, in_shape: &[usize], axes: &[usize], keepdims: bool) -> Array {
     lax::reshape(&y, &shape)
 }
 
+/// The dtype `sum` and `prod` accumulate in, as JAX: bool and small integer
+/// types are raised to the default integer of their signedness (`bool` to
+/// `i32`, `u8` to `u32`); other types stay.
+fn accumulator(x: &Array) -> Array {
+    match x.dtype() {
+        DType::Bool => lax::convert_element_type(x, DType::I32),
+        DType::U8 => lax::convert_element_type(x, DType::U32),
+        _ => x.clone(),
+    }
+}
+
+/// Max and min of bools are logical or and and (JAX allows them; the primitives do not).
+fn extremum(x: &Array, axes: &[usize], max: bool) -> Array {
+    let reduce = |x: &Array| if max { lax::reduce_max(x, axes) } else { lax::reduce_min(x, axes) };
+    if x.dtype() != DType::Bool {
+        return reduce(x);
+    }
+    lax::convert_element_type(&reduce(&lax::convert_element_type(x, DType::U8)), DType::Bool)
+}
+
 macro_rules! reduction {
-    ($($(#[$doc:meta])* $f:ident => $g:path;)*) => {$(
+    ($($(#[$doc:meta])* $f:ident => |$x:ident, $ax:ident| $body:expr;)*) => {$(
         $(#[$doc])*
         #[track_caller]
         pub fn $f(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
             let ax = axes.into().resolve(stringify!($f), x.ndim());
-            keep($g(x, &ax), x.shape(), &ax, keepdims)
+            let ($x, $ax) = (x, &ax[..]);
+            keep($body, x.shape(), &ax, keepdims)
         }
     )*};
 }
 
 reduction! {
-    /// Sum over `axes`.
+    /// Sum over `axes`. Bools are summed as `i32` and `u8` as `u32` (as JAX);
+    /// integer sums wrap on overflow.
     ///
     /// ```
-    /// use rjax::{numpy as jnp, Array};
+    /// use rjax::{numpy as jnp, Array, DType};
+    /// assert_eq!(jnp::sum(&Array::from_vec(vec![true, true, false], &[3]), 0, false).item::<i32>(), 2);
     /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(jnp::sum(&x, 0, false).to_vec::<f32>(), vec![4.0, 6.0]);
     /// assert_eq!(jnp::sum(&x, 1, true).shape(), &[2, 1]);
     /// ```
-    sum => lax::reduce_sum;
-    /// Product over `axes`.
+    sum => |x, ax| lax::reduce_sum(&accumulator(x), ax);
+    /// Product over `axes` (bools as `i32`, `u8` as `u32`, as JAX).
     ///
     /// ```
     /// use rjax::{numpy as jnp, Array};
     /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(jnp::prod(&x, jnp::ALL, false).item::<f32>(), 24.0);
     /// ```
-    prod => lax::reduce_prod;
-    /// Maximum over `axes`.
+    prod => |x, ax| lax::reduce_prod(&accumulator(x), ax);
+    /// Maximum over `axes`; NaN propagates (any NaN makes the result NaN), as JAX.
     ///
     /// ```
     /// use rjax::{numpy as jnp, Array};
     /// let x = Array::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(jnp::max(&x, 1, false).to_vec::<f32>(), vec![5.0, 4.0]);
     /// ```
-    max => lax::reduce_max;
-    /// Minimum over `axes`.
+    max => |x, ax| extremum(x, ax, true);
+    /// Minimum over `axes`; NaN propagates, as JAX.
     ///
     /// ```
     /// use rjax::{numpy as jnp, Array};
     /// let x = Array::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(jnp::min(&x, 0, false).to_vec::<f32>(), vec![1.0, 4.0]);
     /// ```
-    min => lax::reduce_min;
+    min => |x, ax| extremum(x, ax, false);
 }
 
-/// Mean over `axes`.
+/// Mean over `axes`. Integers and bools give an `f32` mean (as JAX).
 ///
 /// ```
-/// use rjax::{numpy as jnp, Array};
+/// use rjax::{numpy as jnp, Array, DType};
+/// assert_eq!(jnp::mean(&Array::arange(0.0, 4.0, 1.0, DType::I32), 0, false).item::<f32>(), 1.5);
 /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
 /// assert_eq!(jnp::mean(&x, jnp::ALL, false).item::<f32>(), 2.5);
 /// ```
 #[track_caller]
 pub fn mean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
-    if !x.dtype().is_float() {
-        panic!("mean: expected a floating-point array, got {}; use astype first", x.aval());
-    }
+    let x = &super::to_inexact(x);
     let ax = axes.into().resolve("mean", x.ndim());
     let n: usize = ax.iter().map(|&a| x.shape()[a]).product();
     let s = keep(lax::reduce_sum(x, &ax), x.shape(), &ax, keepdims);
     &s / n as f64
 }
 
-/// Variance over `axes` (divided by n, NumPy's default `ddof=0`).
+/// Variance over `axes` (divided by n, NumPy's default `ddof=0`; integers give `f32`).
 ///
 /// ```
 /// use rjax::{numpy as jnp, Array};
@@ -87,6 +109,7 @@ pub fn mean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 /// ```
 #[track_caller]
 pub fn var(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    let x = &super::to_inexact(x);
     let axes = axes.into();
     let m = mean(x, axes.clone(), true);
     let d = x - &m;

@@ -1,8 +1,8 @@
 //! Shape manipulation: reshape, squeeze, expand_dims, transpose, concatenate,
-//! stack, split, slicing with ranges and steps, take, one_hot, pad.
+//! stack, split, slicing with ranges and steps, pad.
 
-use super::{axis, broadcast_to};
-use crate::core::{Array, DType};
+use super::axis;
+use crate::core::Array;
 use crate::lax;
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
@@ -331,89 +331,6 @@ pub fn index(x: &Array, idx: &[Idx]) -> Array {
     }
     let y = lax::slice(x, &start, &limit, &stride);
     lax::reshape(&y, &out_shape)
-}
-
-/// Picks entries along `axis` by integer indices (NumPy's `take`): the result's
-/// shape is `x.shape[..axis] ++ idx.shape ++ x.shape[axis+1..]`.
-///
-/// ```
-/// use rjax::{numpy as jnp, Array};
-/// let x = Array::from_vec(vec![10.0f32, 11.0, 12.0], &[3]);
-/// let i = Array::from_vec(vec![2i32, 0, 2], &[3]);
-/// assert_eq!(jnp::take(&x, &i, 0).to_vec::<f32>(), vec![12.0, 10.0, 12.0]);
-/// ```
-#[track_caller]
-pub fn take(x: &Array, idx: &Array, ax: isize) -> Array {
-    let a = axis("take", ax, x.ndim());
-    if idx.ndim() == 0 {
-        let one = take(x, &lax::reshape(idx, &[1]), a as isize);
-        return squeeze(&one, &[a as isize]);
-    }
-    let (before, after) = (&x.shape()[..a], &x.shape()[a + 1..]);
-    let mut out_shape = before.to_vec();
-    out_shape.extend_from_slice(idx.shape());
-    out_shape.extend_from_slice(after);
-    // x as [B.., K, 1 per further index axis.., A..] and idx as [1.., I.., 1..],
-    // both broadcast to the output shape (x keeps K), then one gather on axis a.
-    let mut xs = before.to_vec();
-    xs.push(x.shape()[a]);
-    xs.extend(std::iter::repeat_n(1, idx.ndim() - 1));
-    xs.extend_from_slice(after);
-    let mut is = vec![1; before.len()];
-    is.extend_from_slice(idx.shape());
-    is.extend(std::iter::repeat_n(1, after.len()));
-    let mut x_target = out_shape.clone();
-    x_target[a] = x.shape()[a];
-    let xb = broadcast_to(&lax::reshape(x, &xs), &x_target);
-    let ib = broadcast_to(&lax::reshape(idx, &is), &out_shape);
-    lax::gather(&xb, &ib, a)
-}
-
-/// NumPy's `take_along_axis`: `idx` broadcasts against `x` except along `axis`.
-///
-/// ```
-/// use rjax::{numpy as jnp, Array};
-/// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
-/// let i = Array::from_vec(vec![1i32, 0], &[2, 1]);
-/// assert_eq!(jnp::take_along_axis(&x, &i, 1).to_vec::<f32>(), vec![2.0, 3.0]);
-/// ```
-#[track_caller]
-pub fn take_along_axis(x: &Array, idx: &Array, ax: isize) -> Array {
-    let a = axis("take_along_axis", ax, x.ndim());
-    if idx.ndim() != x.ndim() {
-        panic!("take_along_axis: indices {:?} and array {:?} need the same rank", idx.shape(), x.shape());
-    }
-    // broadcast every axis but `a`, where the indices keep their own length
-    let (mut xs1, mut is1) = (x.shape().to_vec(), idx.shape().to_vec());
-    xs1[a] = 1;
-    is1[a] = 1;
-    let Some(mut shape) = crate::core::broadcast_shapes(&xs1, &is1) else {
-        panic!("take_along_axis: shapes {:?} and {:?} cannot be broadcast", x.shape(), idx.shape())
-    };
-    shape[a] = idx.shape()[a];
-    let mut xs = shape.clone();
-    xs[a] = x.shape()[a];
-    lax::gather(&broadcast_to(x, &xs), &broadcast_to(idx, &shape), a)
-}
-
-/// One-hot encoding: a new last axis of size `n`, 1 where it equals the label.
-///
-/// ```
-/// use rjax::{numpy as jnp, Array, DType};
-/// let y = jnp::one_hot(&Array::from_vec(vec![2i32, 0], &[2]), 3, DType::F32);
-/// assert_eq!(y.to_vec::<f32>(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-/// ```
-#[track_caller]
-pub fn one_hot(labels: &Array, n: usize, dtype: DType) -> Array {
-    if !labels.dtype().is_int() {
-        panic!("one_hot: labels must be integers, got {}", labels.aval());
-    }
-    let mut shape = labels.shape().to_vec();
-    shape.push(n);
-    let classes = lax::iota(&shape, labels.ndim(), labels.dtype());
-    let dims: Vec<usize> = (0..labels.ndim()).collect();
-    let l = lax::broadcast_in_dim(labels, &shape, &dims);
-    lax::convert_element_type(&lax::eq(&l, &classes), dtype)
 }
 
 /// Pads each axis with `(before, after)` copies of the constant `value`.

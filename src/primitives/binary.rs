@@ -355,9 +355,11 @@ bitwise!(
 trait Shift: Copy {
     fn shl(self, s: Self) -> Self;
     fn shr_logical(self, s: Self) -> Self;
+    /// Sign-filling right shift (the top bit is the sign, also for unsigned types).
+    fn shr_arithmetic(self, s: Self) -> Self;
 }
 macro_rules! shift {
-    ($($t:ty => $u:ty),*) => {$(
+    ($($t:ty => $u:ty, $i:ty),*) => {$(
         impl Shift for $t {
             fn shl(self, s: Self) -> Self {
                 let bits = <$t>::BITS as u64;
@@ -367,10 +369,15 @@ macro_rules! shift {
                 let bits = <$t>::BITS as u64;
                 if (s as u64) >= bits { 0 } else { ((self as $u) >> (s as u32)) as $t }
             }
+            fn shr_arithmetic(self, s: Self) -> Self {
+                let bits = <$t>::BITS as u64;
+                let s = if (s as u64) >= bits { bits as u32 - 1 } else { s as u32 };
+                ((self as $i) >> s) as $t
+            }
         }
     )*};
 }
-shift!(i32 => u32, u32 => u32, u8 => u8);
+shift!(i32 => u32, i32, u32 => u32, i32, u8 => u8, i8);
 
 nondiff_binary!(
     /// `a << b` (bits shifted out are lost; a shift of the bit width or more gives 0).
@@ -392,6 +399,18 @@ nondiff_binary!(
     ShiftRightLogical, "shift_right_logical", shift_right_logical, Int, out_bool: false,
     eval: { I32 => I32 |x, y| x.shr_logical(y), U32 => U32 |x, y| x.shr_logical(y), U8 => U8 |x, y| x.shr_logical(y) },
     lower: |cx, x| Ok(cx.binary("stablehlo.shift_right_logical", &x[0], &x[1])));
+nondiff_binary!(
+    /// Arithmetic right shift: copies of the sign bit come in from the left; a
+    /// shift of the bit width or more (or a negative one) fills with the sign.
+    ///
+    /// ```
+    /// use rjax::{lax, Array};
+    /// assert_eq!(lax::shift_right_arithmetic(&Array::scalar(-16i32), &Array::scalar(2i32)).item::<i32>(), -4);
+    /// assert_eq!(lax::shift_right_arithmetic(&Array::scalar(-1i32), &Array::scalar(40i32)).item::<i32>(), -1);
+    /// ```
+    ShiftRightArithmetic, "shift_right_arithmetic", shift_right_arithmetic, Int, out_bool: false,
+    eval: { I32 => I32 |x, y| x.shr_arithmetic(y), U32 => U32 |x, y| x.shr_arithmetic(y), U8 => U8 |x, y| x.shr_arithmetic(y) },
+    lower: |cx, x| Ok(cx.binary("stablehlo.shift_right_arithmetic", &x[0], &x[1])));
 
 /// The `select` primitive; apply it with [`select`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -336,14 +336,15 @@ impl Primitive for Convert {
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (convert_element_type(&x[0], self.dtype), b[0])
     }
-    /// Saturating as on the CPU: floats truncate, NaN becomes 0, integers clamp.
+    /// As on the CPU: floats truncate and saturate, NaN becomes 0, integers wrap.
     fn lower(&self, cx: &mut Lowering, x: &[Value], _: &Aval) -> Result<Value, LowerError> {
         Ok(stablehlo::convert(cx, &x[0], self.dtype))
     }
 }
 
 /// Converts every element to `dtype` (floats to integers truncate toward zero and
-/// saturate; NaN becomes 0; nonzero becomes true).
+/// saturate; NaN becomes 0; integers to integers wrap, as in JAX: -1 as `u8` is
+/// 255; nonzero becomes true).
 ///
 /// ```
 /// use rjax::{lax, Array, DType};

@@ -80,9 +80,20 @@ pub fn convert(h: &HostData, dtype: DType) -> HostData {
             _ => HostData::F32(to::<f32>(h)),
         },
         DType::F64 => HostData::F64(to::<f64>(h)),
-        DType::I32 => HostData::I32(to::<i32>(h)),
-        DType::U32 => HostData::U32(to::<u32>(h)),
-        DType::U8 => HostData::U8(to::<u8>(h)),
+        // integers to integers wrap (two's complement), as XLA and JAX do
+        DType::I32 => match h {
+            HostData::U32(a) => HostData::I32(map1(a, |x| x as i32)),
+            _ => HostData::I32(to::<i32>(h)),
+        },
+        DType::U32 => match h {
+            HostData::I32(a) => HostData::U32(map1(a, |x| x as u32)),
+            _ => HostData::U32(to::<u32>(h)),
+        },
+        DType::U8 => match h {
+            HostData::I32(a) => HostData::U8(map1(a, |x| x as u8)),
+            HostData::U32(a) => HostData::U8(map1(a, |x| x as u8)),
+            _ => HostData::U8(to::<u8>(h)),
+        },
         DType::Bool => HostData::Bool(to::<bool>(h)),
     }
 }

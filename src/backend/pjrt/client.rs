@@ -261,7 +261,9 @@ impl Client {
 
 /// The serialized `xla.CompileOptionsProto` that [`Client::compile`] sends:
 /// `executable_build_options { device_ordinal: -1, num_replicas: 1, num_partitions: 1 }`
-/// (field 3, holding fields 1, 4 and 5), written by hand.
+/// (field 3, holding fields 1, 4 and 5) and the option override
+/// `xla_cpu_enable_fast_min_max: false` (field 7), so that max and min
+/// propagate NaN as in JAX; written by hand.
 pub fn default_compile_options() -> Vec<u8> {
     compile_options_for(None)
 }
@@ -281,10 +283,21 @@ pub fn compile_options_for(ordinal: Option<usize>) -> Vec<u8> {
     proto_varint_field(&mut build, 4, 1); // num_replicas
     proto_varint_field(&mut build, 5, 1); // num_partitions
     let mut out = Vec::new();
-    proto_varint(&mut out, (3 << 3) | 2); // executable_build_options, length-delimited
-    proto_varint(&mut out, build.len() as u64);
-    out.extend_from_slice(&build);
+    proto_bytes_field(&mut out, 3, &build); // executable_build_options
+    // env_option_overrides (field 7, a map of name -> OptionOverrideProto):
+    // without it XLA's CPU compiler takes the fast min/max path, where
+    // `maximum(NaN, 1)` is 1; JAX's (and rjax's) max and min propagate NaN
+    let mut fast_min_max_off = Vec::new();
+    proto_bytes_field(&mut fast_min_max_off, 1, b"xla_cpu_enable_fast_min_max");
+    proto_bytes_field(&mut fast_min_max_off, 2, &[2 << 3, 0]); // bool_field: false
+    proto_bytes_field(&mut out, 7, &fast_min_max_off);
     out
+}
+
+fn proto_bytes_field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    proto_varint(out, (field << 3) | 2); // wire type 2, length-delimited
+    proto_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 fn proto_varint_field(out: &mut Vec<u8>, field: u64, value: u64) {

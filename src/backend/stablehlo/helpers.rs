@@ -36,8 +36,8 @@ fn float_at_most(v: f64, f: DType) -> f64 {
 }
 
 /// Converts `x` to `to` exactly as the CPU backend does (Rust's `as`): floats
-/// to integers truncate and saturate, NaN becomes 0; integers saturate into a
-/// narrower integer type; anything nonzero (NaN included) becomes true.
+/// to integers truncate and saturate, NaN becomes 0; integers wrap into
+/// another integer type; anything nonzero (NaN included) becomes true.
 pub(crate) fn convert(cx: &mut Lowering, x: &Value, to: DType) -> Value {
     let from = x.aval.dtype;
     if from == to {
@@ -68,16 +68,8 @@ pub(crate) fn convert(cx: &mut Lowering, x: &Value, to: DType) -> Value {
         }
         return r;
     }
-    let mut v = x.clone();
-    if highest(from) > hi {
-        let c = cx.like(hi, x);
-        v = cx.binary("stablehlo.minimum", &v, &c);
-    }
-    if lowest(from) < lo {
-        let c = cx.like(lo, x);
-        v = cx.binary("stablehlo.maximum", &v, &c);
-    }
-    cx.convert_raw(&v, to)
+    // integers to integers wrap (two's complement), as in XLA and JAX
+    cx.convert_raw(x, to)
 }
 
 /// `sign` of an unsigned integer: 1 where positive, else 0.
