@@ -36,7 +36,7 @@ fn loss(params: &Params, x: &Array, y: &Array) -> Array {
     for (i, (w, b)) in params.iter().enumerate() {
         h = jnp::matmul(&h, w) + b;
         if i + 1 < params.len() {
-            h = jnp::maximum(&h, &jnp::zeros_like(&h));
+            h = jnp::maximum(&h, jnp::zeros_like(&h));
         }
     }
     let logp = &h - jnp::logsumexp(&h, 1, true);

@@ -41,7 +41,8 @@ macro_rules! binop {
                 $f(self, rhs)
             }
         }
-        binop!(@scalar $Trait, $method, $f, f64, f32, i32, i64, u32, usize);
+        // one float and one integer type on the left, so that literals infer
+        binop!(@scalar $Trait, $method, $f, f64, i32);
     };
     (@scalar $Trait:ident, $method:ident, $f:path, $($t:ty),*) => {$(
         impl $Trait<&Array> for $t {

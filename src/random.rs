@@ -277,7 +277,7 @@ pub fn truncated_normal(key: &Key, lower: f64, upper: f64, shape: &[usize], dtyp
 #[track_caller]
 pub fn bernoulli(key: &Key, p: f64, shape: &[usize]) -> Array {
     let u = unit(key, shape, DType::F32);
-    jnp::less(&u, &jnp::scalar_like(p, &u))
+    jnp::less(&u, jnp::scalar_like(p, &u))
 }
 
 /// Integers uniform on `[lo, hi)` (i32), from one word per value reduced modulo

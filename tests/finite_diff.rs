@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use rjax::numpy::Idx;
+use rjax::numpy::{GatherMode, Idx};
 use rjax::{Array, grad, jvp, lax, lax::DotDims, numpy as jnp, s};
 
 /// Values `n + f` with `n` an integer in [-3, 3) and `f` in [0.1, 0.4] or
@@ -67,7 +67,8 @@ fn check_take_along_axis(
         })
         .collect();
     let n: usize = is.iter().product();
-    let idx = Array::from_vec((0..n).map(|_| rng.uniform(0.0, s[axis] as f64) as i32).collect::<Vec<i32>>(), &is);
+    let d = s[axis] as f64;
+    let idx = Array::from_vec((0..n).map(|_| rng.uniform(-d, d).floor() as i32).collect::<Vec<i32>>(), &is);
     let x = rng.array(&xs, -2.0, 2.0);
     check12("take_along_axis", |v| jnp::take_along_axis(&v[0], &idx, axis as isize), &[x], seed)
 }
@@ -167,7 +168,8 @@ proptest! {
         check12("minimum", |v| jnp::minimum(&v[0], &v[1]), &[snap(&a, 0.2), snap(&b, 0.7)], seed)?;
     }
 
-    /// remainder (fmod): a / b is kept at least 0.1 away from an integer.
+    /// remainder (Python's, sign of b) and fmod (C's, sign of a): a / b is kept
+    /// at least 0.1 away from an integer.
     #[test]
     fn remainder(
         (s, sa, sb) in bcast_shapes(),
@@ -197,14 +199,22 @@ proptest! {
             let bb = host(&jnp::broadcast_to(&b, &s));
             (Array::from_vec(bb.iter().zip(&ratio).map(|(x, r)| x * r).collect(), &s), b)
         };
-        check12("remainder", |v| jnp::remainder(&v[0], &v[1]), &[a, b], seed)?;
+        check12("remainder", |v| jnp::remainder(&v[0], &v[1]), &[a.clone(), b.clone()], seed)?;
+        check12("fmod", |v| jnp::fmod(&v[0], &v[1]), &[a, b], seed)?;
+    }
+
+    /// power with a plain integer exponent (by squaring, as JAX's integer_pow).
+    #[test]
+    fn integer_power(x in any_arr(0.3, 2.0), n in -3i64..=4, flip in any::<bool>(), seed in any::<u64>()) {
+        let x = if flip { -x } else { x };
+        check1("integer_power", |x| jnp::power(x, n), &x, seed)?;
     }
 
     #[test]
     fn where_((s, sx, sy) in bcast_shapes(), ones in prop::collection::vec(any::<bool>(), 3), seed in any::<u64>()) {
         let mut rng = Gen::new(seed ^ 2);
         let sc = derive(&s, &ones, 0);
-        let cond = jnp::greater(&rng.array(&sc, -1.0, 1.0), &Array::scalar(0.0f64));
+        let cond = jnp::greater(rng.array(&sc, -1.0, 1.0), Array::scalar(0.0f64));
         let (x, y) = (rng.array(&sx, -2.0, 2.0), rng.array(&sy, -2.0, 2.0));
         check12("where_", |v| jnp::where_(&cond, &v[0], &v[1]), &[x, y], seed)?;
     }
@@ -212,7 +222,7 @@ proptest! {
     #[test]
     fn select(sh in shape(), seed in any::<u64>()) {
         let mut rng = Gen::new(seed ^ 3);
-        let pred = jnp::less(&rng.array(&sh, 0.0, 1.0), &Array::scalar(0.5f64).broadcast_to(&sh));
+        let pred = jnp::less(rng.array(&sh, 0.0, 1.0), Array::scalar(0.5f64).broadcast_to(&sh));
         let (x, y) = (rng.array(&sh, -2.0, 2.0), rng.array(&sh, -2.0, 2.0));
         check12("select", |v| lax::exp(&lax::select(&pred, &v[0], &v[1])), &[x, y], seed)?;
     }
@@ -353,7 +363,8 @@ proptest! {
         check12("s![-2.., 1]", |v| v[0].at(s![-2.., 1]), xs, seed)?;
     }
 
-    /// jnp::take: repeated indices make the gradient accumulate.
+    /// jnp::take: repeated indices make the gradient accumulate; negative ones
+    /// count from the end, out-of-range ones (fill mode) get no gradient.
     #[test]
     fn take(
         (sh, axis, ish) in shape_r(1, 3).prop_flat_map(|s| {
@@ -365,10 +376,16 @@ proptest! {
         let mut rng = Gen::new(seed ^ 10);
         let d = sh[axis];
         let n: usize = ish.iter().product();
-        let idx: Vec<i32> = (0..n).map(|_| rng.uniform(0.0, d as f64) as i32).collect();
+        // negative indices count from the end
+        let idx: Vec<i32> = (0..n).map(|_| rng.uniform(-(d as f64), d as f64).floor() as i32).collect();
         let idx = Array::from_vec(idx, &ish);
         let x = rng.array(&sh, -2.0, 2.0);
-        check12("take", |v| jnp::take(&v[0], &idx, axis as isize), &[x], seed)?;
+        check12("take", |v| jnp::take(&v[0], &idx, axis as isize), std::slice::from_ref(&x), seed)?;
+        // out-of-range indices take the fill value and give no gradient
+        let wide: Vec<i32> = (0..n).map(|_| rng.uniform(-(d as f64) - 2.0, d as f64 + 2.0).floor() as i32).collect();
+        let wide = Array::from_vec(wide, &ish);
+        let fill = |v: &[Array]| jnp::take_with(&v[0], &wide, axis as isize, GatherMode::FillWith(0.5));
+        check12("take_fill", fill, &[x], seed)?;
     }
 
     /// jnp::take_along_axis, with indices and operand broadcasting against

@@ -40,7 +40,7 @@ fn init(key: &random::Key, dtype: DType) -> Mlp {
 }
 
 fn loss(p: &Mlp, x: &Array, y: &Array) -> Array {
-    let h = jnp::maximum(&(jnp::matmul(x, &p.w1) + &p.b1), &jnp::zeros_like(&p.b1));
+    let h = jnp::maximum(&(jnp::matmul(x, &p.w1) + &p.b1), jnp::zeros_like(&p.b1));
     let logits = jnp::matmul(&h, &p.w2) + &p.b2;
     let logp = &logits - jnp::logsumexp(&logits, 1, true);
     -(jnp::one_hot(y, 3, logits.dtype()) * logp).sum() / (x.shape()[0] as f64)

@@ -193,7 +193,7 @@ fn state_is_a_tree_that_round_trips() {
     let def = s1.def().to_string();
     assert!(def.contains("OptState[scale_by_adam]") && def.contains("mu") && def.contains("nu"), "{def}");
     // flatten, rebuild (as jit or a checkpoint would), and continue: same numbers
-    let restored: OptState = tree::unflatten(&opt.init(&p), leaves.iter().map(|x| x * 1.0).collect())
+    let restored: OptState = tree::unflatten(&opt.init(&p), leaves.iter().map(|x| x * 1).collect())
         .unwrap_or_else(|e| panic!("unflatten: {e}"));
     assert_eq!(restored.def(), s1.def());
     let p1 = optim::apply_updates(&p, &opt.update(&grads(0, DType::F64), opt.init(&p), &p).0);

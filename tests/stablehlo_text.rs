@@ -204,7 +204,7 @@ fn binary_float() {
 #[test]
 fn binary_integer() {
     type Op = fn(&Array, &Array) -> Array;
-    let ops: [(&str, Op); 14] = [
+    let ops: [(&str, Op); 15] = [
         ("add", lax::add),
         ("sub", lax::sub),
         ("mul", lax::mul),
@@ -217,6 +217,7 @@ fn binary_integer() {
         ("xor", lax::xor),
         ("shift_left", lax::shift_left),
         ("shift_right_logical", lax::shift_right_logical),
+        ("shift_right_arithmetic", lax::shift_right_arithmetic),
         ("lt", lax::lt),
         ("eq", lax::eq),
     ];

@@ -142,8 +142,9 @@ proptest! {
             let (fa, fb) = (a.astype(DType::F32), b.astype(DType::F32));
             agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[fa, fb], 0.0);
         }
-        let bits: [(&str, Bin); 5] = [("and", lax::and), ("or", lax::or), ("xor", lax::xor),
-            ("shift_left", lax::shift_left), ("shift_right_logical", lax::shift_right_logical)];
+        let bits: [(&str, Bin); 6] = [("and", lax::and), ("or", lax::or), ("xor", lax::xor),
+            ("shift_left", lax::shift_left), ("shift_right_logical", lax::shift_right_logical),
+            ("shift_right_arithmetic", lax::shift_right_arithmetic)];
         for (name, f) in bits {
             let a = random::bits(&random::key(seed), &s);
             let b = lax::rem(&random::bits(&random::key(seed + 1), &s), &Array::full(&s, 40.0, DType::U32));

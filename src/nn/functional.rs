@@ -53,7 +53,7 @@ pub fn dropout(key: &Key, rate: f64, x: &Array, training: bool) -> Array {
     if keep.shape() != x.shape() {
         panic!("dropout: expected a single key, got a stack of keys {:?}", key.batch_shape());
     }
-    jnp::where_(&keep, &(x / (1.0 - rate)), &jnp::zeros_like(x))
+    jnp::where_(&keep, &(x / (1.0 - rate)), jnp::zeros_like(x))
 }
 
 /// `x - logsumexp(x)` along `axis`, computed stably as JAX's
@@ -73,8 +73,8 @@ pub fn log_softmax(x: &Array, axis: isize) -> Array {
         panic!("log_softmax: expected a floating-point array, got {}", x.aval());
     }
     let m = jnp::stop_gradient(&jnp::max(x, axis, true));
-    let finite = jnp::less(&jnp::abs(&m), &jnp::full_like(&m, f64::INFINITY));
-    let shifted = x - &jnp::where_(&finite, &m, &jnp::zeros_like(&m));
+    let finite = jnp::less(jnp::abs(&m), jnp::full_like(&m, f64::INFINITY));
+    let shifted = x - &jnp::where_(&finite, &m, jnp::zeros_like(&m));
     &shifted - &jnp::log(&jnp::sum(&jnp::exp(&shifted), axis, true))
 }
 
@@ -143,7 +143,7 @@ pub fn mean_cross_entropy(logits: &Array, labels: &Array) -> Array {
 pub fn accuracy(logits: &Array, labels: &Array) -> Array {
     check_labels("accuracy", logits, labels);
     let pred = jnp::argmax(logits, -1);
-    let hit = jnp::equal(&pred, &labels.astype(pred.dtype()));
+    let hit = jnp::equal(&pred, labels.astype(pred.dtype()));
     let correct = jnp::sum(&hit.astype(DType::I32), jnp::ALL, false);
     (correct.astype(DType::F64) / labels.size() as f64).astype(DType::F32)
 }

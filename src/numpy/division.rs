@@ -227,7 +227,7 @@ fn pow_int_int(x: &Array, y: &Array) -> Array {
     let mut acc = lax::select(&base_zero, &like(x, 0.0), &like(x, 1.0));
     let (mut x, mut y) = (x.clone(), y.clone());
     for _ in 0..6 {
-        acc = where_(&lax::and(&y, &one), &lax::mul(&acc, &x), &acc);
+        acc = where_(&lax::and(&y, &one), lax::mul(&acc, &x), &acc);
         x = lax::mul(&x, &x);
         y = lax::shift_right_logical(&y, &one);
     }

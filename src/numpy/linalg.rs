@@ -1,11 +1,12 @@
 //! Matrix products: matmul, dot, einsum (one or two operands), outer.
 
-use super::{broadcast_to, squeeze};
+use super::{broadcast_to, promote_dtypes, squeeze};
 use crate::core::{Array, broadcast_shapes};
 use crate::lax::{self, DotDims};
 
 /// NumPy's `matmul` (`@`): 1-d operands are promoted to matrices and the
 /// promoted axis removed again; leading axes are batch axes and broadcast.
+/// Different dtypes meet in [`promote_types`](crate::promote_types), as in JAX.
 ///
 /// ```
 /// use rjax::{numpy as jnp, Array};
@@ -18,15 +19,13 @@ pub fn matmul(a: &Array, b: &Array) -> Array {
     if a.ndim() == 0 || b.ndim() == 0 {
         panic!("matmul: operands must have at least one axis, got shapes {:?} and {:?}", a.shape(), b.shape());
     }
+    let (a, b) = &promote_dtypes(a, b);
     let a2 = if a.ndim() == 1 { lax::reshape(a, &[1, a.shape()[0]]) } else { a.clone() };
     let b2 = if b.ndim() == 1 { lax::reshape(b, &[b.shape()[0], 1]) } else { b.clone() };
     let (ra, rb) = (a2.ndim(), b2.ndim());
     let (k1, k2) = (a2.shape()[ra - 1], b2.shape()[rb - 2]);
     if k1 != k2 {
         panic!("matmul: shapes {:?} and {:?} do not align ({k1} != {k2})", a.shape(), b.shape());
-    }
-    if a2.dtype() != b2.dtype() {
-        panic!("matmul: dtypes {} and {} differ; convert one with astype", a.dtype(), b.dtype());
     }
     let Some(batch) = broadcast_shapes(&a2.shape()[..ra - 2], &b2.shape()[..rb - 2]) else {
         panic!("matmul: batch axes of shapes {:?} and {:?} cannot be broadcast together", a.shape(), b.shape())
@@ -73,6 +72,7 @@ pub fn dot(a: &Array, b: &Array) -> Array {
     if a.ndim() == 0 || b.ndim() == 0 {
         return super::multiply(a, b);
     }
+    let (a, b) = &promote_dtypes(a, b);
     let ka = a.ndim() - 1;
     let kb = if b.ndim() == 1 { 0 } else { b.ndim() - 2 };
     if a.shape()[ka] != b.shape()[kb] {
@@ -92,7 +92,8 @@ pub fn dot(a: &Array, b: &Array) -> Array {
 #[track_caller]
 pub fn outer(a: &Array, b: &Array) -> Array {
     let dims = DotDims { lhs_contract: vec![], rhs_contract: vec![], lhs_batch: vec![], rhs_batch: vec![] };
-    lax::dot_general(&super::ravel(a), &super::ravel(b), &dims)
+    let (a, b) = promote_dtypes(a, b);
+    lax::dot_general(&super::ravel(&a), &super::ravel(&b), &dims)
 }
 
 fn parse_einsum(spec: &str, n: usize) -> (Vec<Vec<char>>, Vec<char>) {
@@ -188,6 +189,7 @@ pub fn einsum(spec: &str, xs: &[&Array]) -> Array {
         let mut letters = batch.clone();
         letters.extend(la.iter().filter(|c| !shared.contains(c)));
         letters.extend(lb.iter().filter(|c| !shared.contains(c)));
+        let (a, b) = promote_dtypes(&a, &b);
         (lax::dot_general(&a, &b, &dims), letters)
     } else {
         panic!("einsum: '{spec}': only one or two operands are supported, got {}", xs.len());

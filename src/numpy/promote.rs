@@ -216,3 +216,16 @@ pub fn asarray(x: impl ArrayLike) -> Array {
 pub fn to_bool(x: &Array) -> Array {
     if x.dtype() == DType::Bool { x.clone() } else { lax::ne(x, &crate::primitives::full(x.shape(), 0.0, x.dtype())) }
 }
+
+/// `a` and `b` converted to [`promote_types`] of their dtypes, shapes unchanged
+/// (what the matrix products do first, as JAX's `promote_dtypes`).
+///
+/// ```
+/// use rjax::{numpy as jnp, Array, DType};
+/// let (a, b) = jnp::promote_dtypes(&Array::zeros(&[2, 3], DType::F32), &Array::zeros(&[3], DType::F64));
+/// assert_eq!((a.dtype(), b.dtype(), a.shape()), (DType::F64, DType::F64, &[2, 3][..]));
+/// ```
+pub fn promote_dtypes(a: &Array, b: &Array) -> (Array, Array) {
+    let d = promote_types(a.dtype(), b.dtype());
+    (lax::convert_element_type(a, d), lax::convert_element_type(b, d))
+}

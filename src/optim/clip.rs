@@ -58,10 +58,10 @@ impl Transformation for ClipByGlobalNorm {
             return (updates, state);
         }
         let norm = norm_of(&updates);
-        let keep = jnp::less(&norm, &jnp::scalar_like(self.0, &norm));
+        let keep = jnp::less(&norm, jnp::scalar_like(self.0, &norm));
         // the divisor is 1 where the branch is not taken, so that neither branch
         // nor its derivative divides by a zero norm
-        let divisor = jnp::where_(&keep, &jnp::ones_like(&norm), &norm);
+        let divisor = jnp::where_(&keep, jnp::ones_like(&norm), &norm);
         let out = updates
             .iter()
             .map(|u| {

@@ -153,7 +153,7 @@ pub fn polynomial_schedule(
     Schedule::new(move |step| {
         let k = jnp::clip(&(step - begin), 0.0, steps);
         let frac = 1.0 - k / steps;
-        jnp::power(&frac, &f64s(power)) * (init - end) + end
+        jnp::power(&frac, f64s(power)) * (init - end) + end
     })
 }
 
@@ -197,12 +197,12 @@ pub fn exponential_decay(
         if staircase {
             p = jnp::floor(&p);
         }
-        let decayed = jnp::power(&f64s(decay_rate), &p) * init;
-        let before = jnp::less_equal(&dec, &f64s(0.0));
-        let v = jnp::where_(&before, &f64s(init), &decayed);
+        let decayed = jnp::power(f64s(decay_rate), &p) * init;
+        let before = jnp::less_equal(&dec, f64s(0.0));
+        let v = jnp::where_(&before, f64s(init), &decayed);
         match end_value {
-            Some(e) if decay_rate < 1.0 => jnp::maximum(&v, &f64s(e)),
-            Some(e) => jnp::minimum(&v, &f64s(e)),
+            Some(e) if decay_rate < 1.0 => jnp::maximum(&v, f64s(e)),
+            Some(e) => jnp::minimum(&v, f64s(e)),
             None => v,
         }
     })
@@ -227,9 +227,9 @@ pub fn cosine_decay_schedule(init: f64, decay_steps: usize, alpha: f64, exponent
     }
     let n = decay_steps as f64;
     Schedule::new(move |step| {
-        let k = jnp::minimum(step, &f64s(n));
+        let k = jnp::minimum(step, f64s(n));
         let c = (jnp::cos(&(k * (std::f64::consts::PI / n))) + 1.0) * 0.5;
-        (jnp::power(&c, &f64s(exponent)) * (1.0 - alpha) + alpha) * init
+        (jnp::power(&c, f64s(exponent)) * (1.0 - alpha) + alpha) * init
     })
 }
 
@@ -259,7 +259,7 @@ pub fn join_schedules(schedules: Vec<Schedule>, boundaries: &[usize]) -> Schedul
         let mut out = schedules[0].at(step);
         for (b, s) in boundaries.iter().zip(&schedules[1..]) {
             let next = s.at(&(step - *b));
-            out = jnp::where_(&jnp::less(step, &f64s(*b)), &out, &next);
+            out = jnp::where_(&jnp::less(step, f64s(*b)), &out, &next);
         }
         out
     })

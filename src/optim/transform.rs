@@ -222,12 +222,12 @@ impl Transformation for Chain {
 /// `count + 1`, staying at `i32::MAX` instead of overflowing (optax's `safe_increment`).
 pub(crate) fn increment(count: &Array) -> Array {
     let max = Array::scalar(i32::MAX);
-    jnp::where_(&jnp::less(count, &max), &(count + 1.0), count)
+    jnp::where_(&jnp::less(count, &max), &(count + 1), count)
 }
 
 /// `1 - decay^count` as an f64 scalar (the count is an i32 scalar).
 pub(crate) fn bias_correction(decay: f64, count: &Array) -> Array {
-    1.0 - jnp::power(&Array::scalar(decay), &count.astype(DType::F64))
+    1.0 - jnp::power(Array::scalar(decay), count.astype(DType::F64))
 }
 
 /// `moment / correction`, the correction converted to the moment's dtype.

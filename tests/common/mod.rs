@@ -89,7 +89,7 @@ pub fn check(name: &str, f: impl Fn(&[Array]) -> Array, xs: &[Array], seed: u64)
     let ctx = || format!("{name}: inputs {xs:?}, weights {w:?}");
 
     // reverse mode
-    let g = grad(|v: &Vec<Array>| jnp::sum(&jnp::multiply(&f(v), &w), jnp::ALL, false))(&xs);
+    let g = grad(|v: &Vec<Array>| jnp::sum(&jnp::multiply(f(v), &w), jnp::ALL, false))(&xs);
     let (y_vjp, pullback) = vjp(fv, &xs);
     prop_assert_eq!(y_vjp.to_vec::<f64>(), yv.clone(), "{}: vjp primal output", name);
     let g2 = pullback(&w);
@@ -169,7 +169,7 @@ pub fn check12(name: &str, f: impl Fn(&[Array]) -> Array, xs: &[Array], seed: u6
     let y = f(xs);
     let w = Gen::new(seed ^ 0x2d).array(y.shape(), -1.0, 1.0);
     let df =
-        |v: &[Array]| flat(&grad(|u: &Vec<Array>| jnp::sum(&jnp::multiply(&f(u), &w), jnp::ALL, false))(&v.to_vec()));
+        |v: &[Array]| flat(&grad(|u: &Vec<Array>| jnp::sum(&jnp::multiply(f(u), &w), jnp::ALL, false))(&v.to_vec()));
     check(&format!("gradient of {name}"), df, xs, seed)
 }
 
