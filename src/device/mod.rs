@@ -31,10 +31,12 @@
 mod array;
 pub(crate) mod eager;
 mod error;
+mod program;
 mod runtime;
 
 pub(crate) use array::DeviceArray;
 pub use error::Error;
+pub(crate) use program::Program;
 pub(crate) use runtime::Runtime;
 pub use runtime::{MemoryStats, Platform};
 

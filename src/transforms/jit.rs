@@ -2,16 +2,14 @@
 //! its graph on the built-in CPU backend), and reuse the result.
 
 use super::{rebuild, trace_with};
-use crate::backend::pjrt::{Buffer, Executable};
 use crate::backend::stablehlo::lower_graph_donating;
-use crate::core::{Array, Aval, Graph, Repr, eval_graph, tracing};
-use crate::device::{Device, DeviceArray, Error, XlaDevice, default_device, device_put, eager};
+use crate::core::{Array, Aval, Graph, eval_graph, tracing};
+use crate::device::{Device, Error, Platform, Program, default_device, eager};
 use crate::tree::{Tree, TreeDef, leaves};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// The traced function, with its static values first.
 type StagedFn<S, T, Y> = Rc<dyn Fn(&S, &T) -> Y>;
@@ -51,22 +49,12 @@ struct Key<S> {
     avals: Vec<Aval>,
 }
 
-/// A traced signature: its graph, its output structure, and its compiled
-/// programs per device.
+/// A traced signature: its graph, its output structure, and its programs
+/// per device.
 struct Entry<Y> {
     graph: Graph,
     template: Y,
-    compiled: RefCell<HashMap<(crate::Platform, usize), Rc<Compiled>>>,
-}
-
-/// A program compiled for one device, with the captured constants already there.
-struct Compiled {
-    exe: Arc<Executable>,
-    device: XlaDevice,
-    captures: Vec<Arc<Buffer>>,
-    /// Per graph input: may its buffer be donated (it is aliased to an output)?
-    donate: Vec<bool>,
-    out_avals: Vec<Aval>,
+    programs: RefCell<HashMap<(Platform, usize), Rc<Program>>>,
 }
 
 /// Compiles `f` (a function of a [`Tree`] of arrays returning a tree): on
@@ -240,16 +228,9 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
             // Inside another transformation: inline the traced graph.
             return Ok(rebuild(&entry.template, eval_graph(&entry.graph, &xs)));
         }
-        match self.pick_device(&xs)? {
-            Device::Cpu => {
-                let host = xs.iter().map(|l| device_put(l, &Device::Cpu)).collect::<Result<Vec<_>, _>>()?;
-                Ok(rebuild(&entry.template, eval_graph(&entry.graph, &host)))
-            }
-            Device::Xla(d) => {
-                let compiled = self.compiled(&entry, &d, x)?;
-                Ok(rebuild(&entry.template, run(&compiled, &xs)?))
-            }
-        }
+        let device = self.pick_device(&xs)?;
+        let program = self.program(&entry, &device, x)?;
+        Ok(rebuild(&entry.template, program.run(&xs)?))
     }
 
     /// The StableHLO module (MLIR text) compiled for `x`'s signature, as
@@ -305,7 +286,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         }
         let f = &self.f;
         let (graph, template) = trace_with(&|t: &T| f(statics, t), x, key.avals.clone());
-        let entry = Rc::new(Entry { graph, template, compiled: RefCell::new(HashMap::new()) });
+        let entry = Rc::new(Entry { graph, template, programs: RefCell::new(HashMap::new()) });
         let mut st = self.state.borrow_mut();
         st.traces += 1;
         st.entries.insert(key, entry.clone());
@@ -341,66 +322,19 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         out
     }
 
-    /// The program for `entry` on `device`, compiling (and sending the
-    /// constants) on first use.
-    fn compiled(&self, entry: &Entry<Y>, device: &XlaDevice, x: &T) -> Result<Rc<Compiled>, Error> {
-        let key = (device.rt.platform, device.ordinal);
-        if let Some(c) = entry.compiled.borrow().get(&key) {
-            return Ok(c.clone());
+    /// The program for `entry` on `device`, made on first use (for XLA:
+    /// compiled, and the constants sent to the device).
+    fn program(&self, entry: &Entry<Y>, device: &Device, x: &T) -> Result<Rc<Program>, Error> {
+        let key = (device.platform(), device.ordinal());
+        if let Some(p) = entry.programs.borrow().get(&key) {
+            return Ok(p.clone());
         }
-        let lowered = lower_graph_donating(&entry.graph, &self.donated_leaves(&x.def()))?;
-        let (exe, fresh) = device.rt.compile(&lowered.text, device.ordinal)?;
+        let (program, fresh) = Program::compile("jit", &entry.graph, device, &self.donated_leaves(&x.def()))?;
         if fresh {
             self.state.borrow_mut().compiles += 1;
         }
-        let captures =
-            lowered.captures.iter().map(|c| eager::buffer_on(c, device, "jit")).collect::<Result<Vec<_>, _>>()?;
-        let n_caps = captures.len();
-        let compiled = Rc::new(Compiled {
-            exe,
-            device: device.clone(),
-            captures,
-            donate: lowered.aliases[n_caps..].iter().map(|a| a.is_some()).collect(),
-            out_avals: lowered.out_avals,
-        });
-        entry.compiled.borrow_mut().insert(key, compiled.clone());
-        Ok(compiled)
+        let program = Rc::new(program);
+        entry.programs.borrow_mut().insert(key, program.clone());
+        Ok(program)
     }
-}
-
-/// An argument buffer: borrowed from an array, or owned (uploaded or donated).
-enum Arg {
-    Shared(Arc<Buffer>),
-    Owned(Buffer),
-}
-
-/// Runs a compiled program on the input leaves; returns its outputs on the device.
-fn run(c: &Compiled, xs: &[Array]) -> Result<Vec<Array>, Error> {
-    let mut args: Vec<Arg> = c.captures.iter().cloned().map(Arg::Shared).collect();
-    for (i, x) in xs.iter().enumerate() {
-        let owned = match &*x.repr {
-            Repr::Device(d) if c.donate[i] && d.device == c.device => {
-                let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
-                if unique { d.take_for_donation() } else { None }
-            }
-            // A fresh copy of host data belongs to this call alone.
-            Repr::Concrete(h) if c.donate[i] => Some(c.device.upload(h)?),
-            _ => None,
-        };
-        match owned {
-            Some(b) => args.push(Arg::Owned(b)),
-            None => args.push(Arg::Shared(eager::buffer_on(x, &c.device, "jit")?)),
-        }
-    }
-    // Owned buffers are uploaded or taken from their array: donated.
-    let donate: Vec<bool> = args.iter().map(|a| matches!(a, Arg::Owned(_))).collect();
-    let refs: Vec<&Buffer> = args
-        .iter()
-        .map(|a| match a {
-            Arg::Shared(b) => &**b,
-            Arg::Owned(b) => b,
-        })
-        .collect();
-    let outs = c.exe.execute_donating(&refs, &donate)?;
-    Ok(outs.into_iter().zip(&c.out_avals).map(|(b, a)| DeviceArray::wrap(b, a.clone(), c.device.clone())).collect())
 }

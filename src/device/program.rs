@@ -1,0 +1,167 @@
+//! [`Program`]: a graph made runnable on one device, the one place where
+//! programs run. `jit` runs its traced graphs through it, and so do eager
+//! operations on device arrays (a graph of one equation).
+//!
+//! On the built-in CPU a program is the graph, interpreted by
+//! [`eval_graph`]; on an XLA device it is the compiled executable with the
+//! graph's captured constants already in device memory. Inputs may live
+//! anywhere: arrays already on the program's device are passed as they are,
+//! others are copied there; donated inputs give their buffers to the outputs.
+
+use super::error::Error;
+use super::{Device, DeviceArray, XlaDevice, device_put};
+use crate::backend::pjrt::{Buffer, Executable};
+use crate::backend::stablehlo::{lower_graph, lower_graph_donating};
+use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var, eval_graph};
+use std::sync::Arc;
+
+/// A graph ready to run on one device.
+pub(crate) enum Program {
+    /// Interpreted by the built-in CPU backend.
+    Cpu(Graph),
+    /// Compiled by XLA.
+    Xla(XlaProgram),
+}
+
+/// A program compiled for one XLA device, with its constants on the device.
+pub(crate) struct XlaProgram {
+    /// What runs it, for error messages (`jit`, or the eager operation).
+    name: String,
+    exe: Arc<Executable>,
+    device: XlaDevice,
+    captures: Vec<Arc<Buffer>>,
+    /// Per graph input: may its buffer be donated (it is aliased to an output)?
+    donate: Vec<bool>,
+    out_avals: Vec<Aval>,
+}
+
+impl Program {
+    /// `graph` made runnable on `device`. For XLA it is lowered (the inputs
+    /// flagged in `donate` aliased to outputs of their shape and dtype),
+    /// compiled, or taken from the device's cache of programs of the same
+    /// text, and its captured constants are sent to the device. The flag
+    /// tells whether XLA compiled.
+    pub(crate) fn compile(
+        name: &str,
+        graph: &Graph,
+        device: &Device,
+        donate: &[bool],
+    ) -> Result<(Program, bool), Error> {
+        let d = match device {
+            Device::Cpu => return Ok((Program::Cpu(graph.clone()), false)),
+            Device::Xla(d) => d,
+        };
+        let lowered = lower_graph_donating(graph, donate)?;
+        let (exe, fresh) = d.rt.compile(&lowered.text, d.ordinal)?;
+        let captures = lowered.captures.iter().map(|c| buffer_on(c, d, name)).collect::<Result<Vec<_>, _>>()?;
+        let n_caps = captures.len();
+        let program = XlaProgram {
+            name: name.to_string(),
+            exe,
+            device: d.clone(),
+            captures,
+            donate: lowered.aliases[n_caps..].iter().map(|a| a.is_some()).collect(),
+            out_avals: lowered.out_avals,
+        };
+        Ok((Program::Xla(program), fresh))
+    }
+
+    /// The program of one operation, `outs = op(inputs)`, on `device`,
+    /// cached per operation, parameters, shapes and device: a hit neither
+    /// lowers nor compiles.
+    pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
+        let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
+        let (exe, _) =
+            device.rt.compile_cached(key, device.ordinal, || Ok(lower_graph(&single_op_graph(op, ins, outs))?.text))?;
+        Ok(Program::Xla(XlaProgram {
+            name: op.name().to_string(),
+            exe,
+            device: device.clone(),
+            captures: Vec::new(),
+            donate: vec![false; ins.len()],
+            out_avals: outs.to_vec(),
+        }))
+    }
+
+    /// Runs the program on `xs` (one array per graph input). On XLA the call
+    /// returns once the work is enqueued; the outputs stay on the device.
+    pub(crate) fn run(&self, xs: &[Array]) -> Result<Vec<Array>, Error> {
+        match self {
+            Program::Cpu(graph) => {
+                let host = xs.iter().map(|x| device_put(x, &Device::Cpu)).collect::<Result<Vec<_>, _>>()?;
+                Ok(eval_graph(graph, &host))
+            }
+            Program::Xla(p) => p.run(xs),
+        }
+    }
+}
+
+/// An argument buffer: borrowed from an array, or owned (uploaded or donated).
+enum Arg {
+    Shared(Arc<Buffer>),
+    Owned(Buffer),
+}
+
+impl XlaProgram {
+    fn run(&self, xs: &[Array]) -> Result<Vec<Array>, Error> {
+        let mut args: Vec<Arg> = self.captures.iter().cloned().map(Arg::Shared).collect();
+        for (i, x) in xs.iter().enumerate() {
+            let owned = match &*x.repr {
+                Repr::Device(d) if self.donate[i] && d.device == self.device => {
+                    let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
+                    if unique { d.take_for_donation() } else { None }
+                }
+                // A fresh copy of host data belongs to this call alone.
+                Repr::Concrete(h) if self.donate[i] => Some(self.device.upload(h)?),
+                _ => None,
+            };
+            match owned {
+                Some(b) => args.push(Arg::Owned(b)),
+                None => args.push(Arg::Shared(buffer_on(x, &self.device, &self.name)?)),
+            }
+        }
+        // Owned buffers are uploaded or taken from their array: donated.
+        let donate: Vec<bool> = args.iter().map(|a| matches!(a, Arg::Owned(_))).collect();
+        let refs: Vec<&Buffer> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Shared(b) => &**b,
+                Arg::Owned(b) => b,
+            })
+            .collect();
+        let outs = self.exe.execute_donating(&refs, &donate)?;
+        let device = &self.device;
+        Ok(outs
+            .into_iter()
+            .zip(&self.out_avals)
+            .map(|(b, a)| DeviceArray::wrap(b, a.clone(), device.clone()))
+            .collect())
+    }
+}
+
+/// The buffer of `x` on `device`: its own when it is there already, else a
+/// copy of its values (host data, or an array on another device).
+pub(crate) fn buffer_on(x: &Array, device: &XlaDevice, op: &str) -> Result<Arc<Buffer>, Error> {
+    match &*x.repr {
+        Repr::Device(d) if d.device == *device => d.buffer(op),
+        Repr::Device(d) => Ok(Arc::new(device.upload(d.fetch()?)?)),
+        Repr::Concrete(h) => Ok(Arc::new(device.upload(h)?)),
+        Repr::Traced(t) => {
+            Err(Error::Unsupported(format!("{op}: an abstract array ({}) cannot be sent to a device", t.aval)))
+        }
+    }
+}
+
+/// The graph `outs = op(inputs)`.
+fn single_op_graph(op: &Op, ins: &[Aval], outs: &[Aval]) -> Graph {
+    let avals: Vec<Aval> = ins.iter().chain(outs).cloned().collect();
+    let inputs: Vec<Var> = (0..ins.len() as u32).map(Var).collect();
+    let out_vars: Vec<Var> = (ins.len() as u32..(ins.len() + outs.len()) as u32).map(Var).collect();
+    Graph {
+        avals,
+        inputs: inputs.clone(),
+        captures: Vec::new(),
+        eqns: vec![Eqn { op: op.clone(), inputs, outs: out_vars.clone() }],
+        outputs: out_vars,
+    }
+}
