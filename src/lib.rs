@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod core;
 pub mod data;
 mod device;
+pub mod error;
 pub mod lax;
 pub mod nn;
 pub mod numpy;

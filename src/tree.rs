@@ -73,17 +73,7 @@ impl fmt::Display for TreeDef {
     }
 }
 
-/// Why two trees could not be combined or a tree could not be rebuilt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TreeError(pub String);
-
-impl fmt::Display for TreeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TreeError {}
+pub use crate::error::TreeError;
 
 /// A container of arrays that transformations can flatten and rebuild.
 ///

@@ -216,7 +216,7 @@ fn evaluate(
     set: &Dataset,
 ) -> Result<(f64, f64), rjax::Error> {
     let (mut loss, mut correct) = (Vec::new(), Vec::new());
-    for (x, y) in set.batches(1000).map_err(|e| rjax::Error::Unsupported(e.to_string()))? {
+    for (x, y) in set.batches(1000)? {
         let (l, c) = eval.try_call(&(p.clone(), x, y))?;
         loss.push(l);
         correct.push(c);

@@ -50,9 +50,8 @@
 
 mod atomic;
 mod codec;
-mod error;
 
-pub use error::CheckpointError;
+pub use crate::error::CheckpointError;
 
 use crate::core::{Array, Aval, HostData};
 use crate::tree::{self, Tree, TreeDef};

@@ -3,9 +3,31 @@
 use super::aval::Aval;
 use super::dtype::{DType, Element, HostData};
 use super::graph::Var;
-use crate::device::{Device, DeviceArray, Error};
+use super::op::Op;
 use ndarray::{ArrayD, IxDyn};
+use std::any::Any;
+use std::fmt;
 use std::sync::Arc;
+
+/// What the core needs of an array held in a device's memory. The `device`
+/// module implements it (its `DeviceArray`), so the core reads, prints and
+/// computes with device arrays without depending on any backend.
+pub(crate) trait DeviceValue:
+    fmt::Debug + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe
+{
+    /// Its shape and dtype.
+    fn aval(&self) -> &Aval;
+    /// The values on the host (copied once, waiting for pending work), or why
+    /// they cannot be read.
+    fn read(&self) -> Result<&HostData, String>;
+    /// Where it lives, for messages (`xla-cpu:0`).
+    fn place(&self) -> String;
+    /// Applies `op` to `inputs` (this value among them) on this value's
+    /// device: how operations outside `jit` run on device arrays.
+    fn run_op(&self, op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array>;
+    /// For the `device` module, to get its own type back.
+    fn as_any(&self) -> &dyn Any;
+}
 
 /// An abstract array standing for a graph variable while a function is traced.
 #[derive(Debug)]
@@ -21,8 +43,8 @@ pub(crate) enum Repr {
     Concrete(HostData),
     /// An abstract value being traced.
     Traced(Tracer),
-    /// Values in a PJRT device's memory.
-    Device(DeviceArray),
+    /// Values in a device's memory.
+    Device(Box<dyn DeviceValue>),
 }
 
 /// An immutable n-dimensional array: cheap to clone (an `Arc` inside), `Send + Sync`.
@@ -233,7 +255,7 @@ impl Array {
     pub(crate) fn host(&self, op: &str) -> &HostData {
         match &*self.repr {
             Repr::Concrete(h) => h,
-            Repr::Device(d) => match d.fetch() {
+            Repr::Device(d) => match d.read() {
                 Ok(h) => h,
                 Err(e) => panic!("{op}: cannot read the array from its device: {e}"),
             },
@@ -257,53 +279,10 @@ impl Array {
     /// assert_eq!(a.host_data().map(|h| h.dtype()), Some(rjax::DType::F32));
     /// ```
     pub fn host_data(&self) -> Option<&HostData> {
-        self.try_host_data().ok()
-    }
-
-    /// The host data, or why it cannot be had: the array is abstract, its
-    /// buffer was donated, or the device failed.
-    ///
-    /// ```
-    /// let a = rjax::Array::scalar(2i32);
-    /// assert!(a.try_host_data().is_ok());
-    /// ```
-    pub fn try_host_data(&self) -> Result<&HostData, Error> {
         match &*self.repr {
-            Repr::Concrete(h) => Ok(h),
-            Repr::Device(d) => d.fetch(),
-            Repr::Traced(t) => {
-                Err(Error::Unsupported(format!("the array is abstract ({}): it is being traced", t.aval)))
-            }
-        }
-    }
-
-    /// Waits until the array's value is computed (a no-op for host arrays).
-    /// Jitted functions on XLA devices return before their results are
-    /// computed; this is the way to wait for them (to time a step, say).
-    ///
-    /// ```
-    /// let a = rjax::Array::scalar(1.0f32);
-    /// a.block_until_ready()?;
-    /// # Ok::<(), rjax::Error>(())
-    /// ```
-    pub fn block_until_ready(&self) -> Result<&Array, Error> {
-        if let Repr::Device(d) = &*self.repr {
-            d.block_until_ready()?;
-        }
-        Ok(self)
-    }
-
-    /// The device holding the array: [`Device::Cpu`] for host arrays.
-    /// Abstract arrays (inside a transformation) have no device and report
-    /// `Device::Cpu`.
-    ///
-    /// ```
-    /// assert_eq!(rjax::Array::scalar(1.0f32).device(), rjax::Device::Cpu);
-    /// ```
-    pub fn device(&self) -> Device {
-        match &*self.repr {
-            Repr::Device(d) => Device::Xla(d.device.clone()),
-            _ => Device::Cpu,
+            Repr::Concrete(h) => Some(h),
+            Repr::Device(d) => d.read().ok(),
+            Repr::Traced(_) => None,
         }
     }
 
@@ -345,7 +324,7 @@ impl Array {
         match &*self.repr {
             Repr::Concrete(h) => h.shape(),
             Repr::Traced(t) => &t.aval.shape,
-            Repr::Device(d) => &d.aval.shape,
+            Repr::Device(d) => &d.aval().shape,
         }
     }
 
@@ -358,7 +337,7 @@ impl Array {
         match &*self.repr {
             Repr::Concrete(h) => h.dtype(),
             Repr::Traced(t) => t.aval.dtype,
-            Repr::Device(d) => d.aval.dtype,
+            Repr::Device(d) => d.aval().dtype,
         }
     }
 

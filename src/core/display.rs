@@ -55,7 +55,7 @@ impl fmt::Display for Array {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.repr {
             Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
-            Repr::Device(d) if d.fetch().is_err() => write!(f, "<{} on {}, not readable>", d.aval, self.device()),
+            Repr::Device(d) if d.read().is_err() => write!(f, "<{} on {}, not readable>", d.aval(), d.place()),
             Repr::Concrete(_) | Repr::Device(_) => {
                 let h = self.host("printing");
                 let items = texts(h);

@@ -1,15 +1,18 @@
-//! The core: dtypes, abstract values, arrays, the IR ([`Graph`]) and the trace stack.
+//! The core: dtypes, abstract values, arrays, the IR ([`Graph`]), the trace
+//! stack and the interface of lowering rules ([`lowering`]). It imports
+//! nothing from the rest of the crate.
 
 mod array;
 mod aval;
 mod display;
 mod dtype;
 mod graph;
+pub mod lowering;
 mod op;
 mod trace;
 
 pub use array::Array;
-pub(crate) use array::Repr;
+pub(crate) use array::{DeviceValue, Repr};
 pub use aval::{Aval, broadcast_shapes, normalize_axis};
 pub use dtype::{DType, Element, HostData, promote_types};
 pub use graph::{Eqn, Graph, Var};

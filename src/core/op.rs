@@ -5,8 +5,8 @@
 use super::array::Array;
 use super::aval::Aval;
 use super::dtype::HostData;
+use super::lowering::{LowerError, Lowering, Value};
 use super::trace::Primitive;
-use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use std::fmt;
 use std::sync::Arc;
 

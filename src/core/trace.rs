@@ -13,8 +13,8 @@ use super::array::{Array, Repr, Tracer};
 use super::aval::Aval;
 use super::dtype::HostData;
 use super::graph::{Eqn, Graph, Var};
+use super::lowering::{LowerError, Lowering, Value};
 use super::op::{MultiPrimitive, Op};
-use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -201,10 +201,12 @@ pub(crate) fn bind_op(op: &Op, inputs: &[&Array]) -> Vec<Array> {
 /// Computes an op on concrete inputs with the built-in CPU rules.
 #[track_caller]
 fn eval_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
-    match crate::device::eager::device_of(op.name(), inputs) {
-        Ok(Some(device)) => return crate::device::eager::run(op, &device, inputs, outs),
-        Ok(None) => {}
-        Err(e) => panic!("{e}"),
+    // an input on a device runs the op there (the device checks the others)
+    if let Some(d) = inputs.iter().find_map(|x| match &*x.repr {
+        Repr::Device(d) => Some(d),
+        _ => None,
+    }) {
+        return d.run_op(op, inputs, outs);
     }
     let mut hosts = Vec::with_capacity(inputs.len());
     for x in inputs {

@@ -1,10 +1,11 @@
 //! [`DeviceArray`]: the representation of an [`Array`] held in a PJRT
 //! device's memory.
 
-use super::XlaDevice;
-use super::error::Error;
+use super::{Device, XlaDevice};
 use crate::backend::pjrt::Buffer;
-use crate::core::{Array, Aval, HostData, Repr};
+use crate::core::{Array, Aval, DeviceValue, HostData, Op, Repr};
+use crate::error::Error;
+use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// An array in device memory. The buffer may still be being computed
@@ -28,7 +29,7 @@ impl DeviceArray {
     /// Wraps a buffer (of `device`) holding a value of `aval`.
     pub(crate) fn wrap(buffer: Buffer, aval: Aval, device: XlaDevice) -> Array {
         let d = DeviceArray { aval, device, buffer: Mutex::new(Some(Arc::new(buffer))), host: OnceLock::new() };
-        Array { repr: Arc::new(Repr::Device(d)) }
+        Array { repr: Arc::new(Repr::Device(Box::new(d))) }
     }
 
     /// Copies host data to `device`. No host copy is kept: reading the
@@ -74,5 +75,87 @@ impl DeviceArray {
             return Ok(());
         }
         Ok(self.buffer("block_until_ready")?.block_until_ready()?)
+    }
+}
+
+impl DeviceValue for DeviceArray {
+    fn aval(&self) -> &Aval {
+        &self.aval
+    }
+    fn read(&self) -> Result<&HostData, String> {
+        self.fetch().map_err(|e| e.to_string())
+    }
+    fn place(&self) -> String {
+        format!("{}:{}", self.device.rt.platform, self.device.ordinal)
+    }
+    #[track_caller]
+    fn run_op(&self, op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
+        match super::eager::device_of(op.name(), inputs) {
+            Ok(Some(device)) => super::eager::run(op, &device, inputs, outs),
+            Ok(None) => unreachable!("{}: run on a device with no device input", op.name()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The device array inside `x`, if it holds one.
+pub(crate) fn device_array(x: &Array) -> Option<&DeviceArray> {
+    match &*x.repr {
+        Repr::Device(d) => d.as_any().downcast_ref::<DeviceArray>(),
+        _ => None,
+    }
+}
+
+/// The parts of [`Array`]'s API that involve devices.
+impl Array {
+    /// The host data, or why it cannot be had: the array is abstract, its
+    /// buffer was donated, or the device failed.
+    ///
+    /// ```
+    /// let a = rjax::Array::scalar(2i32);
+    /// assert!(a.try_host_data().is_ok());
+    /// ```
+    pub fn try_host_data(&self) -> Result<&HostData, Error> {
+        match &*self.repr {
+            Repr::Concrete(h) => Ok(h),
+            Repr::Device(_) => device_array(self)
+                .map_or_else(|| Err(Error::Unsupported("an array of an unknown device".into())), |d| d.fetch()),
+            Repr::Traced(t) => {
+                Err(Error::Unsupported(format!("the array is abstract ({}): it is being traced", t.aval)))
+            }
+        }
+    }
+
+    /// Waits until the array's value is computed (a no-op for host arrays).
+    /// Jitted functions on XLA devices return before their results are
+    /// computed; this is the way to wait for them (to time a step, say).
+    ///
+    /// ```
+    /// let a = rjax::Array::scalar(1.0f32);
+    /// a.block_until_ready()?;
+    /// # Ok::<(), rjax::Error>(())
+    /// ```
+    pub fn block_until_ready(&self) -> Result<&Array, Error> {
+        if let Some(d) = device_array(self) {
+            d.block_until_ready()?;
+        }
+        Ok(self)
+    }
+
+    /// The device holding the array: [`Device::Cpu`] for host arrays.
+    /// Abstract arrays (inside a transformation) have no device and report
+    /// `Device::Cpu`.
+    ///
+    /// ```
+    /// assert_eq!(rjax::Array::scalar(1.0f32).device(), rjax::Device::Cpu);
+    /// ```
+    pub fn device(&self) -> Device {
+        match device_array(self) {
+            Some(d) => Device::Xla(d.device.clone()),
+            None => Device::Cpu,
+        }
     }
 }

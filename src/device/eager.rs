@@ -3,15 +3,16 @@
 //! shapes and device, so code outside `jit` works on every device.
 
 use super::XlaDevice;
-use super::error::Error;
+use super::array::device_array;
 use super::program::Program;
-use crate::core::{Array, Aval, Op, Repr};
+use crate::core::{Array, Aval, Op};
+use crate::error::Error;
 
 /// The XLA device among the inputs, if any (all device inputs must share it).
 pub(crate) fn device_of(op: &str, inputs: &[&Array]) -> Result<Option<XlaDevice>, Error> {
     let mut found: Option<&XlaDevice> = None;
     for x in inputs {
-        if let Repr::Device(d) = &*x.repr {
+        if let Some(d) = device_array(x) {
             match found {
                 None => found = Some(&d.device),
                 Some(f) if *f == d.device => {}

@@ -30,12 +30,11 @@
 
 mod array;
 pub(crate) mod eager;
-mod error;
 mod program;
 mod runtime;
 
+pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
-pub use error::Error;
 pub(crate) use program::Program;
 pub(crate) use runtime::Runtime;
 pub use runtime::{MemoryStats, Platform};
@@ -291,11 +290,15 @@ fn choose_default() -> Device {
 /// # Ok::<(), rjax::Error>(())
 /// ```
 pub fn device_put(x: &Array, device: &Device) -> Result<Array, Error> {
+    if let Some(d) = array::device_array(x) {
+        return match device {
+            Device::Xla(to) if d.device == *to => Ok(x.clone()),
+            Device::Cpu => Ok(Array::from_host(d.fetch()?.clone())),
+            Device::Xla(to) => DeviceArray::upload(d.fetch()?, to),
+        };
+    }
     match (&*x.repr, device) {
-        (Repr::Traced(_), _) | (Repr::Concrete(_), Device::Cpu) => Ok(x.clone()),
-        (Repr::Device(d), Device::Xla(to)) if d.device == *to => Ok(x.clone()),
-        (Repr::Device(d), Device::Cpu) => Ok(Array::from_host(d.fetch()?.clone())),
-        (Repr::Concrete(h), Device::Xla(to)) => Ok(DeviceArray::upload(h, to)?),
-        (Repr::Device(d), Device::Xla(to)) => Ok(DeviceArray::upload(d.fetch()?, to)?),
+        (Repr::Concrete(h), Device::Xla(to)) => DeviceArray::upload(h, to),
+        _ => Ok(x.clone()), // abstract, or already on the host
     }
 }

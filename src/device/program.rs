@@ -8,11 +8,12 @@
 //! anywhere: arrays already on the program's device are passed as they are,
 //! others are copied there; donated inputs give their buffers to the outputs.
 
-use super::error::Error;
+use super::array::device_array;
 use super::{Device, DeviceArray, XlaDevice, device_put};
 use crate::backend::pjrt::{Buffer, Executable};
 use crate::backend::stablehlo::{lower_graph, lower_graph_donating};
 use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var, eval_graph};
+use crate::error::Error;
 use std::sync::Arc;
 
 /// A graph ready to run on one device.
@@ -106,13 +107,13 @@ impl XlaProgram {
     fn run(&self, xs: &[Array]) -> Result<Vec<Array>, Error> {
         let mut args: Vec<Arg> = self.captures.iter().cloned().map(Arg::Shared).collect();
         for (i, x) in xs.iter().enumerate() {
-            let owned = match &*x.repr {
-                Repr::Device(d) if self.donate[i] && d.device == self.device => {
+            let owned = match (&*x.repr, device_array(x)) {
+                (_, Some(d)) if self.donate[i] && d.device == self.device => {
                     let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
                     if unique { d.take_for_donation() } else { None }
                 }
                 // A fresh copy of host data belongs to this call alone.
-                Repr::Concrete(h) if self.donate[i] => Some(self.device.upload(h)?),
+                (Repr::Concrete(h), _) if self.donate[i] => Some(self.device.upload(h)?),
                 _ => None,
             };
             match owned {
@@ -142,13 +143,12 @@ impl XlaProgram {
 /// The buffer of `x` on `device`: its own when it is there already, else a
 /// copy of its values (host data, or an array on another device).
 pub(crate) fn buffer_on(x: &Array, device: &XlaDevice, op: &str) -> Result<Arc<Buffer>, Error> {
-    match &*x.repr {
-        Repr::Device(d) if d.device == *device => d.buffer(op),
-        Repr::Device(d) => Ok(Arc::new(device.upload(d.fetch()?)?)),
-        Repr::Concrete(h) => Ok(Arc::new(device.upload(h)?)),
-        Repr::Traced(t) => {
-            Err(Error::Unsupported(format!("{op}: an abstract array ({}) cannot be sent to a device", t.aval)))
-        }
+    if let Some(d) = device_array(x) {
+        return if d.device == *device { d.buffer(op) } else { Ok(Arc::new(device.upload(d.fetch()?)?)) };
+    }
+    match x.host_data() {
+        Some(h) => Ok(Arc::new(device.upload(h)?)),
+        None => Err(Error::Unsupported(format!("{op}: an abstract array ({}) cannot be sent to a device", x.aval()))),
     }
 }
 

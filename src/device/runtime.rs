@@ -1,40 +1,14 @@
 //! One PJRT client per plugin and process, its devices, and its compiled
 //! programs.
 
-use super::error::Error;
 use crate::backend::pjrt::{self, Client, Executable, OptionValue, PjrtError, Plugin, compile_options_for};
+use crate::error::Error;
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use crate::backend::Platform;
 pub use crate::backend::pjrt::MemoryStats;
-
-/// The backends a [`Device`](super::Device) can belong to.
-///
-/// ```
-/// use rjax::Platform;
-/// assert_eq!(Platform::XlaCpu.to_string(), "xla-cpu");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Platform {
-    /// The built-in CPU backend.
-    Cpu,
-    /// XLA on the CPU (PJRT CPU plugin).
-    XlaCpu,
-    /// XLA on NVIDIA GPUs (PJRT CUDA plugin).
-    Cuda,
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Platform::Cpu => "cpu",
-            Platform::XlaCpu => "xla-cpu",
-            Platform::Cuda => "cuda",
-        })
-    }
-}
 
 /// A PJRT client of one plugin with its devices and a cache of compiled
 /// programs keyed by their text and device.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// An error from [`save`](super::save), [`load`](super::load) and the other
+/// An error from [`save`](crate::checkpoint::save), [`load`](crate::checkpoint::load) and the other
 /// checkpoint functions. Every variant names the file; loading validates the
 /// whole file before building anything, so an error never leaves a partly
 /// loaded tree, and a failed save leaves an existing file unchanged.
@@ -49,7 +49,7 @@ pub enum CheckpointError {
     Missing {
         /// The file.
         path: PathBuf,
-        /// The leaf's name (see [`leaf_names`](super::leaf_names)).
+        /// The leaf's name (see [`leaf_names`](crate::checkpoint::leaf_names)).
         leaf: String,
         /// The template's dtype and shape, e.g. `f32[2,3]`.
         expected: String,

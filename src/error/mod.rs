@@ -1,12 +1,32 @@
-//! [`Error`]: what can go wrong outside pure computation (devices, plugins,
-//! compilation), with what to do about it.
+//! The crate's errors, each saying what went wrong and what to do: [`Error`],
+//! the one error type of the crate, holds any of the others, so `?` works
+//! across devices, data, checkpoints and trees in a user's `main`.
+//!
+//! ```
+//! fn run() -> Result<(), rjax::Error> {
+//!     let _ = rjax::data::cifar10::Cifar10::load("/no/such/dir")?; // a DataError
+//!     Ok(())
+//! }
+//! let e = run().unwrap_err();
+//! assert!(matches!(e, rjax::Error::Data(_)));
+//! assert!(e.to_string().contains("CIFAR10_DIR"));
+//! ```
 
-use super::runtime::Platform;
+mod checkpoint;
+mod data;
+mod tree;
+
+pub use checkpoint::CheckpointError;
+pub use data::DataError;
+pub use tree::TreeError;
+
+use crate::backend::Platform;
 use crate::backend::pjrt::PjrtError;
-use crate::backend::stablehlo::LowerError;
+use crate::core::lowering::LowerError;
 use std::path::PathBuf;
 
-/// An error from devices, plugins, compilation or execution.
+/// An error from devices, plugins, compilation or execution, or from data,
+/// checkpoints and trees.
 ///
 /// ```
 /// let e = rjax::device("tpu").unwrap_err();
@@ -67,4 +87,13 @@ pub enum Error {
     /// An operation the device or backend does not support.
     #[error("{0}")]
     Unsupported(String),
+    /// A data set could not be read, downloaded or batched.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint could not be saved or loaded.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Trees did not match.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
 }
