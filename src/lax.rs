@@ -9,8 +9,8 @@
 //! ```
 
 pub use crate::backend::cpu::ReduceOp;
+pub use crate::control::*;
 pub use crate::primitives::binary::*;
-pub use crate::primitives::control::*;
 pub use crate::primitives::dot::*;
 pub use crate::primitives::indexing::*;
 pub use crate::primitives::random_bits::*;

@@ -16,6 +16,7 @@ extern crate self as rjax;
 
 pub mod backend;
 pub mod checkpoint;
+pub mod control;
 pub mod core;
 pub mod data;
 mod device;

@@ -8,6 +8,7 @@ mod display;
 mod dtype;
 mod graph;
 pub mod lowering;
+pub(crate) mod numeric;
 mod op;
 mod trace;
 

@@ -106,9 +106,7 @@ pub fn transpose(x: &Array, axes: Option<&[isize]>) -> Array {
 #[track_caller]
 pub fn moveaxis(x: &Array, from: isize, to: isize) -> Array {
     let (f, t) = (axis("moveaxis", from, x.ndim()), axis("moveaxis", to, x.ndim()));
-    let mut perm: Vec<usize> = (0..x.ndim()).filter(|&a| a != f).collect();
-    perm.insert(t, f);
-    lax::transpose(x, &perm)
+    crate::primitives::structure::moveaxis(x, f, t)
 }
 
 /// Joins arrays along an existing axis.

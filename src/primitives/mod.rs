@@ -20,7 +20,6 @@ macro_rules! no_derivative {
 }
 
 pub mod binary;
-pub mod control;
 pub mod dot;
 pub mod indexing;
 pub mod random_bits;

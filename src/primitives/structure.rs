@@ -478,3 +478,11 @@ impl Primitive for Concatenate {
 pub fn concatenate(xs: &[&Array], axis: usize) -> Array {
     bind(Concatenate { axis }, xs)
 }
+
+/// Moves axis `from` to position `to` (both already normalized), the others
+/// keeping their order: one transpose. The transformations use it.
+pub(crate) fn moveaxis(x: &Array, from: usize, to: usize) -> Array {
+    let mut perm: Vec<usize> = (0..x.ndim()).filter(|&a| a != from).collect();
+    perm.insert(to, from);
+    transpose(x, &perm)
+}

@@ -3,7 +3,7 @@
 
 use super::{rebuild, trace_tree};
 use crate::core::{Array, Graph, bind_op, initial_env, read};
-use crate::numpy as jnp;
+use crate::primitives::{binary, full, zeros_like};
 use crate::tree::{Tree, leaves};
 
 /// Evaluates `g` on `primals` and propagates `tangents` with each primitive's
@@ -66,7 +66,7 @@ impl Tape {
         let mut ct: Vec<Option<Array>> = vec![None; g.avals.len()];
         let acc = |ct: &mut Vec<Option<Array>>, v: usize, c: Array| {
             ct[v] = Some(match ct[v].take() {
-                Some(prev) => crate::lax::add(&prev, &c),
+                Some(prev) => binary::add(&prev, &c),
                 None => c,
             });
         };
@@ -109,7 +109,7 @@ fn check_float_leaves(op: &str, xs: &[Array]) {
 }
 
 fn zero_fill(cts: Vec<Option<Array>>, like: &[Array]) -> Vec<Array> {
-    cts.into_iter().zip(like).map(|(c, x)| c.unwrap_or_else(|| jnp::zeros_like(x))).collect()
+    cts.into_iter().zip(like).map(|(c, x)| c.unwrap_or_else(|| zeros_like(x))).collect()
 }
 
 /// Runs `f` forward and backward; `f` returns the loss then further outputs.
@@ -127,7 +127,7 @@ fn loss_and_grad<T: Tree, Y: Tree, F: Fn(&T) -> (Array, Y)>(op: &str, f: &F, x: 
     let tape = Tape::forward(&g, &xs, &vec![true; xs.len()]);
     let outs = tape.outputs(&g);
     let mut cts: Vec<Option<Array>> = vec![None; outs.len()];
-    cts[0] = Some(jnp::ones_like(&outs[0]));
+    cts[0] = Some(full(outs[0].shape(), 1.0, outs[0].dtype()));
     let grads = zero_fill(tape.backward(&g, &cts), &xs);
     let aux = rebuild(&aux_t, outs[1..].to_vec());
     (outs[0].clone(), aux, rebuild(x, grads))

@@ -4,21 +4,21 @@
 use super::autodiff::{jvp, vjp};
 use super::vmap::vmap;
 use crate::core::Array;
-use crate::numpy::moveaxis;
+use crate::primitives::structure::{moveaxis, reshape};
 
 /// The identity basis of a space shaped `shape`: `[n, *shape]`.
 fn basis(like: &Array) -> Array {
     let n = like.size();
     let mut shape = vec![n];
     shape.extend_from_slice(like.shape());
-    crate::lax::reshape(&Array::eye(n, like.dtype()), &shape)
+    reshape(&Array::eye(n, like.dtype()), &shape)
 }
 
 /// Joins an `[n, *a]` stack into `[*b, *c]`.
 fn to_shape(x: &Array, out: &[usize], inp: &[usize]) -> Array {
     let mut s = out.to_vec();
     s.extend_from_slice(inp);
-    crate::lax::reshape(x, &s)
+    reshape(x, &s)
 }
 
 /// The Jacobian by forward mode (one jvp per input element, vmapped):
@@ -35,7 +35,7 @@ pub fn jacfwd<F: Fn(&Array) -> Array + Clone>(f: F) -> impl Fn(&Array) -> Array 
         let xc = x.clone();
         let cols = vmap(move |t: &Array| jvp(&f, &xc, t).1)(&basis(x));
         let out_shape = cols.shape()[1..].to_vec();
-        let moved = moveaxis(&cols, 0, -1);
+        let moved = moveaxis(&cols, 0, cols.ndim() - 1);
         to_shape(&moved, &out_shape, x.shape())
     }
 }

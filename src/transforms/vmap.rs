@@ -4,8 +4,8 @@
 
 use super::{rebuild, trace_with};
 use crate::core::{Array, Aval, Graph, bind_op, initial_env, read};
-use crate::numpy::moveaxis;
 use crate::primitives::add_batch;
+use crate::primitives::structure::moveaxis;
 use crate::tree::{Tree, leaves};
 
 /// Which axis of each leaf is mapped: one spec for every leaf, or one per leaf.
@@ -116,7 +116,7 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
             match a {
                 None => moved.push(x.clone()),
                 Some(a) => {
-                    let ax = crate::numpy::axis("vmap", *a, x.ndim());
+                    let ax = axis("vmap", *a, x.ndim());
                     let size = x.shape()[ax];
                     match n {
                         None => n = Some(size),
@@ -126,7 +126,7 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
                         ),
                         _ => {}
                     }
-                    moved.push(moveaxis(x, ax as isize, 0));
+                    moved.push(moveaxis(x, ax, 0));
                 }
             }
         }
@@ -147,13 +147,22 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
             .map(|((o, b), a)| match (a, b) {
                 (Some(a), b) => {
                     let o = if b { o } else { add_batch(&o, n) };
-                    let ax = crate::numpy::axis("vmap out_axes", a, o.ndim());
-                    moveaxis(&o, 0, ax as isize)
+                    let ax = axis("vmap out_axes", a, o.ndim());
+                    moveaxis(&o, 0, ax)
                 }
                 (None, false) => o,
                 (None, true) => panic!("vmap: out_axes is None for an output that depends on a mapped input"),
             })
             .collect();
         rebuild(&y_t, placed)
+    }
+}
+
+/// Normalizes one axis or panics at the caller with the operation's name.
+#[track_caller]
+fn axis(op: &str, a: isize, ndim: usize) -> usize {
+    match crate::core::normalize_axis(a, ndim) {
+        Ok(a) => a,
+        Err(m) => panic!("{op}: {m}"),
     }
 }

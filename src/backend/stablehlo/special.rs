@@ -10,8 +10,8 @@
 //!   inputs are converted, as on the CPU).
 
 use super::{LowerError, Lowering, Value};
-use crate::backend::cpu::{GILES_CENTRAL, GILES_TAIL};
 use crate::core::DType;
+use crate::core::numeric::{GILES_CENTRAL, GILES_TAIL};
 
 /// The coefficients of one precision of FreeBSD's erf.
 struct ErfCoeffs {
