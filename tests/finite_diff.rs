@@ -2,32 +2,23 @@
 //! `vjp`) and forward mode (`jvp`) agree with central finite differences in
 //! f64, on random shapes (rank 0..=3, axes 1..=4, size-1 axes included) and
 //! random values inside each operation's domain. See `common::check`.
+//!
+//! The elementwise primitives come from the catalogue (tests/common/catalogue.rs),
+//! each on its derivative domain; the others have dedicated tests named in the
+//! catalogue, and `every_primitive_is_covered` checks that none is left out.
+//! Beside them, `fixed_points` checks the trickiest rules' values and
+//! derivatives at hand-computed points (ties, zeros, jumps).
 
 mod common;
+#[path = "finite_diff/fixed_points.rs"]
+mod fixed_points;
 
+use common::catalogue::{self, Domain, File, sample_all, seed_of};
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rjax::numpy::{GatherMode, Idx};
-use rjax::{Array, grad, jvp, lax, lax::DotDims, numpy as jnp, s};
-
-/// Values `n + f` with `n` an integer in [-3, 3) and `f` in [0.1, 0.4] or
-/// [0.6, 0.9]: away from the jumps of floor, ceil, round and sign.
-fn off_grid() -> impl Strategy<Value = Array> {
-    shape().prop_flat_map(|s| {
-        let n: usize = s.iter().product();
-        prop::collection::vec((-3i32..3, 0.1f64..0.4, any::<bool>()), n).prop_map(move |v| {
-            let v = v.iter().map(|&(i, f, up)| i as f64 + f + if up { 0.5 } else { 0.0 }).collect();
-            Array::from_vec(v, &s)
-        })
-    })
-}
-
-/// Maps each value `v` to `floor(v) + off + 0.1 * frac(v)`.
-fn snap(x: &Array, off: f64) -> Array {
-    let v = x.to_vec::<f64>().iter().map(|v| v.floor() + off + 0.1 * (v - v.floor())).collect();
-    Array::from_vec(v, x.shape())
-}
+use rjax::{Array, DType, grad, jvp, lax, lax::DotDims, numpy as jnp, s};
 
 /// A mask choosing a subset of the axes of `shape`.
 fn with_axes(sh: impl Strategy<Value = Vec<usize>>) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
@@ -73,41 +64,54 @@ fn check_take_along_axis(
     check12("take_along_axis", |v| jnp::take_along_axis(&v[0], &idx, axis as isize), &[x], seed)
 }
 
-macro_rules! unary_tests {
-    ($($name:ident: $f:path, $strat:expr;)*) => {
-        proptest! {
-            #![proptest_config(cfg())]
-            $(
-                #[test]
-                fn $name(x in $strat, seed in any::<u64>()) {
-                    check1(stringify!($name), |x| $f(x), &x, seed)?;
-                }
-            )*
-        }
-    };
-}
+/// A binary function on arrays.
+type Bin = fn(&Array, &Array) -> Array;
 
-unary_tests! {
-    exp: lax::exp, any_arr(-2.0, 2.0);
-    log: lax::log, any_arr(0.1, 3.0);
-    log1p: lax::log1p, any_arr(-0.5, 3.0);
-    expm1: lax::expm1, any_arr(-2.0, 2.0);
-    sqrt: lax::sqrt, any_arr(0.1, 3.0);
-    rsqrt: lax::rsqrt, any_arr(0.1, 3.0);
-    sin: lax::sin, any_arr(-3.0, 3.0);
-    cos: lax::cos, any_arr(-3.0, 3.0);
-    tan: lax::tan, any_arr(-1.2, 1.2);
-    tanh: lax::tanh, any_arr(-3.0, 3.0);
-    logistic: lax::logistic, any_arr(-4.0, 4.0);
-    erf: lax::erf, any_arr(-2.0, 2.0);
-    erf_inv: lax::erf_inv, any_arr(-0.9, 0.9);
-    neg: lax::neg, any_arr(-3.0, 3.0);
-    abs: lax::abs, shape().prop_flat_map(|s| arr_signed(s, 0.1, 3.0));
-    // piecewise constant: the derivative is zero away from the jumps
-    floor: lax::floor, off_grid();
-    ceil: lax::ceil, off_grid();
-    round: lax::round, off_grid();
-    sign: lax::sign, off_grid();
+/// The numpy wrappers of binary primitives: `(primitive, wrapper, wrapper)`.
+const NUMPY_BINARY: [(&str, &str, Bin); 7] = [
+    ("add", "jnp::add", |a, b| jnp::add(a, b)),
+    ("sub", "jnp::subtract", |a, b| jnp::subtract(a, b)),
+    ("mul", "jnp::multiply", |a, b| jnp::multiply(a, b)),
+    ("div", "jnp::divide", |a, b| jnp::divide(a, b)),
+    ("pow", "jnp::power", |a, b| jnp::power(a, b)),
+    ("max", "jnp::maximum", |a, b| jnp::maximum(a, b)),
+    ("min", "jnp::minimum", |a, b| jnp::minimum(a, b)),
+];
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    /// Every differentiable elementwise primitive of one operand in the
+    /// catalogue, on its derivative domain (piecewise constant ones away from
+    /// their jumps, where the derivative is zero).
+    #[test]
+    fn unary_primitives(sh in shape(), seed in any::<u64>()) {
+        for e in catalogue::generic(File::FiniteDiff).filter(|e| e.arity == Some(1)) {
+            let x = sample_all(&mut Gen::new(seed_of(e.name, seed)), e.domain, DType::F64, std::slice::from_ref(&sh)).remove(0);
+            check1(e.name, |x| e.call(std::slice::from_ref(x)), &x, seed)?;
+        }
+    }
+
+    /// Every differentiable elementwise primitive of two operands, on
+    /// operands of broadcast-compatible shapes broadcast first (as the numpy
+    /// layer does, so broadcasting's transpose is checked too), on its
+    /// derivative domain (max and min away from ties, rem away from its
+    /// jumps); then its numpy wrapper, if any, on the same operands
+    /// (`remainder` checks rem's, Python's remainder and fmod).
+    #[test]
+    fn binary_primitives((s, sa, sb) in bcast_shapes(), seed in any::<u64>()) {
+        for e in catalogue::generic(File::FiniteDiff).filter(|e| e.arity == Some(2)) {
+            // a quotient is drawn at the full shape, from the broadcast divisor
+            let sa = if e.domain[0] == Domain::Quotient { s.clone() } else { sa.clone() };
+            let xs = sample_all(&mut Gen::new(seed_of(e.name, seed)), e.domain, DType::F64, &[sa, sb.clone()]);
+            let f = |v: &[Array]| e.call(&[jnp::broadcast_to(&v[0], &s), jnp::broadcast_to(&v[1], &s)]);
+            check12(e.name, f, &xs, seed)?;
+            // and through its numpy wrapper, which broadcasts itself
+            if let Some((_, np, jf)) = NUMPY_BINARY.iter().find(|w| w.0 == e.name) {
+                check12(np, |v| jf(&v[0], &v[1]), &xs, seed)?;
+            }
+        }
+    }
 }
 
 proptest! {
@@ -129,44 +133,7 @@ proptest! {
         prop_assert_eq!(host(&g), want);
     }
 
-    // ---- binary ops through numpy, with broadcasting ----
-
-    #[test]
-    fn add((a, b) in bcast_pair((-2.0, 2.0), (-2.0, 2.0)), seed in any::<u64>()) {
-        check12("add", |v| jnp::add(&v[0], &v[1]), &[a, b], seed)?;
-    }
-
-    #[test]
-    fn subtract((a, b) in bcast_pair((-2.0, 2.0), (-2.0, 2.0)), seed in any::<u64>()) {
-        check12("subtract", |v| jnp::subtract(&v[0], &v[1]), &[a, b], seed)?;
-    }
-
-    #[test]
-    fn multiply((a, b) in bcast_pair((-2.0, 2.0), (-2.0, 2.0)), seed in any::<u64>()) {
-        check12("multiply", |v| jnp::multiply(&v[0], &v[1]), &[a, b], seed)?;
-    }
-
-    #[test]
-    fn divide((a, b) in bcast_pair((-2.0, 2.0), (0.5, 2.0)), flip in any::<bool>(), seed in any::<u64>()) {
-        let b = if flip { -b } else { b };
-        check12("divide", |v| jnp::divide(&v[0], &v[1]), &[a, b], seed)?;
-    }
-
-    #[test]
-    fn power((a, b) in bcast_pair((0.2, 3.0), (-2.0, 2.0)), seed in any::<u64>()) {
-        check12("power", |v| jnp::power(&v[0], &v[1]), &[a, b], seed)?;
-    }
-
-    #[test]
-    fn maximum((a, b) in bcast_pair((-3.0, 3.0), (-3.0, 3.0)), seed in any::<u64>()) {
-        // a = n + [0.2, 0.3], b = m + [0.7, 0.8]: never within 0.4 of each other
-        check12("maximum", |v| jnp::maximum(&v[0], &v[1]), &[snap(&a, 0.2), snap(&b, 0.7)], seed)?;
-    }
-
-    #[test]
-    fn minimum((a, b) in bcast_pair((-3.0, 3.0), (-3.0, 3.0)), seed in any::<u64>()) {
-        check12("minimum", |v| jnp::minimum(&v[0], &v[1]), &[snap(&a, 0.2), snap(&b, 0.7)], seed)?;
-    }
+    // ---- binary ops through numpy, with broadcasting (beyond the generic test) ----
 
     /// remainder (Python's, sign of b) and fmod (C's, sign of a): a / b is kept
     /// at least 0.1 away from an integer.
@@ -645,4 +612,32 @@ fn check_detects_wrong_derivatives() {
     assert!(check("square, jvp off by 1e-5", sq(1.0 + 1e-5, 1.0), std::slice::from_ref(&x), 7).is_err());
     // d/dx (x * sg(x)) = x is half the true derivative 2x
     assert!(check("x * sg(x)", |v| &v[0] * &lax::stop_gradient(&v[0]), &[x], 7).is_err());
+}
+
+/// convert_element_type: float to float carries derivatives (converted, both
+/// ways); through an integer type none flows.
+#[test]
+fn convert_element_type() {
+    let x = Array::from_vec(vec![1.5f64, -2.25, 3.0], &[3]);
+    let w = Array::from_vec(vec![0.5f32, -1.0, 2.0], &[3]);
+    assert_eq!(lax::convert_element_type(&x, DType::F32).to_vec::<f32>(), vec![1.5, -2.25, 3.0]);
+    assert_eq!(lax::convert_element_type(&x, DType::I32).to_vec::<i32>(), vec![1, -2, 3]);
+    // d/dx sum(w * f32(x)) = w, as f64
+    let g = grad(|x: &Array| (lax::convert_element_type(x, DType::F32) * &w).sum())(&x);
+    assert_eq!((g.dtype(), host(&g)), (DType::F64, vec![0.5, -1.0, 2.0]));
+    let t = Array::from_vec(vec![1.0f64, 2.0, -3.0], &[3]);
+    let (y, dy) = jvp(|x: &Array| lax::convert_element_type(x, DType::F32), &x, &t);
+    assert_eq!((y.dtype(), dy.dtype()), (DType::F32, DType::F32));
+    assert_eq!(dy.to_vec::<f32>(), vec![1.0, 2.0, -3.0]);
+    // x * f64(i32(x)): the integer path is a constant, so the derivative is trunc(x)
+    let through_int = |x: &Array| x * &lax::convert_element_type(&lax::convert_element_type(x, DType::I32), DType::F64);
+    assert_eq!(host(&grad(|x: &Array| through_int(x).sum())(&x)), vec![1.0, -2.0, 3.0]);
+    assert_eq!(host(&jvp(through_int, &x, &t).1), vec![1.0, -4.0, -9.0]);
+}
+
+/// Fails naming any primitive of the catalogue that no test here covers
+/// (non-differentiable ones need none).
+#[test]
+fn every_primitive_is_covered() {
+    catalogue::assert_covered(File::FiniteDiff);
 }

@@ -9,11 +9,17 @@
 //! arguments (captures, then inputs) and the CPU backend's outputs as `.npy`
 //! files, which `scripts/check_stablehlo.py` compiles and runs with XLA (from
 //! a Python `jax` installation) and compares.
+//!
+//! The elementwise primitives come from the catalogue (tests/common/catalogue.rs),
+//! on every dtype they accept; `every_primitive_is_covered` checks that the
+//! others have their dedicated cases here.
 
 #[path = "stablehlo_text/check.rs"]
 mod check;
+mod common;
 
 use check::{Tol, check_module, dump};
+use common::catalogue::{self, Apply, Domain, Entry, File};
 use rjax::backend::stablehlo::{Lowered, lower_graph, tensor_type};
 use rjax::lax::{self, DotDims};
 use rjax::{Array, DType, Graph, grad, make_graph, numpy as jnp, random, value_and_grad, vmap};
@@ -63,47 +69,108 @@ fn both(v: &[f64]) -> [(String, Array); 2] {
 
 // ---------------------------------------------------------------- cases
 
+/// Edge values of each dtype for the operands of elementwise primitives:
+/// (first operand, second operand), equal lengths. Floats mix a spread with
+/// NaN, infinities, signed zeros and ties; integers their extremes, zero
+/// divisors and shifts past the bit width; comparisons' cases are appended.
+fn edge_pairs(dt: DType) -> (Array, Array) {
+    match dt {
+        DType::F32 | DType::F64 => {
+            let mut a = spread(60, -4.0, 4.0);
+            let mut b = spread(60, -3.0, 5.0);
+            b.reverse();
+            a.extend([f64::NAN, 1.0, 2.0, 0.0, f64::INFINITY, -2.0, 0.0, 1.0, 3.0]);
+            b.extend([1.0, f64::NAN, 0.0, 0.0, 2.0, 0.5, -0.0, f64::INFINITY, 3.0]);
+            a.extend([1.0, 2.0, f64::NAN, f64::NAN, -0.0, 3.0, f64::INFINITY, -1.0]);
+            b.extend([1.0, 1.0, 1.0, f64::NAN, 0.0, 4.0, f64::INFINITY, 2.0]);
+            let (a, b) = (f64s(&a), f64s(&b));
+            (lax::convert_element_type(&a, dt), lax::convert_element_type(&b, dt))
+        }
+        DType::I32 => {
+            let a = vec![i32::MIN, i32::MIN, -7, 7, 100000, i32::MAX, 5, -5, 0, 1, -1, 12, -1, 2, 3, i32::MIN];
+            let b = vec![-1, 0, 2, -2, 100000, 1, 0, 33, 32, 31, -3, 3, 1, 2, -3, 0];
+            (Array::from_vec(a, &[16]), Array::from_vec(b, &[16]))
+        }
+        DType::U32 => {
+            let a = vec![u32::MAX, 0, 7, 1 << 31, 100000, 3, 5, 9, 1, 1, u32::MAX, 2, 3, 0];
+            let b = vec![1u32, 0, 2, 2, 100000, u32::MAX, 0, 32, 31, 33, 1, 2, 4, 0];
+            (Array::from_vec(a, &[14]), Array::from_vec(b, &[14]))
+        }
+        DType::U8 => {
+            let a = vec![255u8, 0, 7, 128, 200, 3, 5, 9, 1, 1, 255, 2, 3, 0];
+            let b = vec![1u8, 0, 2, 2, 100, 255, 0, 8, 7, 9, 1, 2, 4, 0];
+            (Array::from_vec(a, &[14]), Array::from_vec(b, &[14]))
+        }
+        DType::Bool => {
+            let p = Array::from_vec(vec![true, true, false, false], &[4]);
+            (p, Array::from_vec(vec![true, false, true, false], &[4]))
+        }
+    }
+}
+
+/// Inputs of elementwise entry `e` on `dt`: one operand is a spread over its
+/// value range (floats; with specials and half-integers when the lowering
+/// must be exact) or the dtype's edge values; two are [`edge_pairs`]; select
+/// gets an alternating predicate.
+fn edge_inputs(e: &Entry, dt: DType) -> Vec<Array> {
+    let (a, b) = edge_pairs(dt);
+    match (e.apply, e.values[0]) {
+        (Apply::Unary(_), Domain::Real(lo, hi)) if dt.is_float() => {
+            let mut v = spread(200, lo, hi);
+            if e.ulps == 0 {
+                v.extend(float_specials());
+                v.extend([0.5, 1.5, 2.5, -0.5, -1.5, -2.5]);
+            }
+            vec![lax::convert_element_type(&f64s(&v), dt)]
+        }
+        (Apply::Unary(_), _) => vec![match dt {
+            DType::I32 => Array::from_vec(vec![i32::MIN, -7, -1, 0, 1, 9, i32::MAX], &[7]),
+            DType::U32 => Array::from_vec(vec![0u32, 1, 7, 1 << 31, u32::MAX], &[5]),
+            DType::U8 => Array::from_vec(vec![0u8, 1, 7, 128, 255], &[5]),
+            _ => a,
+        }],
+        (Apply::Binary(_), _) => vec![a, b],
+        (Apply::Ternary(_), _) => {
+            let n = a.shape()[0];
+            vec![Array::from_vec((0..n).map(|i| i % 3 != 1).collect::<Vec<bool>>(), &[n]), a, b]
+        }
+        (Apply::Dedicated, _) => unreachable!("{} has dedicated cases", e.name),
+    }
+}
+
+/// Every elementwise primitive of the catalogue on every dtype it accepts:
+/// the lowering checks, emits the catalogue's operations (comparisons with
+/// their direction and type), and matches XLA within the catalogue's ulps
+/// when dumped.
 #[test]
-fn unary_float() {
-    type Op = fn(&Array) -> Array;
-    let table: [(&str, Op, &str, f64, f64, u32); 15] = [
-        ("exp", lax::exp, "stablehlo.exponential", -80.0, 80.0, 2),
-        ("log", lax::log, "stablehlo.log", 1e-6, 1e6, 2),
-        // XLA's CPU log1p (f64) is 28 ulps off at x = -0.3825
-        ("log1p", lax::log1p, "stablehlo.log_plus_one", -0.99, 10.0, 32),
-        ("expm1", lax::expm1, "stablehlo.exponential_minus_one", -5.0, 5.0, 2),
-        ("sqrt", lax::sqrt, "stablehlo.sqrt", 0.0, 100.0, 1),
-        ("rsqrt", lax::rsqrt, "stablehlo.rsqrt", 1e-3, 100.0, 2),
-        ("sin", lax::sin, "stablehlo.sine", -10.0, 10.0, 2),
-        ("cos", lax::cos, "stablehlo.cosine", -10.0, 10.0, 2),
-        ("tan", lax::tan, "stablehlo.tan", -1.5, 1.5, 3),
-        ("tanh", lax::tanh, "stablehlo.tanh", -10.0, 10.0, 4),
-        ("logistic", lax::logistic, "stablehlo.logistic", -30.0, 30.0, 3),
-        ("floor", lax::floor, "stablehlo.floor", -5.0, 5.0, 0),
-        ("ceil", lax::ceil, "stablehlo.ceil", -5.0, 5.0, 0),
-        ("round", lax::round, "stablehlo.round_nearest_even", -5.0, 5.0, 0),
-        ("neg", lax::neg, "stablehlo.negate", -5.0, 5.0, 0),
-    ];
-    for (name, f, op, lo, hi, ulps) in table {
-        let mut v = spread(200, lo, hi);
-        if ulps == 0 {
-            v.extend(float_specials());
-            v.extend([0.5, 1.5, 2.5, -0.5, -1.5, -2.5]);
-        }
-        for (dt, x) in both(&v) {
-            let tol = if ulps == 0 { Tol::Exact } else { Tol::Ulps(ulps) };
-            case(&format!("{name}_{dt}"), &[x], tol, &[op], |a| vec![f(&a[0])]);
+fn elementwise_primitives() {
+    for e in catalogue::generic(File::StablehloText) {
+        for &dt in e.dtypes {
+            let tol = if e.ulps == 0 { Tol::Exact } else { Tol::Ulps(e.ulps) };
+            let name = format!("{}_{dt}", e.name);
+            let l = case(&name, &edge_inputs(e, dt), tol, e.hlo_for(dt), |v| vec![e.call(v)]);
+            if e.hlo == ["stablehlo.compare"] {
+                let ty = match dt {
+                    DType::F32 | DType::F64 => "FLOAT",
+                    DType::I32 => "SIGNED",
+                    _ => "UNSIGNED",
+                };
+                let dir = e.name.to_uppercase();
+                assert!(l.text.contains(&format!("comparison_direction {dir}>")), "{name}: direction {dir}");
+                assert!(l.text.contains(&format!("comparison_type {ty}>")), "{name}: type {ty}");
+            }
+            if e.name == "stop_gradient" {
+                assert!(l.text.contains("\"func.return\"(%arg0)"), "stop_gradient is the identity");
+            }
         }
     }
-    // (no subnormals: XLA's CPU backend flushes them to zero)
-    for (dt, x) in both(&[-3.0, -0.0, 0.0, 2.0, f64::NAN, f64::NEG_INFINITY, 1e-30]) {
-        case(&format!("abs_{dt}"), std::slice::from_ref(&x), Tol::Exact, &["stablehlo.abs"], |a| vec![lax::abs(&a[0])]);
-        case(&format!("sign_{dt}"), std::slice::from_ref(&x), Tol::Exact, &["stablehlo.sign"], |a| {
-            vec![lax::sign(&a[0])]
-        });
-        let l = case(&format!("stop_gradient_{dt}"), &[x], Tol::Exact, &[], |a| vec![lax::stop_gradient(&a[0])]);
-        assert!(l.text.contains("\"func.return\"(%arg0)"), "stop_gradient is the identity");
-    }
+    assert_eq!(lax::sign(&Array::scalar(i32::MIN)).item::<i32>(), -1, "as XLA");
+}
+
+/// Fails naming any primitive of the catalogue that no case here covers.
+#[test]
+fn every_primitive_is_covered() {
+    catalogue::assert_covered(File::StablehloText);
 }
 
 #[test]
@@ -128,23 +195,6 @@ fn erf_and_erf_inv() {
         let tol = if dt == "f32" { Tol::Ulps(1) } else { Tol::Close(1e-14, 0.0) };
         case(&format!("erf_inv_{dt}"), &[x], tol, &["stablehlo.log", "stablehlo.sqrt"], |a| vec![lax::erf_inv(&a[0])]);
     }
-}
-
-#[test]
-fn integer_unary_and_not() {
-    let i = Array::from_vec(vec![i32::MIN, -7, -1, 0, 1, 9, i32::MAX], &[7]);
-    let u = Array::from_vec(vec![0u32, 1, 7, 1 << 31, u32::MAX], &[5]);
-    let b = Array::from_vec(vec![0u8, 1, 7, 128, 255], &[5]);
-    for (dt, x) in [("i32", i), ("u32", u), ("u8", b)] {
-        for (name, f) in
-            [("neg", lax::neg as fn(&Array) -> Array), ("abs", lax::abs), ("sign", lax::sign), ("not", lax::not)]
-        {
-            case(&format!("{name}_{dt}"), std::slice::from_ref(&x), Tol::Exact, &[], move |a| vec![f(&a[0])]);
-        }
-    }
-    assert_eq!(lax::sign(&Array::scalar(i32::MIN)).item::<i32>(), -1, "as XLA");
-    let p = Array::from_vec(vec![true, false, true], &[3]);
-    case("not_bool", &[p], Tol::Exact, &["stablehlo.not"], |a| vec![lax::not(&a[0])]);
 }
 
 #[test]
@@ -173,132 +223,6 @@ fn conversions() {
                 vec![lax::convert_element_type(&a[0], to)]
             });
         }
-    }
-}
-
-#[test]
-fn binary_float() {
-    type Op = fn(&Array, &Array) -> Array;
-    let ops: [(&str, Op, &str, Tol); 8] = [
-        ("add", lax::add, "stablehlo.add", Tol::Exact),
-        ("sub", lax::sub, "stablehlo.subtract", Tol::Exact),
-        ("mul", lax::mul, "stablehlo.multiply", Tol::Exact),
-        ("div", lax::div, "stablehlo.divide", Tol::Exact),
-        ("rem", lax::rem, "stablehlo.remainder", Tol::Exact),
-        ("pow", lax::pow, "stablehlo.power", Tol::Ulps(2)),
-        ("max", lax::max, "stablehlo.maximum", Tol::Exact),
-        ("min", lax::min, "stablehlo.minimum", Tol::Exact),
-    ];
-    let mut a = spread(60, -4.0, 4.0);
-    let mut b = spread(60, -3.0, 5.0);
-    b.reverse();
-    a.extend([f64::NAN, 1.0, 2.0, 0.0, f64::INFINITY, -2.0, 0.0, 1.0, 3.0]);
-    b.extend([1.0, f64::NAN, 0.0, 0.0, 2.0, 0.5, -0.0, f64::INFINITY, 3.0]);
-    for (name, f, op, tol) in ops {
-        for ((dt, x), (_, y)) in both(&a).into_iter().zip(both(&b)) {
-            case(&format!("{name}_{dt}"), &[x, y], tol, &[op], move |v| vec![f(&v[0], &v[1])]);
-        }
-    }
-}
-
-#[test]
-fn binary_integer() {
-    type Op = fn(&Array, &Array) -> Array;
-    let ops: [(&str, Op); 15] = [
-        ("add", lax::add),
-        ("sub", lax::sub),
-        ("mul", lax::mul),
-        ("div", lax::div),
-        ("rem", lax::rem),
-        ("max", lax::max),
-        ("min", lax::min),
-        ("and", lax::and),
-        ("or", lax::or),
-        ("xor", lax::xor),
-        ("shift_left", lax::shift_left),
-        ("shift_right_logical", lax::shift_right_logical),
-        ("shift_right_arithmetic", lax::shift_right_arithmetic),
-        ("lt", lax::lt),
-        ("eq", lax::eq),
-    ];
-    let ia = vec![i32::MIN, i32::MIN, -7, 7, 100000, i32::MAX, 5, -5, 0, 1, -1, 12];
-    let ib = vec![-1, 0, 2, -2, 100000, 1, 0, 33, 32, 31, -3, 3];
-    let ua = vec![u32::MAX, 0, 7, 1 << 31, 100000, 3, 5, 9, 1, 1];
-    let ub = vec![1u32, 0, 2, 2, 100000, u32::MAX, 0, 32, 31, 33];
-    let ba = vec![255u8, 0, 7, 128, 200, 3, 5, 9, 1, 1];
-    let bb = vec![1u8, 0, 2, 2, 100, 255, 0, 8, 7, 9];
-    let n = |v: &Vec<i32>| v.len();
-    let pairs = [
-        ("i32", Array::from_vec(ia.clone(), &[n(&ia)]), Array::from_vec(ib, &[n(&ia)])),
-        ("u32", Array::from_vec(ua.clone(), &[ua.len()]), Array::from_vec(ub, &[ua.len()])),
-        ("u8", Array::from_vec(ba.clone(), &[ba.len()]), Array::from_vec(bb, &[ba.len()])),
-    ];
-    for (name, f) in ops {
-        for (dt, x, y) in &pairs {
-            case(&format!("{name}_{dt}"), &[x.clone(), y.clone()], Tol::Exact, &[], move |v| vec![f(&v[0], &v[1])]);
-        }
-    }
-    let p = Array::from_vec(vec![true, true, false, false], &[4]);
-    let q = Array::from_vec(vec![true, false, true, false], &[4]);
-    for (name, f, op) in
-        [("and", lax::and as Op, "stablehlo.and"), ("or", lax::or, "stablehlo.or"), ("xor", lax::xor, "stablehlo.xor")]
-    {
-        case(&format!("{name}_bool"), &[p.clone(), q.clone()], Tol::Exact, &[op], move |v| vec![f(&v[0], &v[1])]);
-    }
-}
-
-#[test]
-fn comparisons_and_select() {
-    type Op = fn(&Array, &Array) -> Array;
-    let cmps: [(&str, Op, &str); 6] = [
-        ("eq", lax::eq, "EQ"),
-        ("ne", lax::ne, "NE"),
-        ("lt", lax::lt, "LT"),
-        ("le", lax::le, "LE"),
-        ("gt", lax::gt, "GT"),
-        ("ge", lax::ge, "GE"),
-    ];
-    let a = [1.0, 2.0, f64::NAN, f64::NAN, -0.0, 3.0, f64::INFINITY, -1.0];
-    let b = [1.0, 1.0, 1.0, f64::NAN, 0.0, 4.0, f64::INFINITY, 2.0];
-    let mut pairs: Vec<(String, Array, Array)> =
-        both(&a).into_iter().zip(both(&b)).map(|((dt, x), (_, y))| (dt, x, y)).collect();
-    pairs.push((
-        "i32".into(),
-        Array::from_vec(vec![-1, 2, 3, i32::MIN], &[4]),
-        Array::from_vec(vec![1, 2, -3, 0], &[4]),
-    ));
-    pairs.push((
-        "u32".into(),
-        Array::from_vec(vec![u32::MAX, 2, 3, 0], &[4]),
-        Array::from_vec(vec![1u32, 2, 4, 0], &[4]),
-    ));
-    pairs.push(("u8".into(), Array::from_vec(vec![255u8, 2, 3, 0], &[4]), Array::from_vec(vec![1u8, 2, 4, 0], &[4])));
-    pairs.push((
-        "bool".into(),
-        Array::from_vec(vec![true, true, false, false], &[4]),
-        Array::from_vec(vec![true, false, true, false], &[4]),
-    ));
-    for (name, f, dir) in cmps {
-        for (dt, x, y) in &pairs {
-            let l =
-                case(&format!("{name}_{dt}"), &[x.clone(), y.clone()], Tol::Exact, &["stablehlo.compare"], move |v| {
-                    vec![f(&v[0], &v[1])]
-                });
-            let ty = match x.dtype() {
-                DType::F32 | DType::F64 => "FLOAT",
-                DType::I32 => "SIGNED",
-                _ => "UNSIGNED",
-            };
-            assert!(l.text.contains(&format!("comparison_direction {dir}>")));
-            assert!(l.text.contains(&format!("comparison_type {ty}>")));
-        }
-    }
-    let p = Array::from_vec(vec![true, false, true], &[3]);
-    for (dt, x) in both(&[1.0, 2.0, 3.0]) {
-        let y = &x * 10.0;
-        case(&format!("select_{dt}"), &[p.clone(), x, y], Tol::Exact, &["stablehlo.select"], |v| {
-            vec![lax::select(&v[0], &v[1], &v[2])]
-        });
     }
 }
 
@@ -503,6 +427,44 @@ fn random_bits() {
     let ks = random::split_stack(&random::key(5), 4).0;
     case("random_vmap", &[ks], Tol::Ulps(2), &[], |v| {
         vec![vmap(|k: &Array| random::normal(&random::Key(k.clone()), &[3], DType::F32))(&v[0])]
+    });
+}
+
+/// Control flow: scan (forward, reversed, and as fori_loop), while_loop,
+/// cond and switch lower to region-carrying operations that check.
+#[test]
+fn control_flow() {
+    let x = f32s(&[0.5, -1.0, 2.0]);
+    let xs = lax::reshape(&f32s(&spread(12, -1.0, 1.0)), &[4, 3]);
+    let tol = Tol::Close(1e-6, 1e-6);
+    for (name, reverse) in [("scan", false), ("scan_reverse", true)] {
+        case(name, &[x.clone(), xs.clone()], tol, &["stablehlo.while"], move |a| {
+            let body = |c: &Array, x: &Array| (jnp::sin(&(c * x)) + x, c * 2.0);
+            let (c, ys) = lax::scan_with(body, &a[0], &a[1], None, reverse);
+            vec![c, ys]
+        });
+    }
+    case("fori_loop", std::slice::from_ref(&x), tol, &["stablehlo.while"], |a| {
+        vec![lax::fori_loop(1, 4, |i, c: &Array| c * 1.5 + &lax::convert_element_type(i, DType::F32), &a[0])]
+    });
+    case("while_loop", std::slice::from_ref(&x), tol, &["stablehlo.while", "stablehlo.compare"], |a| {
+        let lim = Array::scalar(20.0f32);
+        vec![lax::while_loop(|c: &Array| lax::lt(&c.sum(), &lim), |c| c * 1.5 + 1.0, &a[0])]
+    });
+    case("cond", std::slice::from_ref(&x), tol, &["stablehlo.case"], |a| {
+        let p = lax::gt(&a[0].sum(), &Array::scalar(0.0f32));
+        vec![lax::cond(&p, |x: &Array| jnp::exp(x), |x| -x, &a[0])]
+    });
+    for k in [-1, 1, 5] {
+        case(&format!("switch_{k}"), &[x.clone(), Array::scalar(k)], tol, &["stablehlo.case"], |a| {
+            let b: [&dyn Fn(&Array) -> Array; 3] = [&|x| x + 1.0, &|x| jnp::sin(x), &|x| x * 2.0];
+            vec![lax::switch(&a[1], &b, &a[0])]
+        });
+    }
+    case("grad_of_scan", &[x.clone(), xs], tol, &["stablehlo.while"], |a| {
+        let xs = a[1].clone();
+        let f = move |c0: &Array| lax::scan(|c: &Array, x: &Array| (jnp::sin(&(c * x)), c * 2.0), c0, &xs).0.sum();
+        vec![grad(f)(&a[0])]
     });
 }
 

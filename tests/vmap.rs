@@ -6,7 +6,15 @@
 //! random axes (and some are left unmapped with `None`), and outputs are placed
 //! on random axes. Integer, bool and PRNG results must match exactly; floats
 //! (f64) within 1e-12.
+//!
+//! The elementwise primitives come from the catalogue (tests/common/catalogue.rs)
+//! and run on every dtype they accept; the others have dedicated tests named
+//! in the catalogue, and `every_primitive_is_covered` checks that none is left out.
 
+mod common;
+
+use common::Gen;
+use common::catalogue::{self, Entry, File, sample_all};
 use proptest::prelude::*;
 use rjax::lax::{self, DotDims};
 use rjax::numpy as jnp;
@@ -19,43 +27,6 @@ type ReduceFn = fn(&Array, &[usize]) -> Array;
 type Sampler = Box<dyn Fn(&Key) -> Array>;
 
 // ---------------------------------------------------------------- helpers
-
-/// A small deterministic generator for test data (splitmix64).
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn f64s(&mut self, shape: &[usize], lo: f64, hi: f64) -> Array {
-        let n = shape.iter().product();
-        Array::from_vec((0..n).map(|_| lo + (hi - lo) * self.unit()).collect::<Vec<f64>>(), shape)
-    }
-    fn i32s(&mut self, shape: &[usize], lo: i32, hi: i32) -> Array {
-        let n = shape.iter().product();
-        let r = (hi as i64 - lo as i64) as u64;
-        Array::from_vec((0..n).map(|_| (lo as i64 + (self.next() % r) as i64) as i32).collect::<Vec<i32>>(), shape)
-    }
-    fn u32s(&mut self, shape: &[usize], hi: u32) -> Array {
-        let n = shape.iter().product();
-        Array::from_vec((0..n).map(|_| (self.next() % hi as u64) as u32).collect::<Vec<u32>>(), shape)
-    }
-    fn bools(&mut self, shape: &[usize]) -> Array {
-        let n = shape.iter().product();
-        Array::from_vec((0..n).map(|_| self.next() & 1 == 1).collect::<Vec<bool>>(), shape)
-    }
-    /// Integer-valued floats, so that ties and equalities actually happen.
-    fn small_f64s(&mut self, shape: &[usize]) -> Array {
-        lax::convert_element_type(&self.i32s(shape, -2, 3), DType::F64)
-    }
-}
 
 /// `shape` with the batch size `n` inserted at `axis`.
 fn with_axis(shape: &[usize], axis: usize, n: usize) -> Vec<usize> {
@@ -126,24 +97,6 @@ fn modes2(a0: usize, a1: usize) -> [[Option<isize>; 2]; 3] {
     [[a, b], [a, None], [None, b]]
 }
 
-/// Two operands of `shape`, the mapped ones with `n` inserted at their axis.
-fn pair(
-    g: &mut Gen,
-    axes: &[Option<isize>; 2],
-    shape: &[usize],
-    n: usize,
-    mk: &dyn Fn(&mut Gen, &[usize]) -> Array,
-) -> (Array, Array) {
-    let mut one = |a: Option<isize>| match a {
-        Some(a) => mk(g, &with_axis(shape, a as usize, n)),
-        None => mk(g, shape),
-    };
-    (one(axes[0]), one(axes[1]))
-}
-
-type Un = fn(&Array) -> Array;
-type Bin = fn(&Array, &Array) -> Array;
-
 fn cfg() -> ProptestConfig {
     ProptestConfig::with_cases(32)
 }
@@ -155,128 +108,83 @@ fn case() -> impl Strategy<Value = (usize, Vec<usize>, u64, usize, usize)> {
 
 // ---------------------------------------------------------------- elementwise
 
+/// Checks elementwise entry `e` on every dtype it accepts, every pattern of
+/// mapped and unmapped operands (each mapped one on its own axis, picked from
+/// `ra`) and each of its value passes (integer-valued operands too where the
+/// domain allows, so that max, min and comparisons meet ties).
+fn check_entry(e: &Entry, g: &mut Gen, n: usize, shape: &[usize], ra: usize, oa: isize) {
+    let k = e.arity_or_panic();
+    let r = shape.len() + 1;
+    for &dt in e.dtypes {
+        for mask in 1..1u32 << k {
+            let axes: Vec<Option<isize>> =
+                (0..k).map(|j| (mask >> j & 1 == 1).then_some(((ra >> (4 * j)) % r) as isize)).collect();
+            let shapes: Vec<Vec<usize>> =
+                axes.iter().map(|a| a.map_or_else(|| shape.to_vec(), |a| with_axis(shape, a as usize, n))).collect();
+            for domains in e.value_passes() {
+                let xs = sample_all(g, domains, dt, &shapes);
+                check(&format!("{} {dt}", e.name), |x: &Vec<Array>| e.call(x), &xs, &axes, oa);
+            }
+        }
+    }
+}
+
+/// Runs [`check_entry`] on the catalogue's elementwise entries of `arity` operands.
+fn check_arity(arity: usize, (n, shape, seed, ra, rb): (usize, Vec<usize>, u64, usize, usize)) {
+    let mut g = Gen::new(seed);
+    let oa = (rb % (shape.len() + 1)) as isize;
+    for e in catalogue::generic(File::Vmap).filter(|e| e.arity == Some(arity)) {
+        check_entry(e, &mut g, n, &shape, ra, oa);
+    }
+}
+
 proptest! {
     #![proptest_config(cfg())]
 
+    /// Every elementwise primitive of one operand (float functions, neg, abs,
+    /// sign, not, stop_gradient), on every dtype.
     #[test]
-    fn unary_float_ops((n, shape, seed, ra, rb) in case()) {
-        let ops: [(&str, Un, f64, f64); 17] = [
-            ("exp", lax::exp, -3.0, 3.0), ("log", lax::log, 0.1, 4.0), ("log1p", lax::log1p, -0.5, 3.0),
-            ("expm1", lax::expm1, -2.0, 2.0), ("sqrt", lax::sqrt, 0.0, 4.0), ("rsqrt", lax::rsqrt, 0.1, 4.0),
-            ("sin", lax::sin, -4.0, 4.0), ("cos", lax::cos, -4.0, 4.0), ("tan", lax::tan, -1.4, 1.4),
-            ("tanh", lax::tanh, -3.0, 3.0), ("logistic", lax::logistic, -30.0, 30.0), ("erf", lax::erf, -3.0, 3.0),
-            ("erf_inv", lax::erf_inv, -0.99, 0.99), ("floor", lax::floor, -3.0, 3.0), ("ceil", lax::ceil, -3.0, 3.0),
-            ("round", lax::round, -3.0, 3.0), ("stop_gradient", lax::stop_gradient, -3.0, 3.0),
-        ];
-        let mut g = Gen(seed);
-        let (ia, oa) = (ra % (shape.len() + 1), rb % (shape.len() + 1));
-        for (name, f, lo, hi) in ops {
-            let x = g.f64s(&with_axis(&shape, ia, n), lo, hi);
-            check(name, f, &x, &[Some(ia as isize)], oa as isize);
-        }
-        // f32 goes through the same rule
-        let x = lax::convert_element_type(&g.f64s(&with_axis(&shape, ia, n), -2.0, 2.0), DType::F32);
-        check("tanh f32", lax::tanh, &x, &[Some(ia as isize)], oa as isize);
+    fn unary_primitives(c in case()) {
+        check_arity(1, c);
+    }
+
+    /// Every elementwise primitive of two operands (arithmetic, max/min,
+    /// comparisons, bitwise, shifts past the bit width), both operands mapped
+    /// or only one.
+    #[test]
+    fn binary_primitives(c in case()) {
+        check_arity(2, c);
+    }
+
+    /// select, with every subset of its three operands mapped.
+    #[test]
+    fn select_every_mapping(c in case()) {
+        check_arity(3, c);
     }
 
     #[test]
-    fn numeric_unary_not_and_convert((n, shape, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+    fn convert_element_type((n, shape, seed, ra, rb) in case()) {
+        let mut g = Gen::new(seed);
         let (ia, oa) = (ra % (shape.len() + 1), rb % (shape.len() + 1));
         let bshape = with_axis(&shape, ia, n);
         let ax = [Some(ia as isize)];
         let oa = oa as isize;
-        for (name, f) in [("neg", lax::neg as Un), ("abs", lax::abs), ("sign", lax::sign)] {
-            check(name, f, &g.small_f64s(&bshape), &ax, oa);
-            check(name, f, &g.i32s(&bshape, -5, 6), &ax, oa);
-        }
-        check("not bool", lax::not, &g.bools(&bshape), &ax, oa);
-        check("not i32", lax::not, &g.i32s(&bshape, -100, 100), &ax, oa);
-        check("not u32", lax::not, &g.u32s(&bshape, u32::MAX), &ax, oa);
         check("f64->i32", |x: &Array| lax::convert_element_type(x, DType::I32), &g.f64s(&bshape, -9.0, 9.0), &ax, oa);
         check("i32->f64", |x: &Array| lax::convert_element_type(x, DType::F64), &g.i32s(&bshape, -9, 9), &ax, oa);
         check("bool->f32", |x: &Array| lax::convert_element_type(x, DType::F32), &g.bools(&bshape), &ax, oa);
         check("u32->u8", |x: &Array| lax::convert_element_type(x, DType::U8), &g.u32s(&bshape, 1000), &ax, oa);
     }
+}
 
-    #[test]
-    fn binary_arithmetic((n, shape, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
-        let r = shape.len() + 1;
-        let oa = (rb % r) as isize;
-        let float_ops: [(&str, Bin); 8] = [("add", lax::add), ("sub", lax::sub), ("mul", lax::mul), ("div", lax::div),
-            ("rem", lax::rem), ("pow", lax::pow), ("max", lax::max), ("min", lax::min)];
-        for axes in modes2(ra % r, (ra / 7) % r) {
-            for (name, f) in float_ops {
-                // positive operands keep pow real and div/rem finite; small integers give max/min ties
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.f64s(s, 0.5, 3.0));
-                check(name, |(a, b): &(Array, Array)| f(a, b), &(a, b), &axes, oa);
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.small_f64s(s));
-                if name != "pow" && name != "div" && name != "rem" {
-                    check(name, |(a, b): &(Array, Array)| f(a, b), &(a, b), &axes, oa);
-                }
-            }
-            for (name, f) in float_ops.iter().filter(|(n, _)| *n != "pow") {
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.i32s(s, -20, 21));
-                let b = if *name == "div" || *name == "rem" { lax::add(&lax::abs(&b), &jnp::ones_like(&b)) } else { b };
-                check(&format!("{name} i32"), |(a, b): &(Array, Array)| f(a, b), &(a, b), &axes, oa);
-            }
-        }
-    }
-
-    #[test]
-    fn comparisons_bitwise_and_shifts((n, shape, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
-        let r = shape.len() + 1;
-        let oa = (rb % r) as isize;
-        let cmps: [(&str, Bin); 6] = [("eq", lax::eq), ("ne", lax::ne), ("lt", lax::lt), ("le", lax::le), ("gt", lax::gt), ("ge", lax::ge)];
-        let bits: [(&str, Bin); 3] = [("and", lax::and), ("or", lax::or), ("xor", lax::xor)];
-        let shifts: [(&str, Bin); 2] = [("shift_left", lax::shift_left), ("shift_right_logical", lax::shift_right_logical)];
-        for axes in modes2(ra % r, (ra / 5) % r) {
-            let f2 = |f: Bin| move |(a, b): &(Array, Array)| f(a, b);
-            for (name, f) in cmps {
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.small_f64s(s));
-                check(name, f2(f), &(a, b), &axes, oa);
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.i32s(s, -2, 3));
-                check(name, f2(f), &(a, b), &axes, oa);
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.bools(s));
-                check(name, f2(f), &(a, b), &axes, oa);
-            }
-            for (name, f) in bits {
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.bools(s));
-                check(name, f2(f), &(a, b), &axes, oa);
-                let (a, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.u32s(s, u32::MAX));
-                check(name, f2(f), &(a, b), &axes, oa);
-            }
-            for (name, f) in shifts {
-                // shifts of 32 or more give 0
-                let (a, _) = pair(&mut g, &axes, &shape, n, &|g, s| g.u32s(s, u32::MAX));
-                let (_, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.u32s(s, 40));
-                check(name, f2(f), &(a, b), &axes, oa);
-                let (a, _) = pair(&mut g, &axes, &shape, n, &|g, s| g.i32s(s, i32::MIN, i32::MAX));
-                let (_, b) = pair(&mut g, &axes, &shape, n, &|g, s| g.i32s(s, 0, 34));
-                check(&format!("{name} i32"), f2(f), &(a, b), &axes, oa);
-            }
-        }
-    }
-
-    #[test]
-    fn select_every_mapping((n, shape, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
-        let r = shape.len() + 1;
-        let oa = (rb % r) as isize;
-        for mask in 1..8u32 {
-            let axes: Vec<Option<isize>> = (0..3).map(|k| (mask >> k & 1 == 1).then_some(((ra >> (4 * k)) % r) as isize)).collect();
-            let sh = |k: usize| axes[k].map_or_else(|| shape.clone(), |a| with_axis(&shape, a as usize, n));
-            let x = (g.bools(&sh(0)), g.f64s(&sh(1), -1.0, 1.0), g.f64s(&sh(2), -1.0, 1.0));
-            check("select", |(p, a, b): &(Array, Array, Array)| lax::select(p, a, b), &x, &axes, oa);
-        }
-    }
+/// Fails naming any primitive of the catalogue that no test here covers.
+#[test]
+fn every_primitive_is_covered() {
+    catalogue::assert_covered(File::Vmap);
 }
 
 #[test]
 fn captured_unbatched_operand_and_negative_axes() {
-    let mut g = Gen(7);
+    let mut g = Gen::new(7);
     let w = g.f64s(&[3, 4], -1.0, 1.0);
     let xs = g.f64s(&[3, 4, 5], -1.0, 1.0);
     // mapped along the last axis, stacked on the last axis
@@ -291,7 +199,7 @@ proptest! {
 
     #[test]
     fn reshape_broadcast_transpose_slice((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         let shape = [2usize, 3, 4];
         let ia = ra % 4;
         let oa = (rb % 4) as isize;
@@ -317,7 +225,7 @@ proptest! {
 
     #[test]
     fn pad_with_batched_and_unbatched_value((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         let shape = [2usize, 3];
         let ia = ra % 3;
         let oa = (rb % 3) as isize;
@@ -338,7 +246,7 @@ proptest! {
 
     #[test]
     fn concatenate_mixed_mapping((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         let oa = (rb % 3) as isize;
         for axis in 0..2usize {
             for mask in 1..8u32 {
@@ -354,7 +262,7 @@ proptest! {
 
     #[test]
     fn gather_scatter_add_argsort((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         let oa = (rb % 3) as isize;
         for axis in 0..2usize {
             // data [4, 3]; indices have 5 entries along `axis` and match elsewhere;
@@ -384,7 +292,7 @@ proptest! {
 
     #[test]
     fn reductions_and_arg_reductions((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         let shape = [2usize, 3, 2];
         let ia = ra % 4;
         let ax = [Some(ia as isize)];
@@ -411,7 +319,7 @@ proptest! {
 
 #[test]
 fn iota_inside_a_mapped_function() {
-    let mut g = Gen(3);
+    let mut g = Gen::new(3);
     let xs = g.f64s(&[4, 2, 3], -1.0, 1.0);
     let add_iota = |x: &Array| lax::add(x, &lax::iota(&[2, 3], 1, DType::F64));
     check("x + iota", add_iota, &xs, &[Some(0)], 0);
@@ -434,7 +342,7 @@ proptest! {
 
     #[test]
     fn dot_general_every_mapping((n, _s, seed, ra, rb) in case()) {
-        let mut g = Gen(seed);
+        let mut g = Gen::new(seed);
         // (lhs shape, rhs shape, dims)
         let cases: Vec<(Vec<usize>, Vec<usize>, DotDims)> = vec![
             (vec![3], vec![3], dims(&[0], &[0], &[], &[])),                     // inner product
@@ -524,7 +432,7 @@ fn random_functions_vmapped_over_keys() {
 
 #[test]
 fn nested_vmap_and_tuple_outputs() {
-    let mut g = Gen(1);
+    let mut g = Gen::new(1);
     let a = g.f64s(&[3, 4, 2], -1.0, 1.0);
     let b = g.f64s(&[2], -1.0, 1.0);
     // inner vmap over axis 0 of its (4, 2) argument; outer over axis 0 of a
@@ -548,7 +456,7 @@ fn nested_vmap_and_tuple_outputs() {
 
 #[test]
 fn zero_size_examples() {
-    let mut g = Gen(4);
+    let mut g = Gen::new(4);
     let x = g.f64s(&[3, 2, 0], -1.0, 1.0);
     let ax = [Some(0)];
     check("neg of empty", lax::neg, &x, &ax, 1);
@@ -578,7 +486,7 @@ fn zero_size_examples() {
 
 #[test]
 fn vmap_of_grad_gives_per_example_gradients() {
-    let mut g = Gen(8);
+    let mut g = Gen::new(8);
     let w = g.f64s(&[3], -1.0, 1.0);
     let xs = g.f64s(&[5, 3], -2.0, 2.0);
     let per_example = |x: &Array| grad(|w: &Array| lax::reduce_sum(&lax::tanh(&lax::mul(w, x)), &[0]))(&w);

@@ -4,7 +4,15 @@
 //! PRNG bits exactly. Random shapes and values come from proptest.
 //!
 //! Needs the CPU plugin: `scripts/install-plugin cpu` (CI runs it first).
+//!
+//! The elementwise primitives come from the catalogue (tests/common/catalogue.rs),
+//! on every dtype they accept; `every_primitive_is_covered` checks that the
+//! others have their dedicated tests here.
 
+mod common;
+
+use common::Gen;
+use common::catalogue::{self, File, sample_all, seed_of};
 use proptest::prelude::*;
 use rjax::backend::pjrt::Client;
 use rjax::backend::stablehlo::lower_graph;
@@ -23,9 +31,9 @@ fn client() -> &'static Client {
 }
 
 /// Runs `f` on `args` through XLA: trace, lower, compile, execute.
-fn on_xla(f: &dyn Fn(&[Array]) -> Array, args: &[Array]) -> Array {
+fn on_xla(f: &dyn Fn(&[Array]) -> Vec<Array>, args: &[Array]) -> Vec<Array> {
     let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
-    let g = trace_graph(&avals, |xs| vec![f(xs)]);
+    let g = trace_graph(&avals, f);
     let m = lower_graph(&g).unwrap_or_else(|e| panic!("{e}\n{g}"));
     let c = client();
     let exe = c.compile(&m.text).unwrap_or_else(|e| panic!("{e}\n{}", m.text));
@@ -34,14 +42,12 @@ fn on_xla(f: &dyn Fn(&[Array]) -> Array, args: &[Array]) -> Array {
     let bufs: Vec<_> = host.iter().map(|h| c.buffer(h).expect("host to device")).collect();
     let refs: Vec<_> = bufs.iter().collect();
     let outs = exe.execute(&refs).expect("execute");
-    Array::from_host_data(outs[0].to_host().expect("device to host"))
+    outs.iter().map(|o| Array::from_host_data(o.to_host().expect("device to host"))).collect()
 }
 
-/// Asserts the built-in and the XLA result agree: exactly for integers and
-/// bools, within `rtol * max(1, |x|)` for floats (NaN matching NaN).
-fn agree(name: &str, f: &dyn Fn(&[Array]) -> Array, args: &[Array], rtol: f64) {
-    let cpu = f(args);
-    let xla = on_xla(f, args);
+/// Asserts the built-in result `cpu` and the XLA one agree: exactly for
+/// integers and bools, within `rtol * max(1, |x|)` for floats (NaN matching NaN).
+fn compare(name: &str, cpu: &Array, xla: &Array, args: &[Array], rtol: f64) {
     assert_eq!(cpu.aval(), xla.aval(), "{name}: shapes/dtypes differ");
     if cpu.dtype().is_float() {
         let (a, b) = (cpu.astype(DType::F64).to_vec::<f64>(), xla.astype(DType::F64).to_vec::<f64>());
@@ -51,6 +57,34 @@ fn agree(name: &str, f: &dyn Fn(&[Array]) -> Array, args: &[Array], rtol: f64) {
         }
     } else {
         assert_eq!(cpu, xla, "{name}: integer/bool results differ (args {args:?})");
+    }
+}
+
+/// Asserts the built-in and the XLA result of `f` on `args` agree (see [`compare`]).
+fn agree(name: &str, f: &dyn Fn(&[Array]) -> Array, args: &[Array], rtol: f64) {
+    let xla = on_xla(&|a: &[Array]| vec![f(a)], args).remove(0);
+    compare(name, &f(args), &xla, args, rtol);
+}
+
+/// A named function, its arguments and its tolerance, for [`agree_all`].
+type Case<'a> = (String, Box<dyn Fn(&[Array]) -> Array + 'a>, Vec<Array>, f64);
+
+/// [`agree`] for many functions at once: one XLA program computes all of
+/// them (each on its own arguments), and each result is compared by name.
+fn agree_all(cases: &[Case<'_>]) {
+    let args: Vec<Array> = cases.iter().flat_map(|c| c.2.iter().cloned()).collect();
+    let f = |xs: &[Array]| {
+        let mut at = 0;
+        let mut out = Vec::new();
+        for (_, f, a, _) in cases {
+            out.push(f(&xs[at..at + a.len()]));
+            at += a.len();
+        }
+        out
+    };
+    let xla = on_xla(&f, &args);
+    for ((name, f, a, tol), x) in cases.iter().zip(&xla) {
+        compare(name, &f(a), x, a, *tol);
     }
 }
 
@@ -66,93 +100,51 @@ fn ints(shape: &[usize], lo: i32, hi: i32, seed: u64) -> Array {
     random::randint(&random::key(seed), shape, lo, hi)
 }
 
-type Un = fn(&Array) -> Array;
-type Bin = fn(&Array, &Array) -> Array;
-
 const F32_TOL: f64 = 1e-5;
 const F64_TOL: f64 = 1e-12;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
 
+    /// Every elementwise primitive of the catalogue on every dtype it
+    /// accepts, in its value domain (and on ties where the domain admits
+    /// them): one program per dtype.
     #[test]
-    fn unary_float(s in shape(), seed in 0u64..1000) {
+    fn elementwise_primitives(s in shape(), seed in 0u64..1000) {
         if !xla_gate::xla_available() {
             return Ok(());
         }
-        let ops: [(&str, Un, f64, f64); 16] = [
-            ("exp", lax::exp, -3.0, 3.0), ("log", lax::log, 0.1, 5.0), ("log1p", lax::log1p, -0.5, 3.0),
-            ("expm1", lax::expm1, -2.0, 2.0), ("sqrt", lax::sqrt, 0.0, 9.0), ("rsqrt", lax::rsqrt, 0.1, 9.0),
-            ("sin", lax::sin, -3.0, 3.0), ("cos", lax::cos, -3.0, 3.0), ("tan", lax::tan, -1.2, 1.2),
-            ("tanh", lax::tanh, -3.0, 3.0), ("logistic", lax::logistic, -6.0, 6.0), ("erf", lax::erf, -3.0, 3.0),
-            ("erf_inv", lax::erf_inv, -0.99, 0.99), ("floor", lax::floor, -3.0, 3.0),
-            ("ceil", lax::ceil, -3.0, 3.0), ("round", lax::round, -3.0, 3.0),
-        ];
-        for (name, f, lo, hi) in ops {
-            for (dtype, tol) in [(DType::F32, F32_TOL), (DType::F64, F64_TOL)] {
-                let x = floats(&s, lo, hi, dtype, seed);
-                agree(name, &|a: &[Array]| f(&a[0]), &[x], tol);
+        for dt in [DType::F32, DType::F64, DType::I32, DType::U32, DType::U8, DType::Bool] {
+            let tol = match dt {
+                DType::F32 => F32_TOL,
+                DType::F64 => F64_TOL,
+                _ => 0.0,
+            };
+            let mut cases: Vec<Case> = Vec::new();
+            for e in catalogue::generic(File::XlaParity).filter(|e| e.dtypes.contains(&dt)) {
+                let mut g = Gen::new(seed_of(e.name, seed));
+                for (k, domains) in e.value_passes().into_iter().enumerate() {
+                    let args = sample_all(&mut g, domains, dt, &vec![s.clone(); domains.len()]);
+                    cases.push((format!("{} {dt} (pass {k})", e.name), Box::new(move |a: &[Array]| e.call(a)), args, tol));
+                }
             }
+            agree_all(&cases);
         }
     }
 
     #[test]
-    fn unary_numeric_and_logical(s in shape(), seed in 0u64..1000) {
+    fn convert_element_type(s in shape(), seed in 0u64..1000) {
         if !xla_gate::xla_available() {
             return Ok(());
         }
-        for (name, f) in [("neg", lax::neg as Un), ("abs", lax::abs), ("sign", lax::sign)] {
-            agree(name, &|a: &[Array]| f(&a[0]), &[floats(&s, -2.0, 2.0, DType::F32, seed)], F32_TOL);
-            agree(name, &|a: &[Array]| f(&a[0]), &[ints(&s, -50, 50, seed)], 0.0);
-        }
-        let b = lax::lt(&floats(&s, 0.0, 1.0, DType::F32, seed), &Array::full(&s, 0.5, DType::F32));
-        agree("not bool", &|a: &[Array]| lax::not(&a[0]), &[b], 0.0);
-        agree("not i32", &|a: &[Array]| lax::not(&a[0]), &[ints(&s, -50, 50, seed)], 0.0);
         let x = floats(&s, -300.0, 300.0, DType::F32, seed);
         for to in [DType::F64, DType::I32, DType::U8, DType::Bool] {
             agree("convert", &|a: &[Array]| lax::convert_element_type(&a[0], to), std::slice::from_ref(&x), F32_TOL);
         }
-        agree("stop_gradient", &|a: &[Array]| lax::stop_gradient(&a[0]), &[x], 0.0);
-    }
-
-    #[test]
-    fn binary(s in shape(), seed in 0u64..1000) {
-        if !xla_gate::xla_available() {
-            return Ok(());
+        let i = ints(&s, -300, 300, seed);
+        for to in [DType::F32, DType::U8, DType::U32] {
+            agree("convert i32", &|a: &[Array]| lax::convert_element_type(&a[0], to), std::slice::from_ref(&i), F32_TOL);
         }
-        let ops: [(&str, Bin); 8] = [
-            ("add", lax::add), ("sub", lax::sub), ("mul", lax::mul), ("div", lax::div), ("rem", lax::rem),
-            ("max", lax::max), ("min", lax::min), ("pow", lax::pow),
-        ];
-        for (name, f) in ops {
-            for (dtype, tol) in [(DType::F32, F32_TOL), (DType::F64, F64_TOL)] {
-                let a = floats(&s, 0.2, 3.0, dtype, seed);
-                let b = floats(&s, 0.2, 3.0, dtype, seed + 1);
-                agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], tol);
-            }
-            if name != "pow" {
-                let (a, b) = (ints(&s, -40, 40, seed), ints(&s, 1, 9, seed + 1));
-                agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], 0.0);
-            }
-        }
-        let cmp: [(&str, Bin); 6] = [("eq", lax::eq), ("ne", lax::ne), ("lt", lax::lt), ("le", lax::le), ("gt", lax::gt), ("ge", lax::ge)];
-        for (name, f) in cmp {
-            let (a, b) = (ints(&s, 0, 3, seed), ints(&s, 0, 3, seed + 1));
-            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a.clone(), b.clone()], 0.0);
-            let (fa, fb) = (a.astype(DType::F32), b.astype(DType::F32));
-            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[fa, fb], 0.0);
-        }
-        let bits: [(&str, Bin); 6] = [("and", lax::and), ("or", lax::or), ("xor", lax::xor),
-            ("shift_left", lax::shift_left), ("shift_right_logical", lax::shift_right_logical),
-            ("shift_right_arithmetic", lax::shift_right_arithmetic)];
-        for (name, f) in bits {
-            let a = random::bits(&random::key(seed), &s);
-            let b = lax::rem(&random::bits(&random::key(seed + 1), &s), &Array::full(&s, 40.0, DType::U32));
-            agree(name, &|x: &[Array]| f(&x[0], &x[1]), &[a, b], 0.0);
-        }
-        let p = lax::lt(&floats(&s, 0.0, 1.0, DType::F32, seed), &Array::full(&s, 0.5, DType::F32));
-        let (a, b) = (floats(&s, -1.0, 1.0, DType::F32, seed), floats(&s, -1.0, 1.0, DType::F32, seed + 2));
-        agree("select", &|x: &[Array]| lax::select(&x[0], &x[1], &x[2]), &[p, a, b], 0.0);
     }
 
     #[test]
@@ -219,6 +211,12 @@ proptest! {
     }
 }
 
+/// Fails naming any primitive of the catalogue that no test here covers.
+#[test]
+fn every_primitive_is_covered() {
+    catalogue::assert_covered(File::XlaParity);
+}
+
 /// The gradient of a small MLP loss, as one compiled program, equals the
 /// interpreted gradient: the lowering covers everything grad emits.
 #[test]
@@ -251,37 +249,28 @@ proptest! {
         if !xla_gate::xla_available() {
             return Ok(());
         }
-        let unary: [(&str, Un, f64, f64); 13] = [
-            ("exp", lax::exp, -3.0, 3.0), ("log", lax::log, 0.1, 5.0), ("log1p", lax::log1p, -0.5, 3.0),
-            ("expm1", lax::expm1, -2.0, 2.0), ("sqrt", lax::sqrt, 0.1, 9.0), ("rsqrt", lax::rsqrt, 0.1, 9.0),
-            ("sin", lax::sin, -3.0, 3.0), ("cos", lax::cos, -3.0, 3.0), ("tan", lax::tan, -1.2, 1.2),
-            ("tanh", lax::tanh, -3.0, 3.0), ("logistic", lax::logistic, -6.0, 6.0), ("erf", lax::erf, -3.0, 3.0),
-            ("erf_inv", lax::erf_inv, -0.9, 0.9),
-        ];
-        for (name, f, lo, hi) in unary {
-            let x = floats(&s, lo, hi, DType::F64, seed);
-            let g = move |a: &[Array]| rjax::grad(move |x: &Array| lax::reduce_sum(&f(x), &(0..x.ndim()).collect::<Vec<_>>()))(&a[0]);
-            agree(&format!("grad {name}"), &g, &[x], 1e-10);
-        }
-        let binary: [(&str, Bin); 7] = [
-            ("add", lax::add), ("sub", lax::sub), ("mul", lax::mul), ("div", lax::div),
-            ("max", lax::max), ("min", lax::min), ("pow", lax::pow),
-        ];
-        for (name, f) in binary {
-            let a = floats(&s, 0.2, 3.0, DType::F64, seed);
-            let b = floats(&s, 0.2, 3.0, DType::F64, seed + 1);
-            for wrt in 0..2 {
-                let g = move |x: &[Array]| {
-                    let total = |p: &(Array, Array)| {
-                        let y = f(&p.0, &p.1);
-                        lax::reduce_sum(&y, &(0..y.ndim()).collect::<Vec<_>>())
-                    };
-                    let (ga, gb) = rjax::grad(total)(&(x[0].clone(), x[1].clone()));
-                    if wrt == 0 { ga } else { gb }
+        // every differentiable elementwise primitive, in its derivative
+        // domain, w.r.t. each float operand: one program
+        let mut cases: Vec<Case> = Vec::new();
+        for e in catalogue::PRIMITIVES.iter().filter(|e| e.is_elementwise() && e.diff.checkable()) {
+            let mut g = Gen::new(seed_of(e.name, seed));
+            let args = sample_all(&mut g, e.domain, DType::F64, &vec![s.clone(); e.domain.len()]);
+            let float: Vec<usize> = (0..args.len()).filter(|&k| args[k].dtype().is_float()).collect();
+            let grads = move |a: &[Array]| {
+                let total = |v: &Vec<Array>| {
+                    let mut x = a.to_vec();
+                    for (k, vk) in float.iter().zip(v) {
+                        x[*k] = vk.clone();
+                    }
+                    e.call(&x).sum()
                 };
-                agree(&format!("grad {name} wrt {wrt}"), &g, &[a.clone(), b.clone()], 1e-10);
-            }
+                let g = rjax::grad(total)(&float.iter().map(|&k| a[k].clone()).collect());
+                let flat: Vec<Array> = g.iter().map(rjax::numpy::ravel).collect();
+                lax::concatenate(&flat.iter().collect::<Vec<_>>(), 0)
+            };
+            cases.push((format!("grad {}", e.name), Box::new(grads), args, 1e-10));
         }
+        agree_all(&cases);
         // Structural, reduction, indexing and dot rules, through one composite.
         let x = floats(&[3, 4], -1.0, 1.0, DType::F64, seed);
         let composite = |a: &[Array]| {

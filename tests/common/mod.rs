@@ -3,7 +3,9 @@
 //! `vjp`) and forward mode (`jvp`) of a function against central differences.
 #![allow(dead_code)]
 
+pub mod catalogue;
 pub mod panics;
+pub mod source;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -22,19 +24,24 @@ pub fn cfg() -> ProptestConfig {
     ProptestConfig { cases: 128, failure_persistence: None, max_shrink_iters: 256, ..ProptestConfig::default() }
 }
 
-/// A small deterministic generator (splitmix64) for weights and tangents.
+/// A small deterministic generator (splitmix64) for test data, weights and
+/// tangents: the one generator of the test suite.
 pub struct Gen(u64);
 
 impl Gen {
     pub fn new(seed: u64) -> Gen {
         Gen(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
-    pub fn next_f64(&mut self) -> f64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
     /// Uniform in `[lo, hi)`.
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
@@ -44,6 +51,29 @@ impl Gen {
     pub fn array(&mut self, shape: &[usize], lo: f64, hi: f64) -> Array {
         let n: usize = shape.iter().product();
         Array::from_vec((0..n).map(|_| self.uniform(lo, hi)).collect::<Vec<f64>>(), shape)
+    }
+    /// Another name of [`Gen::array`].
+    pub fn f64s(&mut self, shape: &[usize], lo: f64, hi: f64) -> Array {
+        self.array(shape, lo, hi)
+    }
+    /// An i32 array of `shape` with values uniform in `[lo, hi)`.
+    pub fn i32s(&mut self, shape: &[usize], lo: i32, hi: i32) -> Array {
+        let n = shape.iter().product();
+        let r = (hi as i64 - lo as i64) as u64;
+        Array::from_vec((0..n).map(|_| (lo as i64 + (self.next_u64() % r) as i64) as i32).collect::<Vec<i32>>(), shape)
+    }
+    /// A u32 array of `shape` with values uniform in `[0, hi)`.
+    pub fn u32s(&mut self, shape: &[usize], hi: u32) -> Array {
+        let n = shape.iter().product();
+        Array::from_vec((0..n).map(|_| (self.next_u64() % hi as u64) as u32).collect::<Vec<u32>>(), shape)
+    }
+    pub fn bools(&mut self, shape: &[usize]) -> Array {
+        let n = shape.iter().product();
+        Array::from_vec((0..n).map(|_| self.next_u64() & 1 == 1).collect::<Vec<bool>>(), shape)
+    }
+    /// Integer-valued f64 in [-2, 2], so that ties and equalities actually happen.
+    pub fn small_f64s(&mut self, shape: &[usize]) -> Array {
+        rjax::lax::convert_element_type(&self.i32s(shape, -2, 3), rjax::DType::F64)
     }
 }
 

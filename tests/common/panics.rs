@@ -44,6 +44,14 @@ pub struct Caught {
 /// Runs `f`, which must panic, and returns the panic's message and location.
 #[track_caller]
 pub fn catch<R>(f: impl FnOnce() -> R) -> Caught {
+    match quietly(f) {
+        Ok(_) => panic!("expected a panic, but the call returned normally"),
+        Err(c) => c,
+    }
+}
+
+/// Runs `f`; a panic is returned (message and location) instead of printed.
+pub fn quietly<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
     install_hook();
     let result = {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -51,10 +59,10 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Caught {
         CAPTURING.with(|c| c.set(true));
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         CAPTURING.with(|c| c.set(false));
-        r.map(|_| ())
+        r
     };
     let payload = match result {
-        Ok(()) => panic!("expected a panic, but the call returned normally"),
+        Ok(r) => return Ok(r),
         Err(p) => p,
     };
     let msg = match (payload.downcast_ref::<String>(), payload.downcast_ref::<&str>()) {
@@ -63,5 +71,5 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Caught {
         _ => String::from("<non-string panic payload>"),
     };
     let (file, line) = LOCATION.with(|l| l.borrow_mut().take()).expect("the panic hook recorded no location");
-    Caught { msg, file: file.replace('\\', "/"), line }
+    Err(Caught { msg, file: file.replace('\\', "/"), line })
 }
