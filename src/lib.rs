@@ -12,11 +12,13 @@
 //! assert_eq!(g.to_vec::<f64>(), vec![-4.0, 4.0]);
 //! ```
 
+#![warn(missing_docs)]
+
 extern crate self as rjax;
 
 pub mod backend;
 pub mod checkpoint;
-pub mod control;
+pub(crate) mod control;
 pub mod core;
 pub mod data;
 mod device;
@@ -26,7 +28,7 @@ pub mod nn;
 pub mod numpy;
 mod ops;
 pub mod optim;
-pub mod primitives;
+pub(crate) mod primitives;
 pub mod random;
 pub mod transforms;
 pub mod tree;

@@ -30,7 +30,14 @@ pub enum TreeDef {
     Leaf,
     /// A container: its kind (type name), its keys (field names, map keys or
     /// positions) and the structure of each child.
-    Node { kind: String, keys: Vec<String>, children: Vec<TreeDef> },
+    Node {
+        /// The container's type name.
+        kind: String,
+        /// Field names, map keys or positions, one per child.
+        keys: Vec<String>,
+        /// Each child's structure.
+        children: Vec<TreeDef>,
+    },
 }
 
 impl TreeDef {

@@ -1,6 +1,6 @@
 //! Backends that evaluate primitives. `cpu` is built in and always present.
 
-pub mod cpu;
+pub(crate) mod cpu;
 pub mod pjrt;
 pub mod stablehlo;
 

@@ -6,7 +6,7 @@
 //! scalar, clamped into range (below 0 runs branch 0, past the end the last
 //! branch), or a bool scalar choosing between two branches (false: 0, true: 1).
 
-use super::{Cursor, avals_of, close, depends, list, pick, share_consts, trace_closed};
+use super::{Cursor, avals_of, avals_text, close, depends, pick, share_consts, trace_closed};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
 use crate::primitives::binary::{eq, ge, select};
@@ -135,7 +135,7 @@ impl MultiPrimitive for Cond {
 
     fn eval(&self, ins: &[&HostData]) -> Vec<HostData> {
         let b = &self.branches[self.pick_branch(ins[0])];
-        super::hosts(&eval_graph(b, &super::arrays(&ins[1..])), "cond")
+        super::hosts(&eval_graph(b, &super::arrays_of_hosts(&ins[1..])), "cond")
     }
 
     fn jvp(&self, x: &[Array], t: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>) {
@@ -281,8 +281,8 @@ fn branches_impl<T: Tree, Y: Tree>(op: &str, index: &Array, branches: &[Branch<'
                     panic!(
                         "{op}: the branches must return the same structure, shapes and dtypes, but {n0} returns \
                          {} {d0} and {name} returns {} {}",
-                        list(a0),
-                        list(&oav),
+                        avals_text(a0),
+                        avals_text(&oav),
                         y.def()
                     );
                 }

@@ -29,9 +29,9 @@ pub use scan::{Scan, fori_loop, scan, scan_n, scan_with};
 pub use while_loop::{While, while_loop};
 
 use crate::backend::cpu;
+use crate::core::VarMap;
 use crate::core::{Array, Aval, Graph, HostData, Var, trace_graph};
 use crate::tree::{Tree, TreeDef, leaves};
-use std::sync::Arc;
 
 /// Moves a graph's captures to the front of its inputs. Returns the closed
 /// graph and the captured arrays, which the caller passes as leading operands.
@@ -60,7 +60,7 @@ pub(crate) fn share_consts(parts: Vec<(Graph, Vec<Array>)>) -> (Vec<Graph>, Vec<
     for (_, consts) in &parts {
         let mut m = Vec::with_capacity(consts.len());
         for c in consts {
-            let k = Arc::as_ptr(&c.repr) as usize;
+            let k = c.id();
             let p = match keys.iter().position(|x| *x == k) {
                 Some(p) => p,
                 None => {
@@ -101,18 +101,18 @@ pub(crate) fn share_consts(parts: Vec<(Graph, Vec<Array>)>) -> (Vec<Graph>, Vec<
 /// floating-point values when `float_only`): a superset of the outputs that
 /// get a tangent (jvp) or a batch axis (vmap) from those inputs.
 pub(crate) fn depends(g: &Graph, flags: &[bool], float_only: bool) -> Vec<bool> {
-    let mut f = vec![false; g.avals.len()];
+    let mut f = VarMap::new(g, false);
     for (v, &b) in g.inputs.iter().zip(flags) {
-        f[v.0 as usize] = b;
+        f[v] = b;
     }
     for e in &g.eqns {
-        if e.inputs.iter().any(|v| f[v.0 as usize]) {
+        if e.inputs.iter().any(|v| f[v]) {
             for o in &e.outs {
-                f[o.0 as usize] = !float_only || g.aval(*o).dtype.is_float();
+                f[o] = !float_only || g.aval(*o).dtype.is_float();
             }
         }
     }
-    g.outputs.iter().map(|v| f[v.0 as usize]).collect()
+    g.outputs.iter().map(|v| f[v]).collect()
 }
 
 /// Sets `flags[range]` to the fixed point of "flagged, or an output in
@@ -179,13 +179,13 @@ pub(crate) fn avals_of(xs: &[Array]) -> Vec<Aval> {
 }
 
 /// `(f32[3], i32[])`: avals for messages.
-pub(crate) fn list(avals: &[Aval]) -> String {
+pub(crate) fn avals_text(avals: &[Aval]) -> String {
     let items: Vec<String> = avals.iter().map(|a| a.to_string()).collect();
     format!("({})", items.join(", "))
 }
 
 /// Concrete arrays holding copies of host data (a rule's `eval` inputs).
-pub(crate) fn arrays(hosts: &[&HostData]) -> Vec<Array> {
+pub(crate) fn arrays_of_hosts(hosts: &[&HostData]) -> Vec<Array> {
     hosts.iter().map(|h| Array::from_host((*h).clone())).collect()
 }
 
@@ -236,8 +236,8 @@ pub(crate) fn check_carry(op: &str, def_in: &TreeDef, def_out: &TreeDef, ins: &[
             panic!(
                 "{op}: the carry must keep its shape and dtype in the body, but leaf {k} enters as {a} and \
                  leaves as {b} (carry {} becomes {})",
-                list(ins),
-                list(outs)
+                avals_text(ins),
+                avals_text(outs)
             );
         }
     }

@@ -110,7 +110,7 @@ impl MultiPrimitive for Scan {
 
     fn eval(&self, ins: &[&HostData]) -> Vec<HostData> {
         let (nc, nk) = (self.num_consts, self.num_carry);
-        let all = super::arrays(&ins[..nc + nk]);
+        let all = super::arrays_of_hosts(&ins[..nc + nk]);
         let (consts, mut carry) = (all[..nc].to_vec(), all[nc..].to_vec());
         let outs = self.out_avals();
         let mut ys: Vec<Vec<HostData>> = vec![Vec::with_capacity(self.length); outs.len() - nk];

@@ -6,7 +6,9 @@
 //! the next carry. Forward mode and batching work; reverse mode does not (the
 //! number of steps is not known before running), as in JAX.
 
-use super::{Cursor, avals_of, check_carry, close, depends, fixpoint, graph_text, list, pick, trace_closed, with_lead};
+use super::{
+    Cursor, avals_of, avals_text, check_carry, close, depends, fixpoint, graph_text, pick, trace_closed, with_lead,
+};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
 use crate::primitives::binary::select;
@@ -93,7 +95,7 @@ impl MultiPrimitive for While {
     }
 
     fn eval(&self, ins: &[&HostData]) -> Vec<HostData> {
-        let x = super::arrays(ins);
+        let x = super::arrays_of_hosts(ins);
         let (cc, bc, init) = self.split(&x);
         let mut carry = init.to_vec();
         loop {
@@ -315,7 +317,7 @@ pub fn while_loop<C: Tree>(cond_fn: impl Fn(&C) -> Array, body: impl Fn(&C) -> C
     let outs: Vec<Aval> = bg.outputs.iter().map(|v| bg.aval(*v).clone()).collect();
     check_carry("while_loop", &init.def(), &def, &avals, &outs);
     if cl.is_empty() {
-        panic!("while_loop: the carry {} has no arrays, so the loop could never stop", list(&avals));
+        panic!("while_loop: the carry {} has no arrays, so the loop could never stop", avals_text(&avals));
     }
     let (cg, cc) = close(cg);
     let (bg, bc) = close(bg);

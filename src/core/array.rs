@@ -70,6 +70,12 @@ impl Array {
         Array { repr: Arc::new(Repr::Concrete(h)) }
     }
 
+    /// An identity of this array's value, shared by its clones (the address
+    /// of the shared representation): equal ids mean the same value object.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.repr) as *const () as usize
+    }
+
     pub(crate) fn traced(trace: u64, var: Var, aval: Aval) -> Array {
         Array { repr: Arc::new(Repr::Traced(Tracer { trace, var, aval })) }
     }

@@ -12,11 +12,17 @@ use std::fmt;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
+    /// 32-bit float.
     F32,
+    /// 64-bit float.
     F64,
+    /// 32-bit signed integer.
     I32,
+    /// 32-bit unsigned integer.
     U32,
+    /// 8-bit unsigned integer.
     U8,
+    /// Boolean.
     Bool,
 }
 
@@ -59,11 +65,17 @@ impl fmt::Display for DType {
 /// The host storage of a concrete array: one `ndarray` array per element type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostData {
+    /// f32 values.
     F32(ArrayD<f32>),
+    /// f64 values.
     F64(ArrayD<f64>),
+    /// i32 values.
     I32(ArrayD<i32>),
+    /// u32 values.
     U32(ArrayD<u32>),
+    /// u8 values.
     U8(ArrayD<u8>),
+    /// bool values.
     Bool(ArrayD<bool>),
 }
 

@@ -149,3 +149,41 @@ impl fmt::Display for Graph {
         write!(f, "  in ({}) }}", outs.join(", "))
     }
 }
+
+/// One value per variable of a graph, indexed by [`Var`]: what the graph
+/// walkers (evaluation, jvp, the vjp tape, vmap, lowering) keep as they go.
+#[derive(Clone, Debug)]
+pub(crate) struct VarMap<T>(Vec<T>);
+
+impl<T: Clone> VarMap<T> {
+    /// `fill` for every variable of `g`.
+    pub(crate) fn new(g: &Graph, fill: T) -> VarMap<T> {
+        VarMap(vec![fill; g.avals.len()])
+    }
+}
+
+impl<T> std::ops::Index<Var> for VarMap<T> {
+    type Output = T;
+    fn index(&self, v: Var) -> &T {
+        &self.0[v.0 as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Var> for VarMap<T> {
+    fn index_mut(&mut self, v: Var) -> &mut T {
+        &mut self.0[v.0 as usize]
+    }
+}
+
+impl<T> std::ops::Index<&Var> for VarMap<T> {
+    type Output = T;
+    fn index(&self, v: &Var) -> &T {
+        &self.0[v.0 as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<&Var> for VarMap<T> {
+    fn index_mut(&mut self, v: &Var) -> &mut T {
+        &mut self.0[v.0 as usize]
+    }
+}

@@ -16,6 +16,7 @@ pub use array::Array;
 pub(crate) use array::{DeviceValue, Repr};
 pub use aval::{Aval, broadcast_shapes, normalize_axis};
 pub use dtype::{DType, Element, HostData, promote_types};
+pub(crate) use graph::VarMap;
 pub use graph::{Eqn, Graph, Var};
 pub use op::{MultiPrimitive, Op};
 pub use trace::{Primitive, bind, bind_multi, eval_graph, trace_graph};

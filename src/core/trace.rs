@@ -12,6 +12,7 @@
 use super::array::{Array, Repr, Tracer};
 use super::aval::Aval;
 use super::dtype::HostData;
+use super::graph::VarMap;
 use super::graph::{Eqn, Graph, Var};
 use super::lowering::{LowerError, Lowering, Value};
 use super::op::{MultiPrimitive, Op};
@@ -117,7 +118,7 @@ fn lift(stack: &mut [Builder], x: &Array, op: &str) -> Result<Var, String> {
         }
     }
     let top = stack.last_mut().ok_or_else(|| format!("{op}: no active trace"))?;
-    let key = Arc::as_ptr(&x.repr) as usize;
+    let key = x.id();
     if let Some(v) = top.captured.get(&key) {
         return Ok(*v);
     }
@@ -302,12 +303,12 @@ pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
         let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
         let outs = bind_op(&e.op, &ins);
         for (v, y) in e.outs.iter().zip(outs) {
-            env[v.0 as usize] = Some(y);
+            env[v] = Some(y);
         }
         // Free what no later equation reads, so memory is reused as the graph runs.
         for v in &e.inputs {
-            if last_use[v.0 as usize] == Some(i) {
-                env[v.0 as usize] = None;
+            if last_use[v] == Some(i) {
+                env[v] = None;
             }
         }
     }
@@ -316,35 +317,35 @@ pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
 
 /// For each variable, the index of the last equation that reads it; `None`
 /// for the graph's outputs (kept to the end) and for variables no equation reads.
-fn last_uses(g: &Graph) -> Vec<Option<usize>> {
-    let mut last = vec![None; g.avals.len()];
+fn last_uses(g: &Graph) -> VarMap<Option<usize>> {
+    let mut last = VarMap::new(g, None);
     for (i, e) in g.eqns.iter().enumerate() {
         for v in &e.inputs {
-            last[v.0 as usize] = Some(i);
+            last[v] = Some(i);
         }
     }
     for v in &g.outputs {
-        last[v.0 as usize] = None;
+        last[v] = None;
     }
     last
 }
 
 /// The environment every graph interpreter starts from: one slot per variable,
 /// with the inputs bound to `args` (in order) and the captures to their arrays.
-pub(crate) fn initial_env(g: &Graph, args: &[Array]) -> Vec<Option<Array>> {
-    let mut env: Vec<Option<Array>> = vec![None; g.avals.len()];
+pub(crate) fn initial_env(g: &Graph, args: &[Array]) -> VarMap<Option<Array>> {
+    let mut env: VarMap<Option<Array>> = VarMap::new(g, None);
     for (v, a) in g.inputs.iter().zip(args) {
-        env[v.0 as usize] = Some(a.clone());
+        env[v] = Some(a.clone());
     }
     for (v, a) in &g.captures {
-        env[v.0 as usize] = Some(a.clone());
+        env[v] = Some(a.clone());
     }
     env
 }
 
 /// Reads a variable that the graph's order guarantees is defined.
-pub(crate) fn read(env: &[Option<Array>], v: Var) -> &Array {
-    match &env[v.0 as usize] {
+pub(crate) fn read(env: &VarMap<Option<Array>>, v: Var) -> &Array {
+    match &env[v] {
         Some(a) => a,
         None => panic!("graph reads variable {} before defining it", v.0),
     }

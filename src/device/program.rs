@@ -109,7 +109,7 @@ impl XlaProgram {
         for (i, x) in xs.iter().enumerate() {
             let owned = match (&*x.repr, device_array(x)) {
                 (_, Some(d)) if self.donate[i] && d.device == self.device => {
-                    let unique = !xs.iter().enumerate().any(|(j, y)| j != i && Arc::ptr_eq(&y.repr, &x.repr));
+                    let unique = !xs.iter().enumerate().any(|(j, y)| j != i && y.id() == x.id());
                     if unique { d.take_for_donation() } else { None }
                 }
                 // A fresh copy of host data belongs to this call alone.

@@ -191,7 +191,14 @@ pub enum Idx {
     /// One position (negative counts from the end); the axis is removed.
     At(isize),
     /// `start..end` with a positive `step`; `None` bounds mean the ends.
-    Range { start: Option<isize>, end: Option<isize>, step: usize },
+    Range {
+        /// The first position (negative counts from the end); `None`: the start.
+        start: Option<isize>,
+        /// One past the last position; `None`: the end.
+        end: Option<isize>,
+        /// The step, at least 1.
+        step: usize,
+    },
     /// A new axis of size 1 (NumPy's `None`/`newaxis`).
     NewAxis,
 }

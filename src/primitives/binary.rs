@@ -9,7 +9,7 @@
 //! cotangent in that operand's slot.
 
 use super::unary::{log, neg, round};
-use super::{batch_all, same_avals, want, zeros_like};
+use super::{batch_all, same_avals, wrong_dtype, zeros_like};
 use crate::backend::cpu::{self, IntArith, zip_map};
 use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
@@ -51,7 +51,7 @@ fn check(accepts: Accepts, i: &[Aval], out_bool: bool) -> Result<Aval, String> {
             Accepts::BoolOrInt => "a bool or integer",
             Accepts::Int => "an integer",
         };
-        return Err(want(kind, &i[0]));
+        return Err(wrong_dtype(kind, &i[0]));
     }
     Ok(if out_bool { i[0].with_dtype(DType::Bool) } else { i[0].clone() })
 }

@@ -1,6 +1,6 @@
 //! Index-driven primitives: gather/scatter_add along an axis, argsort, iota.
 
-use super::{batch_all, want};
+use super::{batch_all, wrong_dtype};
 use crate::backend::cpu;
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
@@ -8,7 +8,7 @@ use ndarray::{ArrayD, IxDyn};
 
 fn index_rule(idx: &Aval, axis: usize, data: &Aval, size_on_axis: Option<usize>) -> Result<(), String> {
     if !idx.dtype.is_int() {
-        return Err(want("an integer index", idx));
+        return Err(wrong_dtype("an integer index", idx));
     }
     if idx.ndim() != data.ndim() || axis >= data.ndim() {
         return Err(format!("indices {idx} and operand {data} must have the same rank, with axis {axis} inside it"));
@@ -94,7 +94,7 @@ impl Primitive for ScatterAdd {
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
         let (idx, upd) = (&i[0], &i[1]);
         if upd.dtype == DType::Bool {
-            return Err(want("a numeric update", upd));
+            return Err(wrong_dtype("a numeric update", upd));
         }
         index_rule(idx, self.axis, upd, Some(self.size))?;
         if idx.shape != upd.shape {

@@ -30,7 +30,7 @@ pub mod unary;
 use crate::core::{Array, Aval, DType};
 
 /// Error text for a dtype a primitive does not accept.
-pub(crate) fn want(kind: &str, a: &Aval) -> String {
+pub(crate) fn wrong_dtype(kind: &str, a: &Aval) -> String {
     format!("expected {kind} array, got {a}")
 }
 

@@ -5,7 +5,7 @@
 //! `d(x, y, t)` (linear in the tangent `t`) gives both the jvp (`d(x, y, t)`)
 //! and the vjp (`d(x, y, ct)`).
 
-use super::{want, zeros_like};
+use super::{wrong_dtype, zeros_like};
 use crate::backend::cpu::{self, Special};
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
@@ -28,7 +28,7 @@ macro_rules! unary {
             }
             fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
                 let $dt0 = i[0].dtype;
-                if $ok { Ok(i[0].clone()) } else { Err(want($kind, &i[0])) }
+                if $ok { Ok(i[0].clone()) } else { Err(wrong_dtype($kind, &i[0])) }
             }
             fn eval(&self, i: &[&HostData]) -> HostData {
                 match i[0] {
@@ -275,7 +275,7 @@ impl Primitive for Not {
         "not"
     }
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
-        if i[0].dtype.is_float() { Err(want("a bool or integer", &i[0])) } else { Ok(i[0].clone()) }
+        if i[0].dtype.is_float() { Err(wrong_dtype("a bool or integer", &i[0])) } else { Ok(i[0].clone()) }
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         match i[0] {

@@ -3,6 +3,7 @@
 
 use super::{rebuild, trace_tree};
 use crate::core::{Array, Graph, bind_op, initial_env, read};
+use crate::core::{Var, VarMap};
 use crate::primitives::{binary, full, zeros_like};
 use crate::tree::{Tree, leaves};
 
@@ -10,46 +11,46 @@ use crate::tree::{Tree, leaves};
 /// jvp rule. `None` tangents are symbolic zeros.
 pub(crate) fn jvp_graph(g: &Graph, primals: &[Array], tangents: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>) {
     let mut env = initial_env(g, primals);
-    let mut tan: Vec<Option<Array>> = vec![None; g.avals.len()];
+    let mut tan: VarMap<Option<Array>> = VarMap::new(g, None);
     for (v, t) in g.inputs.iter().zip(tangents) {
-        tan[v.0 as usize] = t.clone();
+        tan[v] = t.clone();
     }
     for e in &g.eqns {
         let xs: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
-        let ts: Vec<Option<Array>> = e.inputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
+        let ts: Vec<Option<Array>> = e.inputs.iter().map(|v| tan[v].clone()).collect();
         let (outs, touts) = e.op.jvp(&xs, &ts);
         for ((v, y), t) in e.outs.iter().zip(outs).zip(touts) {
-            tan[v.0 as usize] = t.filter(|_| y.dtype().is_float());
-            env[v.0 as usize] = Some(y);
+            tan[v] = t.filter(|_| y.dtype().is_float());
+            env[v] = Some(y);
         }
     }
     let outs = g.outputs.iter().map(|v| read(&env, *v).clone()).collect();
-    let touts = g.outputs.iter().map(|v| tan[v.0 as usize].clone()).collect();
+    let touts = g.outputs.iter().map(|v| tan[v].clone()).collect();
     (outs, touts)
 }
 
 /// The forward pass of reverse mode: every value of the graph, and which ones
 /// depend on a differentiated input.
 pub(crate) struct Tape {
-    env: Vec<Option<Array>>,
-    active: Vec<bool>,
+    env: VarMap<Option<Array>>,
+    active: VarMap<bool>,
 }
 
 impl Tape {
     /// Evaluates `g` on `primals`; inputs flagged in `diff` (and float) are active.
     pub(crate) fn forward(g: &Graph, primals: &[Array], diff: &[bool]) -> Tape {
         let mut env = initial_env(g, primals);
-        let mut active = vec![false; g.avals.len()];
+        let mut active = VarMap::new(g, false);
         for ((v, p), &d) in g.inputs.iter().zip(primals).zip(diff) {
-            active[v.0 as usize] = d && p.dtype().is_float();
+            active[v] = d && p.dtype().is_float();
         }
         for e in &g.eqns {
             let xs: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
             let outs = bind_op(&e.op, &xs);
-            let live = e.inputs.iter().any(|v| active[v.0 as usize]);
+            let live = e.inputs.iter().any(|v| active[v]);
             for (v, y) in e.outs.iter().zip(outs) {
-                active[v.0 as usize] = live && y.dtype().is_float();
-                env[v.0 as usize] = Some(y);
+                active[v] = live && y.dtype().is_float();
+                env[v] = Some(y);
             }
         }
         Tape { env, active }
@@ -63,36 +64,36 @@ impl Tape {
     /// Pulls output cotangents back to the inputs (`None` where no derivative
     /// reaches an input).
     pub(crate) fn backward(&self, g: &Graph, out_cts: &[Option<Array>]) -> Vec<Option<Array>> {
-        let mut ct: Vec<Option<Array>> = vec![None; g.avals.len()];
-        let acc = |ct: &mut Vec<Option<Array>>, v: usize, c: Array| {
+        let mut ct: VarMap<Option<Array>> = VarMap::new(g, None);
+        let acc = |ct: &mut VarMap<Option<Array>>, v: Var, c: Array| {
             ct[v] = Some(match ct[v].take() {
                 Some(prev) => binary::add(&prev, &c),
                 None => c,
             });
         };
         for (v, c) in g.outputs.iter().zip(out_cts) {
-            if let (Some(c), true) = (c, self.active[v.0 as usize]) {
-                acc(&mut ct, v.0 as usize, c.clone());
+            if let (Some(c), true) = (c, self.active[v]) {
+                acc(&mut ct, *v, c.clone());
             }
         }
         for e in g.eqns.iter().rev() {
             let c: Vec<Option<Array>> =
-                e.outs.iter().map(|o| if self.active[o.0 as usize] { ct[o.0 as usize].take() } else { None }).collect();
+                e.outs.iter().map(|o| if self.active[o] { ct[o].take() } else { None }).collect();
             if c.iter().all(|c| c.is_none()) {
                 continue;
             }
             let xs: Vec<Array> = e.inputs.iter().map(|v| read(&self.env, *v).clone()).collect();
-            let wants: Vec<bool> = e.inputs.iter().map(|v| self.active[v.0 as usize]).collect();
+            let wants: Vec<bool> = e.inputs.iter().map(|v| self.active[v]).collect();
             let outs: Vec<Array> = e.outs.iter().map(|o| read(&self.env, *o).clone()).collect();
             let cts = e.op.vjp(&xs, &outs, &c, &wants);
             for ((v, c), w) in e.inputs.iter().zip(cts).zip(&wants) {
                 if let (Some(c), true) = (c, *w) {
                     debug_assert_eq!(c.shape(), g.aval(*v).shape.as_slice(), "{} vjp shape", e.op.name());
-                    acc(&mut ct, v.0 as usize, c);
+                    acc(&mut ct, *v, c);
                 }
             }
         }
-        g.inputs.iter().map(|v| ct[v.0 as usize].clone()).collect()
+        g.inputs.iter().map(|v| ct[v].clone()).collect()
     }
 }
 

@@ -3,6 +3,7 @@
 //! apply it to such values.
 
 use super::{rebuild, trace_with};
+use crate::core::VarMap;
 use crate::core::{Array, Aval, Graph, bind_op, initial_env, read};
 use crate::primitives::add_batch;
 use crate::primitives::structure::moveaxis;
@@ -55,13 +56,13 @@ impl AxisSpec {
 /// Returns each output with its batch flag (batched outputs have the axis at 0).
 pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
     let mut env = initial_env(g, xs);
-    let mut bat = vec![false; g.avals.len()];
+    let mut bat = VarMap::new(g, false);
     for (v, &b) in g.inputs.iter().zip(batched) {
-        bat[v.0 as usize] = b;
+        bat[v] = b;
     }
     for e in &g.eqns {
         let ins: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
-        let flags: Vec<bool> = e.inputs.iter().map(|v| bat[v.0 as usize]).collect();
+        let flags: Vec<bool> = e.inputs.iter().map(|v| bat[v]).collect();
         let (outs, bs) = if flags.iter().any(|&b| b) {
             e.op.batch(&ins, &flags)
         } else {
@@ -70,11 +71,11 @@ pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Arr
             (outs, vec![false; n])
         };
         for ((v, y), b) in e.outs.iter().zip(outs).zip(bs) {
-            env[v.0 as usize] = Some(y);
-            bat[v.0 as usize] = b;
+            env[v] = Some(y);
+            bat[v] = b;
         }
     }
-    g.outputs.iter().map(|v| (read(&env, *v).clone(), bat[v.0 as usize])).collect()
+    g.outputs.iter().map(|v| (read(&env, *v).clone(), bat[v])).collect()
 }
 
 /// Maps `f` over axis 0 of every input leaf, stacking outputs along axis 0

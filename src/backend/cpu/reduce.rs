@@ -6,9 +6,13 @@ use ndarray::{ArrayD, Axis, IxDyn};
 /// The monoid a reduction folds with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
+    /// Sum (identity 0).
     Sum,
+    /// Product (identity 1).
     Prod,
+    /// Maximum (identity -inf, or the type's minimum); NaN propagates.
     Max,
+    /// Minimum (identity +inf, or the type's maximum); NaN propagates.
     Min,
 }
 

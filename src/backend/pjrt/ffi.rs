@@ -57,9 +57,6 @@ pub type PJRT_HostBufferSemantics = c_int;
 /// `PJRT_NamedValue_Type`.
 pub type PJRT_NamedValue_Type = c_int;
 
-pub const PJRT_Error_Code_UNIMPLEMENTED: PJRT_Error_Code = 12;
-
-pub const PJRT_Buffer_Type_INVALID: PJRT_Buffer_Type = 0;
 pub const PJRT_Buffer_Type_PRED: PJRT_Buffer_Type = 1;
 pub const PJRT_Buffer_Type_S32: PJRT_Buffer_Type = 4;
 pub const PJRT_Buffer_Type_U8: PJRT_Buffer_Type = 6;
@@ -91,10 +88,12 @@ macro_rules! pjrt_struct {
         }
         impl $name {
             /// The header's `<name>_STRUCT_SIZE`.
+            #[allow(dead_code)] // generated for every struct, not every one uses it
             pub const STRUCT_SIZE: usize =
                 std::mem::offset_of!($name, $lfield) + std::mem::size_of::<$lty>();
             /// All fields zero (null pointers, `false`, 0), `struct_size` set.
             #[allow(clippy::new_without_default)]
+            #[allow(dead_code)] // generated for every struct, not every one uses it
             pub fn new() -> Self {
                 // SAFETY: every field is an integer, a bool, a raw pointer, an
                 // `Option` of a function pointer or a union of those, for which
@@ -450,3 +449,69 @@ impl PJRT_Api {
 
 /// The signature of the plugin's one exported symbol, `GetPjrtApi`.
 pub type GetPjrtApiFn = unsafe extern "C" fn() -> *const PJRT_Api;
+
+/// The bindings' layout against the header (private to the crate, so tested here).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes computed from pjrt_c_api.h (API 0.81) with gcc on x86_64:
+    /// `sizeof(T)` and the header's `T_STRUCT_SIZE` (offset of the last field plus its size).
+    #[test]
+    fn struct_sizes_match_the_0_81_header() {
+        macro_rules! check {
+            ($($t:ident: $size:literal, $struct_size:literal;)*) => {$(
+                assert_eq!(size_of::<$t>(), $size, "size_of::<{}>()", stringify!($t));
+                assert_eq!($t::STRUCT_SIZE, $struct_size, "{}::STRUCT_SIZE", stringify!($t));
+                assert_eq!(align_of::<$t>(), 8, "align_of::<{}>()", stringify!($t));
+            )*};
+        }
+        check! {
+            PJRT_Api_Version: 24, 24;
+            PJRT_Error_Destroy_Args: 24, 24;
+            PJRT_Error_Message_Args: 40, 40;
+            PJRT_Error_GetCode_Args: 32, 28;
+            PJRT_NamedValue: 56, 56;
+            PJRT_Plugin_Initialize_Args: 16, 16;
+            PJRT_Plugin_Attributes_Args: 32, 32;
+            PJRT_Event_Destroy_Args: 24, 24;
+            PJRT_Event_IsReady_Args: 32, 25;
+            PJRT_Event_Error_Args: 24, 24;
+            PJRT_Event_Await_Args: 24, 24;
+            PJRT_Client_Create_Args: 88, 88;
+            PJRT_Client_Destroy_Args: 24, 24;
+            PJRT_Client_PlatformName_Args: 40, 40;
+            PJRT_Client_PlatformVersion_Args: 40, 40;
+            PJRT_Client_AddressableDevices_Args: 40, 40;
+            PJRT_Program: 48, 48;
+            PJRT_Client_Compile_Args: 56, 56;
+            PJRT_Client_BufferFromHostBuffer_Args: 120, 120;
+            PJRT_DeviceDescription_Id_Args: 32, 28;
+            PJRT_DeviceDescription_Kind_Args: 40, 40;
+            PJRT_DeviceDescription_ToString_Args: 40, 40;
+            PJRT_Device_GetDescription_Args: 32, 32;
+            PJRT_Device_MemoryStats_Args: 192, 185;
+            PJRT_Executable_Destroy_Args: 24, 24;
+            PJRT_LoadedExecutable_Destroy_Args: 24, 24;
+            PJRT_LoadedExecutable_GetExecutable_Args: 32, 32;
+            PJRT_LoadedExecutable_AddressableDevices_Args: 40, 40;
+            PJRT_Executable_NumOutputs_Args: 32, 32;
+            PJRT_ExecuteOptions: 112, 112;
+            PJRT_LoadedExecutable_Execute_Args: 80, 80;
+            PJRT_Buffer_Destroy_Args: 24, 24;
+            PJRT_Buffer_ElementType_Args: 32, 28;
+            PJRT_Buffer_Dimensions_Args: 40, 40;
+            PJRT_Buffer_ToHostBuffer_Args: 56, 56;
+            PJRT_Buffer_ReadyEvent_Args: 32, 32;
+            PJRT_Api: 984, 984;
+        }
+        // `new()` fills in struct_size.
+        assert_eq!(PJRT_Client_Create_Args::new().struct_size, 88);
+        assert_eq!(PJRT_Device_MemoryStats_Args::new().struct_size, 185);
+        // Entries of the function table sit where the header puts them (3 words of header, then 8 bytes each).
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Error_Destroy), 40);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Client_Compile), 40 + 20 * 8);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_LoadedExecutable_Execute), 40 + 55 * 8);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Buffer_ToHostBuffer), 40 + 70 * 8);
+    }
+}

@@ -33,7 +33,7 @@
 mod buffer;
 mod client;
 mod error;
-pub mod ffi;
+pub(crate) mod ffi;
 mod plugin;
 
 pub use buffer::{Buffer, Event};

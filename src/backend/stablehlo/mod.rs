@@ -37,6 +37,7 @@ pub use crate::core::lowering::{
     LowerError, Lowering, Value, compare_type, dense_splat, element_type, i64_array, i64_list, tensor_type,
 };
 
+use crate::core::VarMap;
 use crate::core::{Array, Aval, Graph};
 
 /// A lowered graph: the module text and what its arguments are.
@@ -74,14 +75,14 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
     if params.len() != args.len() {
         return Err(LowerError::new(format!("a graph of {} arguments given {} values", params.len(), args.len())));
     }
-    let mut env: Vec<Option<Value>> = vec![None; g.avals.len()];
+    let mut env: VarMap<Option<Value>> = VarMap::new(g, None);
     for (v, a) in params.iter().zip(args) {
-        env[v.0 as usize] = Some(a.clone());
+        env[v] = Some(a.clone());
     }
     for e in &g.eqns {
         let mut ins = Vec::with_capacity(e.inputs.len());
         for v in &e.inputs {
-            match &env[v.0 as usize] {
+            match &env[v] {
                 Some(x) => ins.push(x.clone()),
                 None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
             }
@@ -105,12 +106,12 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
                     y.aval
                 )));
             }
-            env[v.0 as usize] = Some(y);
+            env[v] = Some(y);
         }
     }
     let mut outs = Vec::with_capacity(g.outputs.len());
     for v in &g.outputs {
-        match &env[v.0 as usize] {
+        match &env[v] {
             Some(x) => outs.push(x.clone()),
             None => return Err(LowerError::new("an output is never defined")),
         }
