@@ -8,7 +8,6 @@
 //! assert_eq!(y.shape(), &[2]);
 //! ```
 
-pub use crate::backend::cpu::ReduceOp;
 pub use crate::control::*;
 pub use crate::primitives::binary::*;
 pub use crate::primitives::dot::*;

@@ -4,16 +4,11 @@
 //! strided-layout inputs and return owned arrays; matrix products go to the
 //! `gemm` crate using every core.
 
-mod gemm;
 mod indexing;
 mod layout;
-mod reduce;
 
-pub(crate) use self::gemm::free_axes;
-pub use self::gemm::{DotDims, dot_general};
 pub use indexing::{argsort, gather, scatter_add};
 pub use layout::{broadcast_in_dim, concatenate, pad, reshape, slice, transpose};
-pub use reduce::{ReduceOp, arg_reduce, reduce};
 
 use crate::core::numeric::{GILES_CENTRAL, GILES_TAIL};
 use crate::core::{DType, Element, HostData};

@@ -30,7 +30,7 @@ mod helpers;
 mod special;
 
 pub(crate) use chacha::chacha20;
-pub(crate) use helpers::{arg_reduce, argsort, convert, gather_along, reduce, scatter_add_along, sign_unsigned};
+pub(crate) use helpers::{argsort, convert, gather_along, highest, lowest, scalar, scatter_add_along, sign_unsigned};
 pub(crate) use special::{erf, erf_inv};
 
 pub use crate::core::lowering::{

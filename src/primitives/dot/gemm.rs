@@ -1,22 +1,10 @@
 //! `dot_general` on the CPU: operands are viewed as `[batch, m, k] x [batch, k, n]`
 //! and each batch is one call to the `gemm` crate (floats) or a plain loop (integers).
 
+use super::DotDims;
 use crate::core::HostData;
 use ndarray::{ArrayD, Axis, CowArray, Ix3, IxDyn};
 use std::sync::OnceLock;
-
-/// Dimension numbers of a `dot_general`: contracting and batch axes of each side.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DotDims {
-    /// Contracting axes of the left operand.
-    pub lhs_contract: Vec<usize>,
-    /// Contracting axes of the right operand (paired with `lhs_contract`).
-    pub rhs_contract: Vec<usize>,
-    /// Batch axes of the left operand.
-    pub lhs_batch: Vec<usize>,
-    /// Batch axes of the right operand (paired with `lhs_batch`).
-    pub rhs_batch: Vec<usize>,
-}
 
 fn threads() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
@@ -129,7 +117,7 @@ fn dot_typed<T: Copy + Default + 'static>(
 }
 
 /// `dot_general` of two same-dtype arrays; the output axes are batch, lhs free, rhs free.
-pub fn dot_general(a: &HostData, b: &HostData, d: &DotDims) -> HostData {
+pub(crate) fn dot_general(a: &HostData, b: &HostData, d: &DotDims) -> HostData {
     match (a, b) {
         (HostData::F32(a), HostData::F32(b)) => {
             HostData::F32(dot_typed(a, b, d, |s, x, y| s + x * y, Some((0.0, 1.0))))

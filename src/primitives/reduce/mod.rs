@@ -1,11 +1,38 @@
 //! Reductions: reduce_sum, reduce_prod, reduce_max, reduce_min over a set of
 //! axes (removed from the shape), and argmax/argmin along one axis.
 
+mod cpu;
+mod lower;
+
 use super::binary::{and, div, eq, mul, select};
 use super::structure::broadcast_in_dim;
-use crate::backend::cpu::{self, ReduceOp};
-use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
+use crate::backend::stablehlo::{LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
+
+/// The monoid a reduction folds with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// Sum (identity 0).
+    Sum,
+    /// Product (identity 1).
+    Prod,
+    /// Maximum (identity -inf, or the type's minimum); NaN propagates.
+    Max,
+    /// Minimum (identity +inf, or the type's maximum); NaN propagates.
+    Min,
+}
+
+impl ReduceOp {
+    /// Name used by the primitive (`reduce_sum`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "reduce_sum",
+            ReduceOp::Prod => "reduce_prod",
+            ReduceOp::Max => "reduce_max",
+            ReduceOp::Min => "reduce_min",
+        }
+    }
+}
 
 /// The reduction primitives; apply them with [`reduce_sum`], [`reduce_prod`],
 /// [`reduce_max`], [`reduce_min`].
@@ -95,7 +122,7 @@ impl Primitive for Reduce {
         (reduce(self.op, &x[0], &axes), true)
     }
     fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
-        stablehlo::reduce(cx, &x[0], self.op, &self.axes, out)
+        lower::reduce(cx, &x[0], self.op, &self.axes, out)
     }
 }
 
@@ -191,7 +218,7 @@ impl Primitive for ArgReduce {
         (bind(ArgReduce { axis: self.axis + 1, max: self.max }, &[&x[0]]), true)
     }
     fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
-        stablehlo::arg_reduce(cx, &x[0], self.axis, self.max, out)
+        lower::arg_reduce(cx, &x[0], self.axis, self.max, out)
     }
 }
 

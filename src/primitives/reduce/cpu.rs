@@ -1,32 +1,8 @@
-//! Reductions over axes, and argmax/argmin.
+//! The built-in CPU kernels of the reductions and of argmax/argmin.
 
+use super::ReduceOp;
 use crate::core::HostData;
 use ndarray::{ArrayD, Axis, IxDyn};
-
-/// The monoid a reduction folds with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    /// Sum (identity 0).
-    Sum,
-    /// Product (identity 1).
-    Prod,
-    /// Maximum (identity -inf, or the type's minimum); NaN propagates.
-    Max,
-    /// Minimum (identity +inf, or the type's maximum); NaN propagates.
-    Min,
-}
-
-impl ReduceOp {
-    /// Name used by the primitive (`reduce_sum`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "reduce_sum",
-            ReduceOp::Prod => "reduce_prod",
-            ReduceOp::Max => "reduce_max",
-            ReduceOp::Min => "reduce_min",
-        }
-    }
-}
 
 trait Fold: Copy {
     fn identity(op: ReduceOp) -> Self;
@@ -100,7 +76,7 @@ fn reduce_typed<T: Fold>(a: &ArrayD<T>, op: ReduceOp, axes: &[usize]) -> ArrayD<
 }
 
 /// Reduces over `axes` (which are removed from the shape).
-pub fn reduce(h: &HostData, op: ReduceOp, axes: &[usize]) -> HostData {
+pub(crate) fn reduce(h: &HostData, op: ReduceOp, axes: &[usize]) -> HostData {
     crate::map_host!(h, |a| reduce_typed(a, op, axes))
 }
 
@@ -121,7 +97,7 @@ fn arg_typed<T: PartialOrd + Copy>(a: &ArrayD<T>, axis: usize, max: bool, is_nan
 }
 
 /// Index of the first maximum (`max`) or minimum along `axis`, as i32; NaN wins.
-pub fn arg_reduce(h: &HostData, axis: usize, max: bool) -> HostData {
+pub(crate) fn arg_reduce(h: &HostData, axis: usize, max: bool) -> HostData {
     HostData::I32(match h {
         HostData::F32(a) => arg_typed(a, axis, max, |x: f32| x.is_nan()),
         HostData::F64(a) => arg_typed(a, axis, max, |x: f64| x.is_nan()),

@@ -3,11 +3,25 @@
 //! The output axes are the batch axes, then the left operand's free axes, then
 //! the right operand's free axes (as in XLA).
 
+mod gemm;
+
 use super::structure::transpose;
-pub use crate::backend::cpu::DotDims;
-use crate::backend::cpu::{self, free_axes};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_list};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
+use gemm::free_axes;
+
+/// Dimension numbers of a `dot_general`: contracting and batch axes of each side.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DotDims {
+    /// Contracting axes of the left operand.
+    pub lhs_contract: Vec<usize>,
+    /// Contracting axes of the right operand (paired with `lhs_contract`).
+    pub rhs_contract: Vec<usize>,
+    /// Batch axes of the left operand.
+    pub lhs_batch: Vec<usize>,
+    /// Batch axes of the right operand (paired with `lhs_batch`).
+    pub rhs_batch: Vec<usize>,
+}
 
 /// The `dot_general` primitive; apply it with [`dot_general`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -73,7 +87,7 @@ impl Primitive for DotGeneral {
         Ok(Aval::new(&shape, a.dtype))
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
-        cpu::dot_general(i[0], i[1], &self.dims)
+        gemm::dot_general(i[0], i[1], &self.dims)
     }
     fn jvp(&self, x: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
         let l = t[0].as_ref().map(|t| dot_general(t, &x[1], &self.dims));
