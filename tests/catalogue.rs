@@ -244,7 +244,7 @@ fn the_scan_finds_each_kind_of_definition() {
         ("eq", "(compare!)"),
         ("exp", "(float_unary!)"),
         ("shift_right_arithmetic", "(nondiff_binary!)"),
-        ("argmin", "reduce.rs"),
+        ("argmin", "primitives/reduce/mod.rs"),
         ("reduce_max", "via ReduceOp::name"),
         ("scan", "control/scan.rs"),
         ("select", "binary.rs"),

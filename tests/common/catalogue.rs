@@ -436,7 +436,7 @@ pub static PRIMITIVES: &[Entry] = &[
         ulps: 0,
         tests: Tests { finite_diff: &["select", "where_"], ..NO_TESTS },
     },
-    // ---- reduce.rs
+    // ---- reduce/
     dedicated!("reduce_sum", api: &["reduce_sum"], arity: Some(1), NUM, domain: &[Real(-2.0, 2.0)], Linear,
         hlo: &["stablehlo.reduce", "stablehlo.add"], tests: &["reduce_sum"], REDUCE_VMAP, REDUCE_XLA, REDUCE_TEXT),
     dedicated!("reduce_prod", api: &["reduce_prod"], arity: Some(1), NUM, domain: &[AwayFromZero(0.5, 1.5)], Smooth,
@@ -479,7 +479,7 @@ pub static PRIMITIVES: &[Entry] = &[
     dedicated!("concatenate", api: &["concatenate"], arity: None, ALL, domain: &[Real(-2.0, 2.0)], Linear,
         hlo: &["stablehlo.concatenate"], tests: &["concatenate"], &["concatenate_mixed_mapping"], &["structure"],
         &["structure"]),
-    // ---- dot.rs
+    // ---- dot/
     dedicated!("dot_general", api: &["dot_general", "matmul", "dot", "einsum"], arity: Some(2), DOT,
         domain: &[Real(-2.0, 2.0), Real(-2.0, 2.0)], Smooth, hlo: &["stablehlo.dot_general"],
         tests: &["dot_general", "matmul", "dot", "einsum"], &["dot_general_every_mapping"], &["dot_general"],

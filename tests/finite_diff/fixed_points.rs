@@ -193,8 +193,8 @@ fn gather_clamps_and_scatter_add_accumulates() {
     assert_eq!(host(&g), [10.0, 30.0, 20.0, 20.0]);
 }
 
-/// reduce_prod at a zero element: JAX gives the product of the others there
-/// ([0, 6, 0] here); the rule `out / x` gives NaN (src/primitives/reduce.rs).
+/// reduce_prod at a zero element: the product of the others there ([0, 6, 0]
+/// here), as JAX; a rule dividing `out / x` would give NaN.
 #[test]
 fn reduce_prod_at_a_zero() {
     let x = f64s(&[2.0, 0.0, 3.0]);
