@@ -19,6 +19,7 @@ use rjax::numpy as jnp;
 use rjax::random::{self, Key};
 use rjax::{DType, tree};
 use std::path::Path;
+use std::time::Duration;
 
 /// Images per file: 5 x 200 training images (200 of them held out for
 /// validation) and 200 test images.
@@ -180,4 +181,67 @@ fn flags_have_the_reports_defaults() {
         assert!(m.contains(v), "default {v} missing from {m}");
     }
     assert!(Args::try_parse_from(["mlp_cifar", "--epochs", "many"]).is_err());
+}
+
+/// Runs `f` on another thread; fails the test if it has not returned within `limit`.
+fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).unwrap_or_else(|e| panic!("{what} did not end within {limit:?}: {e}"))
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_the_old_checkpoint() {
+    let dirs = Dirs::new(true);
+    let old = dirs.out.path().join("best.safetensors");
+    std::fs::write(&old, b"an earlier model").expect("write");
+    // Adam's first update moves every weight by about lr: the next loss is not finite
+    let flags = ["--epochs", "3", "--batch-size", "100", "--val-size", "200", "--lr", "1e30"];
+    let (dirs, result) = within(Duration::from_secs(600), "a diverging run", move || {
+        let r = dirs.run(&flags).map(|_| ()).map_err(|e| e.to_string());
+        (dirs, r)
+    });
+    let err = result.expect_err("a diverged run is an error");
+    for needed in ["diverged", "epoch 1, step 2 of", "training loss is", "nothing was written", "--lr"] {
+        assert!(err.contains(needed), "the error does not say {needed:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&old).expect("read"), b"an earlier model", "the old checkpoint is kept");
+    assert_eq!(std::fs::read_dir(dirs.out.path()).expect("out dir").count(), 1, "nothing else is written");
+}
+
+#[test]
+fn curves_of_non_finite_histories_are_drawn_and_end() {
+    use mlp_cifar::Epoch;
+    let e = |epoch, train_loss, val_loss, train_acc, val_acc| Epoch {
+        epoch,
+        train_loss,
+        train_acc,
+        val_loss,
+        val_acc,
+        seconds: 1.0,
+        samples_per_s: 1.0,
+    };
+    let histories = [
+        vec![
+            e(1, 2.0, 1.9, 0.3, 0.35),
+            e(2, f64::NAN, f64::NAN, 0.1, 0.1),
+            e(3, f64::INFINITY, f64::NEG_INFINITY, 0.1, 0.1),
+        ],
+        vec![e(1, f64::NAN, f64::NAN, f64::NAN, f64::NAN)],
+        vec![e(1, 1e308, -1e308, 0.5, 0.5), e(2, -1e308, 1e308, 0.5, 0.5)],
+        vec![],
+    ];
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (k, h) in histories.into_iter().enumerate() {
+        let path = dir.path().join(format!("curves{k}.png"));
+        let p = path.clone();
+        let done = within(Duration::from_secs(60), "plotting", move || {
+            mlp_cifar::report::plot_curves(&p, &h).map_err(|e| e.to_string())
+        });
+        done.unwrap_or_else(|e| panic!("history {k}: {e}"));
+        let png = std::fs::read(&path).expect("the plot is written");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "history {k}: not a PNG");
+    }
 }

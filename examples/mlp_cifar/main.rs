@@ -107,30 +107,43 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
 
     let mut history: Vec<Epoch> = Vec::new();
     let (mut stopping, mut best_params) = (EarlyStopping::new(p.patience), None);
+    let mut diverged: Option<String> = None;
     let t_train = Instant::now();
-    for epoch in 1..=p.epochs {
+    'epochs: for epoch in 1..=p.epochs {
         let t0 = Instant::now();
         let batches = p.epoch_batches(train, &keys, epoch)?;
         let n_batches = batches.len();
         let bar = progress(epoch, n_batches);
         let epoch_key = random::fold_in(&keys.dropout, epoch as u32);
         let (mut losses, mut correct) = (Vec::with_capacity(n_batches), Vec::with_capacity(n_batches));
+        let mut checked = 0;
         for (i, (x, y)) in batches.enumerate() {
             let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(&epoch_key, i as u32)))?;
             state = s;
-            // Bound the work queued ahead of the device (dispatch is asynchronous).
-            if i % 32 == 31 {
-                loss.block_until_ready()?;
-            }
             losses.push(loss);
             correct.push(right);
             bar.inc(1);
+            // Bound the work queued ahead of the device (dispatch is asynchronous),
+            // and stop a run whose loss is no longer a number.
+            if i % 32 == 31 || i + 1 == n_batches {
+                if let Some((step, v)) = first_non_finite(&losses, checked)? {
+                    bar.finish_and_clear();
+                    diverged =
+                        Some(format!("epoch {epoch}, step {} of {n_batches}: the training loss is {v}", step + 1));
+                    break 'epochs;
+                }
+                checked = losses.len();
+            }
         }
         let train_loss = mean_of(&losses)?;
         let train_acc = sum_of(&correct)? / (n_batches * p.batch_size) as f64;
         let (val_loss, val_acc) = evaluate(&eval, &state.params, val)?;
         let seconds = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();
+        if !val_loss.is_finite() {
+            diverged = Some(format!("epoch {epoch}, after its last step: the validation loss is {val_loss}"));
+            break;
+        }
         let e = Epoch {
             epoch,
             train_loss,
@@ -159,6 +172,16 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         }
     }
     let train_seconds = t_train.elapsed().as_secs_f64();
+    if let Some(at) = &diverged {
+        let what = match best_params {
+            Some(_) => format!("keeping the best model so far (epoch {})", stopping.best_epoch),
+            None => "no epoch finished before, so nothing is written".to_string(),
+        };
+        eprintln!("training diverged at {at}; stopped, {what}. Lower --lr (it is {}).", p.lr);
+        if best_params.is_none() {
+            return Err(format!("training diverged at {at}; nothing was written; lower --lr (it is {})", p.lr).into());
+        }
+    }
     let best = best_params.ok_or("no epoch was run (--epochs 0)")?;
     let (test_loss, test_acc) = evaluate(&eval, &best, test)?;
     std::fs::create_dir_all(&args.out)?;
@@ -223,6 +246,18 @@ fn evaluate(
     }
     let n = set.len() as f64;
     Ok((sum_of(&loss)? / n, sum_of(&correct)? / n))
+}
+
+/// The first of `xs[from..]` (scalar losses, maybe still computing) that is
+/// not finite: its index and value.
+fn first_non_finite(xs: &[Array], from: usize) -> Result<Option<(usize, f64)>, rjax::Error> {
+    for (i, x) in xs.iter().enumerate().skip(from) {
+        let v = device_put(x, &Device::Cpu)?.astype(rjax::DType::F64).item::<f64>();
+        if !v.is_finite() {
+            return Ok(Some((i, v)));
+        }
+    }
+    Ok(None)
 }
 
 /// The sum of scalars that may still be computing on a device (waits for them).

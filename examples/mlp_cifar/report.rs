@@ -91,17 +91,24 @@ pub fn plot_curves(path: &Path, history: &[Epoch]) -> Result<(), Box<dyn std::er
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(600);
     let n = history.len().max(2) as f64;
-    let series = |f: fn(&Epoch) -> f64| history.iter().map(move |e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
+    // non-finite points (a diverged epoch) are left out: they have no place on the axes
+    let series = |f: fn(&Epoch) -> f64| {
+        history.iter().map(move |e| (e.epoch as f64, f(e))).filter(|(_, y)| y.is_finite()).collect::<Vec<_>>()
+    };
     type Line = (fn(&Epoch) -> f64, &'static str);
     let panels: [(&DrawingArea<_, _>, &str, [Line; 2]); 2] = [
         (&left, "loss", [(|e| e.train_loss, "train"), (|e| e.val_loss, "validation")]),
         (&right, "accuracy", [(|e| e.train_acc, "train"), (|e| e.val_acc, "validation")]),
     ];
     for (area, title, lines) in panels {
-        let ys: Vec<f64> = lines.iter().flat_map(|(f, _)| history.iter().map(f)).collect();
+        let ys: Vec<f64> = lines.iter().flat_map(|(f, _)| history.iter().map(f)).filter(|y| y.is_finite()).collect();
         let lo = ys.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let pad = ((hi - lo) * 0.1).max(1e-3);
+        // no finite value at all: an empty panel on [0, 1]
+        let (lo, hi) = if ys.is_empty() { (0.0, 1.0) } else { (lo, hi) };
+        // a span too wide for f64 (values near ±1e308) gets no padding
+        let pad = if (hi - lo).is_finite() { ((hi - lo) * 0.1).max(1e-3) } else { 0.0 };
+        let (lo, hi) = if (hi - lo).is_finite() { (lo, hi) } else { (lo / 2.0, hi / 2.0) };
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 22))
             .margin(12)
