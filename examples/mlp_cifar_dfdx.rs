@@ -53,6 +53,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     p.check()?;
     let t_start = Instant::now();
     let data = p.load(&Source::official())?;
+    p.check_sizes(data.train.len())?;
     println!("{}", data.describe("dfdx on the CPU"));
     let (train, val, test) = (&data.train, &data.val, &data.test);
 

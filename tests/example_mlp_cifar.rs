@@ -198,7 +198,7 @@ fn a_diverging_run_stops_and_keeps_the_old_checkpoint() {
     let old = dirs.out.path().join("best.safetensors");
     std::fs::write(&old, b"an earlier model").expect("write");
     // Adam's first update moves every weight by about lr: the next loss is not finite
-    let flags = ["--epochs", "3", "--batch-size", "100", "--val-size", "200", "--lr", "1e30"];
+    let flags = ["--epochs", "3", "--batch-size", "100", "--val-size", "200", "--lr", "1e30", "--overwrite"];
     let (dirs, result) = within(Duration::from_secs(600), "a diverging run", move || {
         let r = dirs.run(&flags).map(|_| ()).map_err(|e| e.to_string());
         (dirs, r)
@@ -244,4 +244,48 @@ fn curves_of_non_finite_histories_are_drawn_and_end() {
         let png = std::fs::read(&path).expect("the plot is written");
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "history {k}: not a PNG");
     }
+}
+
+#[test]
+fn bad_numbers_are_refused_before_anything_runs() {
+    for (flags, needed) in [
+        (&["--lr", "nan"][..], "--lr must be a finite number >= 0, got NaN"),
+        (&["--lr", "inf"][..], "--lr must be a finite number >= 0, got inf"),
+        (&["--lr", "-1"][..], "--lr must be a finite number >= 0, got -1"),
+        (&["--batch-size", "0"][..], "--batch-size must be at least 1"),
+        (&["--epochs", "0"][..], "--epochs must be at least 1"),
+        (&["--val-size", "0"][..], "--val-size must be at least 1"),
+    ] {
+        let dirs = Dirs::new(false);
+        let err = dirs.run(flags).err().unwrap_or_else(|| panic!("{flags:?} is refused")).to_string();
+        assert!(err.contains(needed), "{flags:?}: {err}");
+        assert_eq!(std::fs::read_dir(dirs.out.path()).expect("out dir").count(), 0, "{flags:?}: nothing written");
+    }
+}
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_refused_before_training() {
+    let dirs = Dirs::new(true);
+    // 1,000 training images, 200 held out: 800 left
+    let err = dirs.run(&["--batch-size", "900", "--val-size", "200"]).err().expect("refused").to_string();
+    assert!(err.contains("--batch-size 900 is larger than the 800 training images"), "{err}");
+    assert_eq!(std::fs::read_dir(dirs.out.path()).expect("out dir").count(), 0, "nothing written");
+}
+
+#[test]
+fn output_problems_are_found_before_loading_data() {
+    // --out names a file
+    let dirs = Dirs::new(false);
+    let file = dirs.out.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let all = ["--data-dir", "/nonexistent", "--out", file.to_str().expect("utf-8")];
+    let err = run(&args(&all), &unreachable_source()).err().expect("refused").to_string();
+    assert!(err.contains("--out") && err.contains("cannot create the output folder"), "{err}");
+    // an earlier run's model is kept unless --overwrite
+    let dirs = Dirs::new(false);
+    std::fs::write(dirs.out.path().join("best.safetensors"), b"earlier").expect("write");
+    let err = dirs.run(&[]).err().expect("refused").to_string();
+    assert!(err.contains("--overwrite"), "{err}");
+    assert!(!err.contains("CIFAR10_DIR"), "refused before looking for data: {err}");
+    assert_eq!(std::fs::read(dirs.out.path().join("best.safetensors")).expect("read"), b"earlier");
 }

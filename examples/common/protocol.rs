@@ -28,7 +28,8 @@ pub struct Protocol {
     pub patience: usize,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 1e-4)]
+    /// Adam's learning rate, a finite number >= 0.
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
     pub lr: f64,
     /// Dropout rate after each hidden layer, in [0, 1).
     #[arg(long, default_value_t = 0.3)]
@@ -64,6 +65,30 @@ impl Protocol {
     pub fn check(&self) -> Result<(), String> {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("--dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err(format!("--lr must be a finite number >= 0, got {}", self.lr));
+        }
+        for (flag, v) in [("--epochs", self.epochs), ("--patience", self.patience), ("--batch-size", self.batch_size)] {
+            if v == 0 {
+                return Err(format!("{flag} must be at least 1, got 0"));
+            }
+        }
+        if self.val_size == 0 {
+            return Err("--val-size must be at least 1: early stopping needs validation images".into());
+        }
+        Ok(())
+    }
+
+    /// Rejects, before any training, a `--batch-size` that leaves no full
+    /// batch of the `train` images.
+    pub fn check_sizes(&self, train: usize) -> Result<(), String> {
+        if self.batch_size > train {
+            return Err(format!(
+                "--batch-size {} is larger than the {train} training images (after holding out --val-size {}): \
+                 no step would run; use a smaller --batch-size or --val-size",
+                self.batch_size, self.val_size
+            ));
         }
         Ok(())
     }

@@ -41,6 +41,30 @@ pub struct Args {
     /// Output folder for metrics.json, curves.png and best.safetensors.
     #[arg(long, default_value = "out/mlp_cifar")]
     out: PathBuf,
+    /// Replace the outputs of an earlier run in --out (refused otherwise).
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// Checks, before loading data or training, that the output folder can take
+/// this run's outputs: it is created if needed and must be writable, and an
+/// earlier run's model in it is kept unless `--overwrite` is given.
+fn prepare_out(out: &std::path::Path, overwrite: bool) -> Result<PathBuf, String> {
+    let shown = out.display();
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {shown}: cannot create the output folder: {e}; pick another --out"))?;
+    let probe = out.join(".rjax-write-test");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("--out {shown}: the output folder is not writable: {e}; pick another --out"))?;
+    let _ = std::fs::remove_file(&probe);
+    let model = out.join("best.safetensors");
+    if model.exists() && !overwrite {
+        return Err(format!(
+            "--out {shown} already holds an earlier run's best.safetensors; pass --overwrite to replace it, \
+             or pick another --out"
+        ));
+    }
+    Ok(out.to_path_buf())
 }
 
 #[derive(Tree, Clone)]
@@ -94,7 +118,9 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let p = &args.protocol;
     p.check()?;
     let device = pick_device(&args.device)?;
+    let out = prepare_out(&args.out, args.overwrite)?;
     let data = p.load(source)?;
+    p.check_sizes(data.train.len())?;
     println!("{}", data.describe(&format!("device {}", device.describe())));
     let (train, val, test) = (&data.train, &data.val, &data.test);
 
@@ -184,8 +210,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     }
     let best = best_params.ok_or("no epoch was run (--epochs 0)")?;
     let (test_loss, test_acc) = evaluate(&eval, &best, test)?;
-    std::fs::create_dir_all(&args.out)?;
-    rjax::checkpoint::save(args.out.join("best.safetensors"), &best)?;
+    rjax::checkpoint::save(out.join("best.safetensors"), &best)?;
     // Read back what was written: a checkpoint that does not load is an error now, not later.
     rjax::checkpoint::load(args.out.join("best.safetensors"), &best)?;
     let summary = report::Summary {
