@@ -100,7 +100,9 @@ fn check_labels(op: &str, logits: &Array, labels: &Array) {
 /// Per-example softmax cross-entropy with integer labels (as optax's
 /// `softmax_cross_entropy_with_integer_labels`): for `logits: [..., C]` and
 /// `labels: [...]` (integers in `0..C`), `logsumexp(logits) - logits[label]`,
-/// of shape `[...]`. Labels outside `0..C` are clamped into it (as `take`).
+/// of shape `[...]`. As in optax (its `take_along_axis`), a label in `-C..0`
+/// counts from the end and a label outside `-C..C` gives NaN, so a wrong label
+/// shows in the loss instead of training silently on another class.
 /// [`mean_cross_entropy`] averages it.
 ///
 /// ```
@@ -110,6 +112,8 @@ fn check_labels(op: &str, logits: &Array, labels: &Array) {
 /// let l = loss.to_vec::<f64>();
 /// assert!((l[0] - 2f64.ln()).abs() < 1e-15);
 /// assert!((l[1] - (1.0 + (-5f64).exp()).ln()).abs() < 1e-15);
+/// let bad = nn::softmax_cross_entropy_with_integer_labels(&logits, &Array::from_vec(vec![2i32, 0], &[2]));
+/// assert!(bad.to_vec::<f64>()[0].is_nan());
 /// ```
 #[track_caller]
 pub fn softmax_cross_entropy_with_integer_labels(logits: &Array, labels: &Array) -> Array {
