@@ -289,3 +289,21 @@ fn output_problems_are_found_before_loading_data() {
     assert!(!err.contains("CIFAR10_DIR"), "refused before looking for data: {err}");
     assert_eq!(std::fs::read(dirs.out.path().join("best.safetensors")).expect("read"), b"earlier");
 }
+
+#[test]
+fn messages_name_the_flag_and_what_to_do() {
+    // --data-dir naming a file
+    let dirs = Dirs::new(false);
+    let file = dirs.data.path().join("not-a-folder");
+    std::fs::write(&file, b"x").expect("write");
+    let all = ["--data-dir", file.to_str().expect("utf-8"), "--out", dirs.out.path().to_str().expect("utf-8")];
+    let err = run(&args(&all), &unreachable_source()).err().expect("refused").to_string();
+    assert!(err.contains("is a file, not a folder") && err.contains("--data-dir"), "{err}");
+    // a device number the platform does not have
+    let err = rjax::device("cpu:3").expect_err("no cpu:3").to_string();
+    assert!(err.contains("no device cpu:3: cpu has 1 device(s), numbered 0 to 0"), "{err}");
+    if xla_gate::xla_available() {
+        let err = rjax::device("xla-cpu:99").expect_err("no xla-cpu:99").to_string();
+        assert!(err.starts_with("no device xla-cpu:99: xla-cpu has ") && err.contains("pick one"), "{err}");
+    }
+}

@@ -270,6 +270,13 @@ impl Cifar10 {
     /// ```
     pub fn load_or_download(dir: impl AsRef<Path>, source: &Source) -> Result<Cifar10, DataError> {
         let dir = dir.as_ref();
+        if dir.is_file() {
+            return Err(DataError::Invalid(format!(
+                "{} is a file, not a folder: pass the folder holding {DIR_NAME} (or that folder itself) \
+                 with --data-dir or CIFAR10_DIR",
+                dir.display()
+            )));
+        }
         if dir.join(DIR_NAME).exists() || dir.join(TRAIN_FILES[0]).exists() {
             return Cifar10::load_records(dir, source.records_per_file);
         }

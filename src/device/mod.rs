@@ -206,12 +206,13 @@ pub fn device(spec: &str) -> Result<Device, Error> {
         "cuda" | "gpu" => Platform::Cuda,
         _ => return Err(Error::BadDevice(spec.to_string())),
     };
+    let no_such = |count: usize| Error::NoSuchDevice { spec: spec.to_string(), platform, count, last: count - 1 };
     if platform == Platform::Cpu {
-        return if ordinal == 0 { Ok(Device::Cpu) } else { Err(Error::BadDevice(spec.to_string())) };
+        return if ordinal == 0 { Ok(Device::Cpu) } else { Err(no_such(1)) };
     }
     let rt = Runtime::get(platform)?;
     if ordinal >= rt.devices.len() {
-        return Err(Error::BadDevice(format!("{spec} (the {platform} plugin has {} device(s))", rt.devices.len())));
+        return Err(no_such(rt.devices.len()));
     }
     Ok(Device::Xla(XlaDevice { rt, ordinal }))
 }

@@ -38,6 +38,18 @@ pub enum Error {
     /// A device name that is not `cpu`, `xla-cpu` or `cuda` (with an optional `:N`).
     #[error("unknown device {0:?}: use cpu, xla-cpu, cuda, or one of them with an ordinal such as cuda:1")]
     BadDevice(String),
+    /// A device number the platform does not have (`xla-cpu:7` with 4 devices).
+    #[error("no device {spec}: {platform} has {count} device(s), numbered 0 to {last}; pick one of them")]
+    NoSuchDevice {
+        /// The name asked for.
+        spec: String,
+        /// Its platform.
+        platform: Platform,
+        /// How many devices the platform has.
+        count: usize,
+        /// The last valid number (`count - 1`).
+        last: usize,
+    },
     /// The platform's plugin could not be found or started.
     #[error("the {platform} device is not available: {message}")]
     Unavailable {
