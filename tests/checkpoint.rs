@@ -488,3 +488,23 @@ fn arrays_on_the_xla_cpu_device_are_saved_and_templates_may_live_there() {
     assert_eq!(fs::read(&path).expect("read"), before);
     assert_eq!(dir.entries(), ["device.safetensors"]);
 }
+
+/// A save killed half way leaves `.NAME.PID-N.tmp` behind; the next save of the
+/// same file removes those of processes that no longer run, and keeps those of
+/// running ones (this process, or another saving at the same time) and other files.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_save_removes_temporary_files_that_killed_saves_left() {
+    let dir = TempDir::new("stale");
+    let path = dir.path("model.safetensors");
+    // a process id above Linux's largest (2^22) never runs
+    let stale = dir.path(".model.safetensors.4194305-0.tmp");
+    let live = dir.path(&format!(".model.safetensors.{}-77.tmp", std::process::id()));
+    let other = dir.path(".other.safetensors.4194305-0.tmp");
+    for f in [&stale, &live, &other] {
+        fs::write(f, vec![0u8; 1024]).expect("write");
+    }
+    checkpoint::save(&path, &model()).expect("save");
+    assert!(!stale.exists(), "the dead process's temporary file is removed");
+    assert!(live.exists() && other.exists(), "a live process's file and another target's are kept");
+}

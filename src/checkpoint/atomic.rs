@@ -58,10 +58,34 @@ fn create_temp(path: &Path) -> Result<(File, TempFile), CheckpointError> {
     Err(io_error(&temp, "creating the temporary file")(e))
 }
 
+/// Removes the temporary files of `path` (`.NAME.PID-N.tmp`) that a killed
+/// save left behind: those of processes that no longer run. A file of a live
+/// process (this one included: another thread may be saving) is kept. Only
+/// where running processes can be told (`/proc`, Linux); elsewhere nothing is
+/// removed. Best effort: a file that cannot be removed stays.
+fn remove_stale_temps(path: &Path) {
+    let (Some(name), proc) = (path.file_name(), Path::new("/proc/self")) else { return };
+    if !proc.exists() {
+        return;
+    }
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = file.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".tmp")) else { continue };
+        let Some((pid, n)) = rest.split_once('-') else { continue };
+        let (Ok(pid), true) = (pid.parse::<u32>(), n.chars().all(|c| c.is_ascii_digit())) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Replaces `path` with `bytes` atomically: after a crash at any point the
 /// destination holds either its old contents or all of the new ones. On any
 /// error the temporary file is removed and the destination is unchanged.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    remove_stale_temps(path);
     let (mut file, mut temp) = create_temp(path)?;
     file.write_all(bytes).map_err(io_error(&temp.path, "writing the temporary file"))?;
     file.sync_all().map_err(io_error(&temp.path, "syncing the temporary file to disk"))?;

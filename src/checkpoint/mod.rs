@@ -16,6 +16,8 @@
 //! directory, which is synced to disk and then renamed over the destination,
 //! so a crash or a failed save never leaves a half-written file under the
 //! final name, and no temporary file is left behind.
+//! A save killed before its rename leaves its temporary file; the next save
+//! of the same file removes those of processes that no longer run (on Linux).
 //!
 //! [`load`] reads the whole file and validates it before building anything:
 //! a truncated or corrupt file, a missing leaf, a dtype or shape differing from
