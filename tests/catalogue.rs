@@ -11,25 +11,10 @@ use common::catalogue::{
     Apply, Diff, Domain, File, PRIMITIVES, Tests, coverage_problems, entry, sample_all, test_body,
 };
 use common::panics::quietly;
-use common::source::{line_of, matching, string_literals, strip_comments};
+use common::source::{line_of, matching, rust_files, string_literals, strip_comments};
 use rjax::{Array, DType, make_graph};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 /// `(file, text without comments)` for every `.rs` file under `src/<dir>`.
 fn sources(dir: &str) -> Vec<(String, String)> {

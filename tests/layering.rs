@@ -1,12 +1,16 @@
 //! The crate's layering, checked on its source text: which top-level module
 //! may import which (docs/architecture.md, "Layers", draws the same rules).
 //!
-//! Every `crate::name` path outside comments counts as an import of the
+//! Every `crate::name` path outside comments (common::source's lexer strips
+//! them) counts as an import of the
 //! top-level module `name` (items re-exported at the crate root, such as
 //! `crate::Array`, are resolved to the module that defines them).
 
+mod common;
+
+use common::source::{rust_files, strip_comments};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Crate-root re-exports and macros, and the module that defines each.
 const ROOT_ITEMS: &[(&str, &str)] = &[
@@ -30,18 +34,6 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("s", "numpy"),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read src").flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 /// The top-level module a source file belongs to (`src/core/array.rs` -> `core`).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).expect("under src");
@@ -61,9 +53,8 @@ fn imports() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
         if from == "lib" {
             continue;
         }
-        let text = std::fs::read_to_string(&f).expect("read a source file");
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
+        let text = strip_comments(&std::fs::read_to_string(&f).expect("read a source file"));
+        for (n, code) in text.lines().enumerate() {
             let mut rest = code;
             while let Some(i) = rest.find("crate::") {
                 let tail = &rest[i + "crate::".len()..];

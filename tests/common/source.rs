@@ -142,3 +142,19 @@ pub fn string_literals(s: &str) -> Vec<String> {
 pub fn line_of(s: &str, i: usize) -> usize {
     s[..i].matches('\n').count() + 1
 }
+
+/// Every `.rs` file under `dir`, in sorted order, into `out`.
+pub fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
