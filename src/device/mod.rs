@@ -206,7 +206,7 @@ pub fn device(spec: &str) -> Result<Device, Error> {
         "cuda" | "gpu" => Platform::Cuda,
         _ => return Err(Error::BadDevice(spec.to_string())),
     };
-    let no_such = |count: usize| Error::NoSuchDevice { spec: spec.to_string(), platform, count, last: count - 1 };
+    let no_such = |count: usize| Error::NoSuchDevice { spec: spec.to_string(), platform, count };
     if platform == Platform::Cpu {
         return if ordinal == 0 { Ok(Device::Cpu) } else { Err(no_such(1)) };
     }

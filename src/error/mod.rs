@@ -39,16 +39,14 @@ pub enum Error {
     #[error("unknown device {0:?}: use cpu, xla-cpu, cuda, or one of them with an ordinal such as cuda:1")]
     BadDevice(String),
     /// A device number the platform does not have (`xla-cpu:7` with 4 devices).
-    #[error("no device {spec}: {platform} has {count} device(s), numbered 0 to {last}; pick one of them")]
+    #[error("no device {spec}: {platform} has {count} device(s), numbered 0 to {}; pick one of them", .count - 1)]
     NoSuchDevice {
         /// The name asked for.
         spec: String,
         /// Its platform.
         platform: Platform,
-        /// How many devices the platform has.
+        /// How many devices the platform has (at least one).
         count: usize,
-        /// The last valid number (`count - 1`).
-        last: usize,
     },
     /// The platform's plugin could not be found or started.
     #[error("the {platform} device is not available: {message}")]

@@ -12,10 +12,9 @@
 //! signed and the maximum for unsigned types; [`floor_divide`] then adjusts it as
 //! JAX does), never a panic. `i32::MIN / -1` wraps to `i32::MIN`.
 
-use super::{ArrayLike, Operand, promote_args, promote_args_inexact, where_};
+use super::{ArrayLike, Operand, full_like, promote_args, promote_args_inexact, where_};
 use crate::core::{Array, DType};
 use crate::lax;
-use crate::primitives::full;
 
 /// `a / b`: true division, as JAX's `divide` and `true_divide`. Integers and
 /// bools are converted to `f32` first, so `3 / 2` is `1.5`; for truncating
@@ -44,11 +43,6 @@ pub fn true_divide(a: impl ArrayLike, b: impl ArrayLike) -> Array {
     divide(a, b)
 }
 
-/// A constant like `x` (its shape and dtype).
-fn like(x: &Array, v: f64) -> Array {
-    full(x.shape(), v, x.dtype())
-}
-
 /// `floor(a / b)` (Python's `a // b`), in the promoted dtype: for signed
 /// integers the truncated quotient is lowered by one where the signs differ and
 /// the division is inexact; for floats as CPython's `float_divmod`.
@@ -67,8 +61,8 @@ pub fn floor_divide(a: impl ArrayLike, b: impl ArrayLike) -> Array {
         DType::I32 => {
             let q = lax::div(&a, &b);
             let signs_differ = lax::ne(&lax::sign(&a), &lax::sign(&b));
-            let inexact = lax::ne(&lax::rem(&a, &b), &like(&a, 0.0));
-            lax::select(&lax::and(&signs_differ, &inexact), &lax::sub(&q, &like(&q, 1.0)), &q)
+            let inexact = lax::ne(&lax::rem(&a, &b), &full_like(&a, 0.0));
+            lax::select(&lax::and(&signs_differ, &inexact), &lax::sub(&q, &full_like(&q, 1.0)), &q)
         }
         _ => float_divmod(&a, &b).0,
     }
@@ -77,12 +71,12 @@ pub fn floor_divide(a: impl ArrayLike, b: impl ArrayLike) -> Array {
 /// Python's `divmod` on floats (CPython's `float_divmod`, as JAX computes it).
 fn float_divmod(a: &Array, b: &Array) -> (Array, Array) {
     let m = lax::rem(a, b);
-    let b_zero = lax::eq(b, &like(b, 0.0));
+    let b_zero = lax::eq(b, &full_like(b, 0.0));
     let a_corrected = lax::select(&b_zero, a, &lax::sub(a, &m));
     let q = lax::div(&a_corrected, b);
-    let fix = lax::and(&lax::ne(&m, &like(&m, 0.0)), &lax::ne(&lax::sign(b), &lax::sign(&m)));
+    let fix = lax::and(&lax::ne(&m, &full_like(&m, 0.0)), &lax::ne(&lax::sign(b), &lax::sign(&m)));
     let m = lax::select(&fix, &lax::add(&m, b), &m);
-    let q = lax::select(&fix, &lax::sub(&q, &like(&q, 1.0)), &q);
+    let q = lax::select(&fix, &lax::sub(&q, &full_like(&q, 1.0)), &q);
     (lax::round(&q), m)
 }
 
@@ -91,7 +85,7 @@ fn nonzero_divisor(b: &Array) -> Array {
     if b.dtype().is_float() {
         return b.clone();
     }
-    lax::select(&lax::eq(b, &like(b, 0.0)), &like(b, 1.0), b)
+    lax::select(&lax::eq(b, &full_like(b, 0.0)), &full_like(b, 1.0), b)
 }
 
 /// Remainder with the sign of the divisor (Python's `%`, JAX's `remainder` and
@@ -109,7 +103,7 @@ pub fn remainder(a: impl ArrayLike, b: impl ArrayLike) -> Array {
     let (a, b) = promote_args("remainder", a, b);
     let b = nonzero_divisor(&b);
     let t = lax::rem(&a, &b);
-    let zero = like(&t, 0.0);
+    let zero = full_like(&t, 0.0);
     let signs_differ = lax::ne(&lax::lt(&t, &zero), &lax::lt(&b, &zero));
     let plus = lax::and(&signs_differ, &lax::ne(&t, &zero));
     lax::select(&plus, &lax::add(&t, &b), &t)
@@ -215,16 +209,16 @@ fn integer_pow(x: &Array, n: i64) -> Array {
             base = lax::mul(&base, &base);
         }
     }
-    let p = acc.unwrap_or_else(|| like(x, 1.0));
-    if n < 0 { lax::div(&like(&p, 1.0), &p) } else { p }
+    let p = acc.unwrap_or_else(|| full_like(x, 1.0));
+    if n < 0 { lax::div(&full_like(&p, 1.0), &p) } else { p }
 }
 
 /// Integer base to integer powers (arrays), by squaring over the exponent's
 /// lowest 6 bits, exactly as JAX's `_pow_int_int`.
 fn pow_int_int(x: &Array, y: &Array) -> Array {
-    let (zero, one) = (like(y, 0.0), like(y, 1.0));
-    let base_zero = lax::and(&lax::eq(x, &like(x, 0.0)), &lax::ne(y, &zero));
-    let mut acc = lax::select(&base_zero, &like(x, 0.0), &like(x, 1.0));
+    let (zero, one) = (full_like(y, 0.0), full_like(y, 1.0));
+    let base_zero = lax::and(&lax::eq(x, &full_like(x, 0.0)), &lax::ne(y, &zero));
+    let mut acc = lax::select(&base_zero, &full_like(x, 0.0), &full_like(x, 1.0));
     let (mut x, mut y) = (x.clone(), y.clone());
     for _ in 0..6 {
         acc = where_(&lax::and(&y, &one), lax::mul(&acc, &x), &acc);

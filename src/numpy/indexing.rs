@@ -62,6 +62,7 @@ fn gather_with(x: &Array, idx: &Array, a: usize, mode: GatherMode) -> Array {
         lax::select(&neg, &lax::add(idx, &full(idx.shape(), n as f64, DType::I32)), idx)
     };
     let fill = match mode {
+        // Clip here is take's: raw indices clamped (take_along_axis maps its Clip to Clamp)
         GatherMode::ClampRaw | GatherMode::Clip => return lax::gather(x, idx, a),
         GatherMode::Clamp => return lax::gather(x, &normalized(), a),
         GatherMode::Fill => default_fill(x.dtype()),
@@ -130,8 +131,7 @@ pub fn take_with(x: &Array, idx: &Array, ax: isize, mode: GatherMode) -> Array {
     x_target[a] = x.shape()[a];
     let xb = broadcast_to(&lax::reshape(x, &xs), &x_target);
     let ib = broadcast_to(&lax::reshape(idx, &is), &out_shape);
-    // jnp.take's clip mode clamps negative indices to 0 (take_along_axis's does not)
-    let mode = if mode == GatherMode::Clip { GatherMode::ClampRaw } else { mode };
+    // jnp.take's clip mode clamps negative indices to 0, as gather_with's Clip does
     gather_with(&xb, &ib, a, mode)
 }
 
