@@ -37,12 +37,13 @@ pub use crate::core::{
     Array, Aval, DType, Element, Graph, HostData, MultiPrimitive, Primitive, bind, bind_multi, promote_types,
 };
 pub use device::{
-    Device, Error, MemoryStats, Platform, XlaDevice, default_device, device, device_put, devices, set_default_device,
+    Device, EAGER_CACHE_SIZE, Error, MemoryStats, Platform, XlaDevice, clear_caches, default_device, device,
+    device_put, devices, set_default_device,
 };
 pub use rjax_macros::Tree;
 pub use transforms::{
-    AxisSpec, Jit, grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_static, jvp, make_graph, value_and_grad,
-    value_and_grad_with_aux, vjp, vmap, vmap_axes,
+    AxisSpec, JIT_CACHE_SIZE, Jit, grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_static, jvp, make_graph,
+    value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_axes,
 };
 pub use tree::Tree;
 

@@ -59,10 +59,11 @@ fn write_data(dir: &Path) {
 }
 
 /// The example's arguments: `flags` after the program name, on XLA's CPU
-/// plugin when it is there, else on the built-in CPU.
+/// plugin when it is there, else on the built-in CPU, unless `flags` name a `--device`.
 fn args(flags: &[&str]) -> Args {
     let device = if xla_gate::xla_available() { "xla-cpu" } else { "cpu" };
-    let all = ["mlp_cifar", "--device", device].into_iter().chain(flags.iter().copied());
+    let device: &[&str] = if flags.contains(&"--device") { &[] } else { &["--device", device] };
+    let all = ["mlp_cifar"].iter().chain(device).chain(flags).copied();
     Args::try_parse_from(all).expect("valid flags")
 }
 
@@ -305,5 +306,118 @@ fn messages_name_the_flag_and_what_to_do() {
     if xla_gate::xla_available() {
         let err = rjax::device("xla-cpu:99").expect_err("no xla-cpu:99").to_string();
         assert!(err.starts_with("no device xla-cpu:99: xla-cpu has ") && err.contains("pick one"), "{err}");
+    }
+}
+
+/// Set for the child process of `a_killed_run_resumes_with_the_same_results`:
+/// the example's flags, one per line.
+const CHILD_FLAGS: &str = "RJAX_TEST_MLP_CIFAR_CHILD_FLAGS";
+
+/// Not a test: the run that `a_killed_run_resumes_with_the_same_results`
+/// starts in a child process (this test binary, run with `--ignored --exact
+/// child_run`) and kills.
+#[test]
+#[ignore = "the child process of a_killed_run_resumes_with_the_same_results"]
+fn child_run() {
+    let flags = std::env::var(CHILD_FLAGS).expect("started by a_killed_run_resumes_with_the_same_results");
+    let flags: Vec<&str> = flags.lines().collect();
+    run(&args(&flags), &unreachable_source()).expect("the child's run");
+}
+
+/// Every epoch's figures but its time, and the test accuracy, of a run's metrics.json.
+fn results(out: &Path) -> (Vec<Vec<f64>>, f64) {
+    let text = std::fs::read_to_string(out.join("metrics.json")).expect("metrics.json");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let epochs = m["epochs"].as_array().expect("epochs").iter().map(|e| {
+        ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+            .iter()
+            .map(|f| e[f].as_f64().unwrap_or(f64::NAN))
+            .collect()
+    });
+    (epochs.collect(), m["summary"]["test_acc"].as_f64().unwrap_or(f64::NAN))
+}
+
+#[test]
+fn a_killed_run_resumes_with_the_same_results() {
+    let dirs = Dirs::new(true);
+    let data = dirs.data.path().to_str().expect("utf-8").to_string();
+    let flags = ["--epochs", "4", "--batch-size", "100", "--val-size", "200", "--seed", "5", "--patience", "10"];
+    // the uninterrupted run
+    dirs.run(&flags).expect("the whole run");
+    // the same run in a child process, killed (SIGKILL) once an epoch is saved
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_s = out.path().to_str().expect("utf-8").to_string();
+    let child_flags: Vec<&str> = ["--data-dir", &data, "--out", &out_s].into_iter().chain(flags).collect();
+    let exe = std::env::current_exe().expect("this test binary");
+    let mut child = std::process::Command::new(exe)
+        .args(["--ignored", "--exact", "child_run", "--test-threads", "1"])
+        .env(CHILD_FLAGS, child_flags.join("\n"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the child run");
+    let latest = out.path().join(mlp_cifar::resume::LATEST);
+    let t0 = std::time::Instant::now();
+    while !latest.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the child run ended ({status}) before saving an epoch");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "no epoch saved within 600 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill the child run");
+    child.wait().expect("reap the child run");
+    assert!(!out.path().join("metrics.json").exists(), "the child was killed before finishing");
+    // resuming gives the uninterrupted run's epochs, test accuracy and model
+    let resumed = run(&args(&[&child_flags[..], &["--resume"]].concat()), &unreachable_source()).expect("resumed");
+    assert_eq!(resumed.epochs, 4);
+    assert_eq!(results(out.path()), results(dirs.out.path()));
+    let model = |dir: &Path| std::fs::read(dir.join("best.safetensors")).expect("best.safetensors");
+    assert!(model(out.path()) == model(dirs.out.path()), "the resumed run's model differs");
+    // a finished run resumed again only evaluates; with more --epochs it goes on
+    let again = run(&args(&[&child_flags[..], &["--resume"]].concat()), &unreachable_source()).expect("again");
+    assert_eq!((again.epochs, again.test_acc), (4, resumed.test_acc));
+    let more: Vec<&str> = child_flags.iter().map(|&f| if f == "4" { "5" } else { f }).chain(["--resume"]).collect();
+    assert_eq!(run(&args(&more), &unreachable_source()).expect("one more epoch").epochs, 5);
+}
+
+#[test]
+fn resume_refuses_what_it_cannot_continue() {
+    let dirs = Dirs::new(true);
+    let err = dirs.run(&["--resume"]).err().expect("nothing to resume").to_string();
+    assert!(
+        err.contains("--resume") && err.contains("latest.safetensors") && err.contains("without --resume"),
+        "{err}"
+    );
+    dirs.run(&["--epochs", "1", "--batch-size", "100", "--val-size", "200"]).expect("one epoch");
+    let err = dirs.run(&["--epochs", "2", "--batch-size", "100", "--val-size", "200"]).err().expect("refused");
+    assert!(err.to_string().contains("--resume to continue that run"), "{err}");
+    let err = dirs
+        .run(&["--epochs", "2", "--batch-size", "100", "--val-size", "200", "--lr", "0.001", "--resume"])
+        .err()
+        .expect("a different --lr is refused")
+        .to_string();
+    assert!(err.contains("--lr differs from the run saved in"), "{err}");
+    assert!(Args::try_parse_from(["mlp_cifar", "--resume", "--overwrite"]).is_err(), "--resume and --overwrite");
+}
+
+#[test]
+fn a_named_plugin_that_cannot_be_loaded_is_an_error_not_a_fallback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let not_a_library = dir.path().join("xla_cpu_pjrt.so");
+    std::fs::write(&not_a_library, b"not a shared library").expect("write");
+    for plugin in [not_a_library, dir.path().join("missing.so")] {
+        let flags = ["--device", "auto", "--data-dir", "/nonexistent", "--out", dir.path().to_str().expect("utf-8")];
+        let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+            .args(["--ignored", "--exact", "child_run", "--test-threads", "1", "--nocapture"])
+            .env(CHILD_FLAGS, flags.join("\n"))
+            .env("RJAX_PJRT_CPU", &plugin)
+            .env_remove("RJAX_DEVICE")
+            .output()
+            .expect("run the child");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}: the run went on: {text}", plugin.display());
+        assert!(text.contains("RJAX_PJRT_CPU names a plugin that cannot be used"), "{}: {text}", plugin.display());
+        assert!(text.contains(&plugin.display().to_string()), "the message names the file: {text}");
+        assert!(!text.contains("built-in cpu"), "no fallback: {text}");
     }
 }

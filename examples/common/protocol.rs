@@ -155,14 +155,23 @@ impl EarlyStopping {
 
     /// Records `epoch`'s validation accuracy; prints why when it is time to stop.
     pub fn observe(&mut self, epoch: usize, val_acc: f64) -> Verdict {
-        if val_acc > self.best_acc {
-            (self.best_acc, self.best_epoch) = (val_acc, epoch);
-            Verdict::Better
-        } else if epoch - self.best_epoch >= self.patience {
+        let verdict = self.replay(epoch, val_acc);
+        if verdict == Verdict::Stop {
             println!(
                 "early stop: no better validation accuracy for {} epochs (best at epoch {})",
                 self.patience, self.best_epoch
             );
+        }
+        verdict
+    }
+
+    /// [`EarlyStopping::observe`] without printing (rebuilding the state of a
+    /// resumed run from its saved epochs).
+    pub fn replay(&mut self, epoch: usize, val_acc: f64) -> Verdict {
+        if val_acc > self.best_acc {
+            (self.best_acc, self.best_epoch) = (val_acc, epoch);
+            Verdict::Better
+        } else if epoch - self.best_epoch >= self.patience {
             Verdict::Stop
         } else {
             Verdict::Wait

@@ -7,7 +7,10 @@
 //! The whole training step (forward, loss, gradient, Adam update, dropout
 //! masks from split keys) is one jitted function whose state is donated;
 //! evaluation is jitted too. Writes metrics.json, curves.png and
-//! best.safetensors into --out.
+//! best.safetensors into --out. After every epoch, latest.safetensors (and
+//! best.safetensors when the epoch is the best so far) are written
+//! atomically; `--resume` continues a stopped run from them with the same
+//! results as an uninterrupted run.
 //!
 //! Run: `cargo run --release --example mlp_cifar -- --data-dir /path/to/cifar10`
 //! (add `--features cuda` for the GPU).
@@ -15,6 +18,7 @@
 #[path = "../common/protocol.rs"]
 pub mod protocol;
 pub mod report;
+pub mod resume;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,14 +46,19 @@ pub struct Args {
     #[arg(long, default_value = "out/mlp_cifar")]
     out: PathBuf,
     /// Replace the outputs of an earlier run in --out (refused otherwise).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
+    /// Continue the run saved in --out (its latest.safetensors) with the same
+    /// flags; only --epochs may differ.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Checks, before loading data or training, that the output folder can take
 /// this run's outputs: it is created if needed and must be writable, and an
-/// earlier run's model in it is kept unless `--overwrite` is given.
-fn prepare_out(out: &std::path::Path, overwrite: bool) -> Result<PathBuf, String> {
+/// earlier run's outputs in it are kept unless `--overwrite` (or `--resume`,
+/// which continues that run) is given.
+fn prepare_out(out: &std::path::Path, overwrite: bool, resume: bool) -> Result<PathBuf, String> {
     let shown = out.display();
     std::fs::create_dir_all(out)
         .map_err(|e| format!("--out {shown}: cannot create the output folder: {e}; pick another --out"))?;
@@ -57,20 +66,28 @@ fn prepare_out(out: &std::path::Path, overwrite: bool) -> Result<PathBuf, String
     std::fs::write(&probe, b"")
         .map_err(|e| format!("--out {shown}: the output folder is not writable: {e}; pick another --out"))?;
     let _ = std::fs::remove_file(&probe);
-    let model = out.join("best.safetensors");
-    if model.exists() && !overwrite {
+    if resume && !out.join(resume::LATEST).exists() {
         return Err(format!(
-            "--out {shown} already holds an earlier run's best.safetensors; pass --overwrite to replace it, \
-             or pick another --out"
+            "--resume: --out {shown} holds no {} (no epoch of a run there finished); run without --resume",
+            resume::LATEST
         ));
+    }
+    for file in ["best.safetensors", resume::LATEST] {
+        if out.join(file).exists() && !overwrite && !resume {
+            return Err(format!(
+                "--out {shown} already holds an earlier run's {file}; pass --resume to continue that run, \
+                 --overwrite to replace it, or pick another --out"
+            ));
+        }
     }
     Ok(out.to_path_buf())
 }
 
+/// What a training step updates.
 #[derive(Tree, Clone)]
-struct TrainState {
-    params: Mlp,
-    opt: OptState,
+pub struct TrainState {
+    pub params: Mlp,
+    pub opt: OptState,
 }
 
 /// Figures of one epoch.
@@ -96,19 +113,44 @@ fn main() {
     }
 }
 
-/// The device `--device` names; for `auto`, `RJAX_DEVICE` or the `cuda`
-/// feature choose (see `rjax::default_device`), and where neither picks a
-/// device, or the `cuda` feature finds no GPU, XLA's CPU plugin when it is
-/// installed, else the built-in CPU.
-fn pick_device(name: &str) -> Result<Device, rjax::Error> {
+/// The device `--device` names. `auto` takes `RJAX_DEVICE` when it is set
+/// (an error if that device cannot be used), else with the `cuda` feature
+/// the GPU, else XLA's CPU plugin, else the built-in CPU. Falling back past a
+/// device prints one line saying why; a plugin the user named (`RJAX_PJRT_CPU`,
+/// `RJAX_PJRT_CUDA`) that cannot be loaded is an error, not a fallback.
+fn pick_device(name: &str) -> Result<Device, String> {
     if name != "auto" {
-        return rjax::device(name);
+        return rjax::device(name).map_err(|e| format!("--device {name}: {e}"));
     }
-    let chosen = rjax::default_device();
-    if std::env::var_os("RJAX_DEVICE").is_some() || !matches!(chosen, Device::Cpu) {
-        return Ok(chosen);
+    if let Ok(spec) = std::env::var("RJAX_DEVICE") {
+        return rjax::device(&spec).map_err(|e| format!("--device auto: RJAX_DEVICE={spec} cannot be used: {e}"));
     }
-    Ok(rjax::device("xla-cpu").unwrap_or(Device::Cpu))
+    let mut tried = Vec::new();
+    let candidates: &[(&str, &str)] = if cfg!(feature = "cuda") {
+        &[("cuda", "RJAX_PJRT_CUDA"), ("xla-cpu", "RJAX_PJRT_CPU")]
+    } else {
+        &[("xla-cpu", "RJAX_PJRT_CPU")]
+    };
+    for &(spec, plugin_var) in candidates {
+        match rjax::device(spec) {
+            Ok(d) => {
+                if !tried.is_empty() {
+                    eprintln!("--device auto: using {spec} ({})", tried.join("; "));
+                }
+                return Ok(d);
+            }
+            Err(e) if std::env::var_os(plugin_var).is_some() => {
+                return Err(format!("--device auto: {plugin_var} names a plugin that cannot be used: {e}"));
+            }
+            Err(e) => tried.push(format!("{spec} cannot be used: {}", e.to_string().lines().next().unwrap_or(""))),
+        }
+    }
+    eprintln!(
+        "--device auto: using the built-in cpu backend, slower ({}); install XLA's CPU plugin with \
+         `scripts/install-plugin cpu`",
+        tried.join("; ")
+    );
+    Ok(Device::Cpu)
 }
 
 /// The whole run: trains, evaluates, prints the table and writes the outputs;
@@ -118,7 +160,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let p = &args.protocol;
     p.check()?;
     let device = pick_device(&args.device)?;
-    let out = prepare_out(&args.out, args.overwrite)?;
+    let out = prepare_out(&args.out, args.overwrite, args.resume)?;
     let data = p.load(source)?;
     p.check_sizes(data.train.len())?;
     println!("{}", data.describe(&format!("device {}", device.describe())));
@@ -133,9 +175,23 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
 
     let mut history: Vec<Epoch> = Vec::new();
     let (mut stopping, mut best_params) = (EarlyStopping::new(p.patience), None);
+    let mut stopped = false;
+    if args.resume {
+        let r = resume::load(&out, p, &state)?;
+        println!(
+            "resuming after epoch {} of the run in {} (best validation accuracy {:.4} at epoch {})",
+            r.history.len(),
+            out.display(),
+            r.stopping.best_acc,
+            r.stopping.best_epoch
+        );
+        (state, best_params, history, stopping, stopped) = (r.state, Some(r.best), r.history, r.stopping, r.stopped);
+    }
     let mut diverged: Option<String> = None;
+    let earlier_seconds: f64 = history.iter().map(|e| e.seconds).sum();
     let t_train = Instant::now();
-    'epochs: for epoch in 1..=p.epochs {
+    let first = history.len() + 1;
+    'epochs: for epoch in (first..=p.epochs).filter(|_| !stopped) {
         let t0 = Instant::now();
         let batches = p.epoch_batches(train, &keys, epoch)?;
         let n_batches = batches.len();
@@ -184,20 +240,21 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
             e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds, e.samples_per_s
         );
         history.push(e);
-        match stopping.observe(epoch, val_acc) {
-            Verdict::Better => {
-                // A host copy: the device buffers are donated to the next step.
-                let host = rjax::tree::leaves(&state.params)
-                    .iter()
-                    .map(|w| device_put(w, &Device::Cpu))
-                    .collect::<Result<Vec<_>, _>>()?;
-                best_params = Some(rjax::tree::unflatten(&state.params, host)?);
-            }
-            Verdict::Stop => break,
-            Verdict::Wait => {}
+        let verdict = stopping.observe(epoch, val_acc);
+        if verdict == Verdict::Better {
+            // A host copy: the device buffers are donated to the next step.
+            let best = resume::to_host(&state.params)?;
+            rjax::checkpoint::save(out.join("best.safetensors"), &best)?;
+            best_params = Some(best);
+        }
+        if let Some(best) = &best_params {
+            resume::save(&out, p, &state, best, &history)?;
+        }
+        if verdict == Verdict::Stop {
+            break;
         }
     }
-    let train_seconds = t_train.elapsed().as_secs_f64();
+    let train_seconds = earlier_seconds + t_train.elapsed().as_secs_f64();
     if let Some(at) = &diverged {
         let what = match best_params {
             Some(_) => format!("keeping the best model so far (epoch {})", stopping.best_epoch),

@@ -36,8 +36,8 @@ mod runtime;
 pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
 pub(crate) use program::Program;
-pub(crate) use runtime::Runtime;
-pub use runtime::{MemoryStats, Platform};
+pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform};
+pub(crate) use runtime::{Runtime, lock};
 
 use crate::core::{Array, Repr};
 use std::fmt;
@@ -148,6 +148,22 @@ impl Device {
         }
     }
 
+    /// How many compiled programs the device's platform holds now: those of
+    /// live [`jit`](crate::jit)ted functions (freed when the last `Jit`
+    /// holding one is dropped or clears its cache) and the cached programs of
+    /// eager operations (at most [`EAGER_CACHE_SIZE`], least recently used
+    /// out). 0 for the built-in CPU, which compiles nothing.
+    ///
+    /// ```
+    /// assert_eq!(rjax::Device::Cpu.compiled_programs(), 0);
+    /// ```
+    pub fn compiled_programs(&self) -> usize {
+        match self {
+            Device::Cpu => 0,
+            Device::Xla(d) => d.rt.live_programs(),
+        }
+    }
+
     /// A key identifying the device (platform and ordinal).
     pub(crate) fn key(&self) -> (Platform, usize) {
         (self.platform(), self.ordinal())
@@ -215,6 +231,23 @@ pub fn device(spec: &str) -> Result<Device, Error> {
         return Err(no_such(rt.devices.len()));
     }
     Ok(Device::Xla(XlaDevice { rt, ordinal }))
+}
+
+/// Empties the caches of compiled eager operations on every started
+/// platform (JAX's `jax.clear_caches`, for what rjax caches globally). The
+/// programs of `jit`ted functions belong to their [`Jit`](crate::Jit)s: they
+/// go with [`Jit::clear_cache`](crate::Jit::clear_cache) or when the `Jit` is
+/// dropped.
+///
+/// ```
+/// rjax::clear_caches();
+/// ```
+pub fn clear_caches() {
+    for platform in [Platform::XlaCpu, Platform::Cuda] {
+        if let Some(rt) = Runtime::started(platform) {
+            rt.clear_eager();
+        }
+    }
 }
 
 /// Every device that can be used now: the built-in CPU, then the devices of

@@ -72,8 +72,8 @@ impl Program {
     /// lowers nor compiles.
     pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
         let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
-        let (exe, _) =
-            device.rt.compile_cached(key, device.ordinal, || Ok(lower_graph(&single_op_graph(op, ins, outs))?.text))?;
+        let exe =
+            device.rt.compile_eager(key, device.ordinal, || Ok(lower_graph(&single_op_graph(op, ins, outs))?.text))?;
         Ok(Program::Xla(XlaProgram {
             name: op.name().to_string(),
             exe,

@@ -3,24 +3,39 @@
 
 use crate::backend::pjrt::{self, Client, Executable, OptionValue, PjrtError, Plugin, compile_options_for};
 use crate::error::Error;
+use lru::LruCache;
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 pub use crate::backend::Platform;
 pub use crate::backend::pjrt::MemoryStats;
 
-/// A PJRT client of one plugin with its devices and a cache of compiled
-/// programs keyed by their text and device.
+/// How many programs of single operations (eager operations on device
+/// arrays) each runtime keeps, least recently used out.
+pub const EAGER_CACHE_SIZE: usize = 512;
+
+/// A PJRT client of one plugin with its devices and its compiled programs:
+/// those of `jit`ted functions, shared by text while some `jit` holds them
+/// (so dropping a `jit` frees its programs), and a bounded cache of the
+/// programs of eager operations.
 pub(crate) struct Runtime {
     pub(crate) platform: Platform,
     pub(crate) client: Client,
     pub(crate) devices: Vec<pjrt::Device>,
-    programs: Mutex<HashMap<(String, usize), Arc<Executable>>>,
+    programs: Mutex<HashMap<(String, usize), Weak<Executable>>>,
+    eager: Mutex<LruCache<(String, usize), Arc<Executable>>>,
 }
 
 static XLA_CPU: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
 static CUDA: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
+
+/// Locks `m`, going on after a panic of another holder (every cache stays
+/// consistent between its statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Runtime {
     /// The runtime of a PJRT platform, started on first use.
@@ -35,6 +50,15 @@ impl Runtime {
             .map_err(|message| Error::Unavailable { platform, message })
     }
 
+    /// The runtime of `platform` if it was started.
+    pub(crate) fn started(platform: Platform) -> Option<Arc<Runtime>> {
+        match platform {
+            Platform::Cpu => None,
+            Platform::XlaCpu => XLA_CPU.get()?.clone().ok(),
+            Platform::Cuda => CUDA.get()?.clone().ok(),
+        }
+    }
+
     fn start(platform: Platform) -> Result<Runtime, PjrtError> {
         let client = match platform {
             Platform::Cuda => {
@@ -47,42 +71,66 @@ impl Runtime {
         if devices.is_empty() {
             return Err(PjrtError::Invalid(format!("the {platform} plugin reports no devices")));
         }
-        Ok(Runtime { platform, client, devices, programs: Mutex::new(HashMap::new()) })
+        let eager = LruCache::new(NonZeroUsize::new(EAGER_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN));
+        Ok(Runtime { platform, client, devices, programs: Mutex::new(HashMap::new()), eager: Mutex::new(eager) })
     }
 
     /// Compiles `mlir` for device `ordinal`, or returns the program compiled
-    /// before from the same text. A program the compiler rejects is written to
-    /// a file named in the error.
+    /// from the same text that someone still holds. The flag tells whether
+    /// it compiled. A program the compiler rejects is written to a file named
+    /// in the error.
     pub(crate) fn compile(&self, mlir: &str, ordinal: usize) -> Result<(Arc<Executable>, bool), Error> {
-        self.compile_cached(mlir.to_string(), ordinal, || Ok(mlir.to_string()))
+        let key = (mlir.to_string(), ordinal);
+        if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
+            return Ok((exe, false));
+        }
+        let exe = self.compile_text(mlir, ordinal)?;
+        let mut programs = lock(&self.programs);
+        programs.retain(|_, w| w.strong_count() > 0);
+        programs.insert(key, Arc::downgrade(&exe));
+        Ok((exe, true))
     }
 
-    /// Returns the program cached under `key` for device `ordinal`, or
-    /// compiles the text `make` gives and caches it. The flag tells whether
-    /// it compiled.
-    pub(crate) fn compile_cached(
+    /// The program of an eager operation cached under `key` for device
+    /// `ordinal`, or the text `make` gives compiled and cached (the cache
+    /// keeps the [`EAGER_CACHE_SIZE`] most recently used).
+    pub(crate) fn compile_eager(
         &self,
         key: String,
         ordinal: usize,
         make: impl FnOnce() -> Result<String, Error>,
-    ) -> Result<(Arc<Executable>, bool), Error> {
+    ) -> Result<Arc<Executable>, Error> {
         let key = (key, ordinal);
-        if let Some(exe) = self.programs.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok((exe.clone(), false));
+        if let Some(exe) = lock(&self.eager).get(&key) {
+            return Ok(exe.clone());
         }
-        let text = make()?;
-        let mlir = text.as_str();
+        let exe = self.compile_text(&make()?, ordinal)?;
+        lock(&self.eager).put(key, exe.clone());
+        Ok(exe)
+    }
+
+    fn compile_text(&self, mlir: &str, ordinal: usize) -> Result<Arc<Executable>, Error> {
         dump(mlir, "program");
-        let exe = match self.client.compile_with_options(mlir, &compile_options_for(Some(ordinal))) {
-            Ok(exe) => Arc::new(exe),
+        match self.client.compile_with_options(mlir, &compile_options_for(Some(ordinal))) {
+            Ok(exe) => Ok(Arc::new(exe)),
             Err(PjrtError::Compile { message }) => {
                 let path = dump(mlir, "rejected").or_else(|| write_rejected(mlir));
-                return Err(Error::Compile { platform: self.platform, message, mlir_path: path });
+                Err(Error::Compile { platform: self.platform, message, mlir_path: path })
             }
-            Err(e) => return Err(e.into()),
-        };
-        self.programs.lock().unwrap_or_else(|e| e.into_inner()).insert(key, exe.clone());
-        Ok((exe, true))
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many compiled programs are alive: those some `jit` holds and those
+    /// in the cache of eager operations.
+    pub(crate) fn live_programs(&self) -> usize {
+        let held = lock(&self.programs).values().filter(|w| w.strong_count() > 0).count();
+        held + lock(&self.eager).len()
+    }
+
+    /// Empties the cache of eager operations' programs.
+    pub(crate) fn clear_eager(&self) {
+        lock(&self.eager).clear();
     }
 }
 

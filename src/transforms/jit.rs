@@ -4,18 +4,32 @@
 use super::{rebuild, trace_with};
 use crate::backend::stablehlo::lower_graph_donating;
 use crate::core::{Array, Aval, Graph, eval_graph, tracing};
-use crate::device::{Device, Error, Platform, Program, default_device, eager};
+use crate::device::{Device, Error, Platform, Program, default_device, eager, lock};
 use crate::tree::{Tree, TreeDef, leaves};
-use std::cell::RefCell;
+use lru::LruCache;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::rc::Rc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 /// The traced function, with its static values first.
-type StagedFn<S, T, Y> = Rc<dyn Fn(&S, &T) -> Y>;
+type StagedFn<S, T, Y> = Arc<dyn Fn(&S, &T) -> Y + Send + Sync>;
+
+/// How many signatures (tree structure, shapes and dtypes, static values) a
+/// [`Jit`] keeps traced and compiled by default; the least recently used
+/// goes first. Change it with [`Jit::cache_capacity`].
+pub const JIT_CACHE_SIZE: usize = 64;
 
 /// A jit-compiled function (see [`jit`]). Cheap to clone: clones share the
 /// cache of traced and compiled programs.
+///
+/// The cache keeps the programs of the [`JIT_CACHE_SIZE`] most recently used
+/// signatures (see [`Jit::cache_capacity`], [`Jit::clear_cache`]); they are
+/// freed with the last clone of the `Jit`.
+///
+/// A `Jit` is `Send + Sync` (for outputs and static values that are): one
+/// compiled function can serve calls from several threads at once. Each
+/// thread traces on its own; compiled programs are shared.
 ///
 /// ```
 /// use rjax::{jit, numpy as jnp, Array};
@@ -27,7 +41,7 @@ pub struct Jit<T, Y, S = ()> {
     f: StagedFn<S, T, Y>,
     donate: Vec<usize>,
     device: Option<Device>,
-    state: Rc<RefCell<State<Y, S>>>,
+    state: Arc<Mutex<State<Y, S>>>,
 }
 
 impl<T, Y, S> Clone for Jit<T, Y, S> {
@@ -37,7 +51,7 @@ impl<T, Y, S> Clone for Jit<T, Y, S> {
 }
 
 struct State<Y, S> {
-    entries: HashMap<Key<S>, Rc<Entry<Y>>>,
+    entries: LruCache<Key<S>, Arc<Entry<Y>>>,
     traces: usize,
     compiles: usize,
 }
@@ -54,7 +68,7 @@ struct Key<S> {
 struct Entry<Y> {
     graph: Graph,
     template: Y,
-    programs: RefCell<HashMap<(Platform, usize), Rc<Program>>>,
+    programs: Mutex<HashMap<(Platform, usize), Arc<Program>>>,
 }
 
 /// Compiles `f` (a function of a [`Tree`] of arrays returning a tree): on
@@ -84,8 +98,8 @@ struct Entry<Y> {
 /// }
 /// assert_eq!((step.trace_count(), step.compile_count() <= 1), (1, true));
 /// ```
-pub fn jit<T: Tree, Y: Tree, F: Fn(&T) -> Y + 'static>(f: F) -> Jit<T, Y> {
-    Jit::new(Rc::new(move |_: &(), x: &T| f(x)))
+pub fn jit<T: Tree, Y: Tree, F: Fn(&T) -> Y + Send + Sync + 'static>(f: F) -> Jit<T, Y> {
+    Jit::new(Arc::new(move |_: &(), x: &T| f(x)))
 }
 
 /// [`jit`] for a function that also takes static values (JAX's
@@ -105,15 +119,16 @@ where
     S: Hash + Eq + Clone + 'static,
     T: Tree,
     Y: Tree,
-    F: Fn(&S, &T) -> Y + 'static,
+    F: Fn(&S, &T) -> Y + Send + Sync + 'static,
 {
-    Jit::new(Rc::new(f))
+    Jit::new(Arc::new(f))
 }
 
 impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     fn new(f: StagedFn<S, T, Y>) -> Self {
-        let state = State { entries: HashMap::new(), traces: 0, compiles: 0 };
-        Jit { f, donate: Vec::new(), device: None, state: Rc::new(RefCell::new(state)) }
+        let capacity = NonZeroUsize::new(JIT_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN);
+        let state = State { entries: LruCache::new(capacity), traces: 0, compiles: 0 };
+        Jit { f, donate: Vec::new(), device: None, state: Arc::new(Mutex::new(state)) }
     }
 
     /// Donates the buffers of the input's top-level parts at these positions
@@ -156,7 +171,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     /// assert_eq!(f.trace_count(), 2);
     /// ```
     pub fn trace_count(&self) -> usize {
-        self.state.borrow().traces
+        lock(&self.state).traces
     }
 
     /// How many programs this function compiled with XLA (0 on the built-in CPU).
@@ -167,7 +182,58 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     /// assert_eq!(f.compile_count(), 0);
     /// ```
     pub fn compile_count(&self) -> usize {
-        self.state.borrow().compiles
+        lock(&self.state).compiles
+    }
+
+    /// Keeps the traced graphs and compiled programs of at most `n`
+    /// signatures (default [`JIT_CACHE_SIZE`]), the least recently used
+    /// going first; applies to every clone. Panics if `n` is 0.
+    ///
+    /// ```
+    /// use rjax::{jit, Array, DType};
+    /// let f = jit(|x: &Array| x * 2.0).cache_capacity(2);
+    /// for n in 1..=5 {
+    ///     f.call(&Array::zeros(&[n], DType::F32));
+    /// }
+    /// assert_eq!((f.trace_count(), f.cache_size()), (5, 2));
+    /// ```
+    #[track_caller]
+    pub fn cache_capacity(self, n: usize) -> Self {
+        match NonZeroUsize::new(n) {
+            Some(n) => lock(&self.state).entries.resize(n),
+            None => panic!("Jit::cache_capacity: the cache must hold at least 1 signature, got 0"),
+        }
+        self
+    }
+
+    /// How many signatures are traced (and compiled where called) now.
+    ///
+    /// ```
+    /// use rjax::{jit, Array, DType};
+    /// let f = jit(|x: &Array| x + 1.0);
+    /// f.call(&Array::zeros(&[2], DType::F32));
+    /// f.call(&Array::zeros(&[2, 2], DType::F32));
+    /// assert_eq!(f.cache_size(), 2);
+    /// ```
+    pub fn cache_size(&self) -> usize {
+        lock(&self.state).entries.len()
+    }
+
+    /// Drops every traced graph and compiled program of this function (and
+    /// its clones): the next call traces and compiles again. Programs other
+    /// `Jit`s of the same computation still hold stay with them.
+    ///
+    /// ```
+    /// use rjax::{jit, Array};
+    /// let f = jit(|x: &Array| x + 1.0);
+    /// f.call(&Array::scalar(1.0f32));
+    /// f.clear_cache();
+    /// assert_eq!(f.cache_size(), 0);
+    /// f.call(&Array::scalar(1.0f32));
+    /// assert_eq!(f.trace_count(), 2);
+    /// ```
+    pub fn clear_cache(&self) {
+        lock(&self.state).entries.clear();
     }
 
     /// Calls the function; panics with the error's message where
@@ -278,19 +344,20 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         self.entry(&S::default(), x, &xs).graph.clone()
     }
 
-    /// The cached entry for this signature, tracing on a miss.
-    fn entry(&self, statics: &S, x: &T, xs: &[Array]) -> Rc<Entry<Y>> {
+    /// The cached entry for this signature, tracing on a miss (without
+    /// holding the lock: the function may call other `jit`s, or panic).
+    fn entry(&self, statics: &S, x: &T, xs: &[Array]) -> Arc<Entry<Y>> {
         let key = Key { statics: statics.clone(), def: x.def(), avals: xs.iter().map(|l| l.aval()).collect() };
-        if let Some(e) = self.state.borrow().entries.get(&key) {
+        if let Some(e) = lock(&self.state).entries.get(&key) {
             return e.clone();
         }
         let f = &self.f;
         let (graph, template) = trace_with(&|t: &T| f(statics, t), x, key.avals.clone());
-        let entry = Rc::new(Entry { graph, template, programs: RefCell::new(HashMap::new()) });
-        let mut st = self.state.borrow_mut();
+        let fresh = Arc::new(Entry { graph, template, programs: Mutex::new(HashMap::new()) });
+        let mut st = lock(&self.state);
         st.traces += 1;
-        st.entries.insert(key, entry.clone());
-        entry
+        // Another thread may have traced the same signature meanwhile: keep one.
+        st.entries.get_or_insert(key, || fresh).clone()
     }
 
     fn pick_device(&self, xs: &[Array]) -> Result<Device, Error> {
@@ -324,17 +391,15 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
 
     /// The program for `entry` on `device`, made on first use (for XLA:
     /// compiled, and the constants sent to the device).
-    fn program(&self, entry: &Entry<Y>, device: &Device, x: &T) -> Result<Rc<Program>, Error> {
+    fn program(&self, entry: &Entry<Y>, device: &Device, x: &T) -> Result<Arc<Program>, Error> {
         let key = (device.platform(), device.ordinal());
-        if let Some(p) = entry.programs.borrow().get(&key) {
+        if let Some(p) = lock(&entry.programs).get(&key) {
             return Ok(p.clone());
         }
         let (program, fresh) = Program::compile("jit", &entry.graph, device, &self.donated_leaves(&x.def()))?;
         if fresh {
-            self.state.borrow_mut().compiles += 1;
+            lock(&self.state).compiles += 1;
         }
-        let program = Rc::new(program);
-        entry.programs.borrow_mut().insert(key, program.clone());
-        Ok(program)
+        Ok(lock(&entry.programs).entry(key).or_insert_with(|| Arc::new(program)).clone())
     }
 }

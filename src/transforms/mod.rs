@@ -14,7 +14,7 @@ mod vmap;
 
 pub use autodiff::{grad, grad_with_aux, jvp, value_and_grad, value_and_grad_with_aux, vjp};
 pub use jacobian::{hessian, jacfwd, jacrev};
-pub use jit::{Jit, jit, jit_static};
+pub use jit::{JIT_CACHE_SIZE, Jit, jit, jit_static};
 pub use vmap::{AxisSpec, vmap, vmap_axes};
 
 use crate::core::{Array, Aval, Graph, trace_graph};
