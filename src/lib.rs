@@ -38,7 +38,7 @@ pub use crate::core::{
 };
 pub use device::{
     Device, EAGER_CACHE_SIZE, Error, MemoryStats, Platform, XlaDevice, clear_caches, default_device, device,
-    device_put, devices, set_default_device,
+    device_put, devices, set_default_device, set_eager_cache_capacity,
 };
 pub use rjax_macros::Tree;
 pub use transforms::{

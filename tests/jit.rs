@@ -373,3 +373,45 @@ fn donated_steps_read_the_updated_buffers() {
     }
     assert_eq!(results[0], results[1], "donated run differs from the plain one");
 }
+
+fn assert_send_sync<T: Send + Sync>(_: &T) {}
+
+/// One `Jit` shared by four threads calling it at once, with one shape in
+/// common and one of their own (so they trace and compile concurrently).
+fn serves_threads_on(device: rjax::Device) {
+    let f = jit(|(x, w): &(Array, Array)| jnp::tanh(&jnp::matmul(x, w)) * 2.0 + 1.0).on(device);
+    assert_send_sync(&f);
+    let barrier = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            let (f, barrier) = (&f, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..25 {
+                    let rows = if i % 2 == 0 { 3 } else { 4 + t };
+                    let x = Array::from_vec((0..rows * 5).map(|k| (k + i + t) as f64 * 0.01).collect(), &[rows, 5]);
+                    let w = Array::from_vec((0..10).map(|k| k as f64 * 0.1 - 0.5).collect::<Vec<f64>>(), &[5, 2]);
+                    let want = jnp::tanh(&jnp::matmul(&x, &w)) * 2.0 + 1.0;
+                    let got = f.call(&(x, w));
+                    for (a, b) in got.to_vec::<f64>().iter().zip(want.to_vec::<f64>()) {
+                        assert!((a - b).abs() < 1e-12, "thread {t}, call {i}: {a} vs {b}");
+                    }
+                }
+            });
+        }
+    });
+    // one shape in common and one per thread
+    assert_eq!(f.cache_size(), 5);
+}
+
+#[test]
+fn one_jit_serves_several_threads_at_once_on_the_builtin_cpu() {
+    serves_threads_on(rjax::Device::Cpu);
+}
+
+#[test]
+fn one_jit_serves_several_threads_at_once_on_xla() {
+    if xla_gate::xla_available() {
+        serves_threads_on(rjax::device("xla-cpu").expect("xla-cpu"));
+    }
+}

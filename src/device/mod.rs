@@ -250,6 +250,27 @@ pub fn clear_caches() {
     }
 }
 
+/// Sets how many programs of eager operations (operations on device arrays
+/// outside `jit`, one small compiled program each per operation, shapes and
+/// device) each platform keeps, least recently used out; default
+/// [`EAGER_CACHE_SIZE`]. Panics if `n` is 0.
+///
+/// ```
+/// rjax::set_eager_cache_capacity(1024);
+/// ```
+#[track_caller]
+pub fn set_eager_cache_capacity(n: usize) {
+    let Some(n) = std::num::NonZeroUsize::new(n) else {
+        panic!("set_eager_cache_capacity: the cache must hold at least 1 program, got 0");
+    };
+    runtime::set_eager_capacity(n);
+    for platform in [Platform::XlaCpu, Platform::Cuda] {
+        if let Some(rt) = Runtime::started(platform) {
+            rt.resize_eager();
+        }
+    }
+}
+
 /// Every device that can be used now: the built-in CPU, then the devices of
 /// each PJRT plugin that is installed and starts (XLA CPU, CUDA).
 ///

@@ -7,14 +7,19 @@ use lru::LruCache;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 pub use crate::backend::Platform;
 pub use crate::backend::pjrt::MemoryStats;
 
 /// How many programs of single operations (eager operations on device
-/// arrays) each runtime keeps, least recently used out.
+/// arrays) each platform keeps by default, least recently used out (see
+/// [`set_eager_cache_capacity`](crate::set_eager_cache_capacity)).
 pub const EAGER_CACHE_SIZE: usize = 512;
+
+/// The capacity of the eager caches of platforms started from now on.
+static EAGER_CAPACITY: AtomicUsize = AtomicUsize::new(EAGER_CACHE_SIZE);
 
 /// A PJRT client of one plugin with its devices and its compiled programs:
 /// those of `jit`ted functions, shared by text while some `jit` holds them
@@ -71,7 +76,7 @@ impl Runtime {
         if devices.is_empty() {
             return Err(PjrtError::Invalid(format!("the {platform} plugin reports no devices")));
         }
-        let eager = LruCache::new(NonZeroUsize::new(EAGER_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN));
+        let eager = LruCache::new(eager_capacity());
         Ok(Runtime { platform, client, devices, programs: Mutex::new(HashMap::new()), eager: Mutex::new(eager) })
     }
 
@@ -132,6 +137,22 @@ impl Runtime {
     pub(crate) fn clear_eager(&self) {
         lock(&self.eager).clear();
     }
+
+    /// Keeps at most the current eager capacity of programs (the least
+    /// recently used go).
+    pub(crate) fn resize_eager(&self) {
+        lock(&self.eager).resize(eager_capacity());
+    }
+}
+
+/// The capacity [`set_eager_capacity`] set.
+fn eager_capacity() -> NonZeroUsize {
+    NonZeroUsize::new(EAGER_CAPACITY.load(Ordering::Relaxed)).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// Sets how many eager programs each platform keeps (at least 1).
+pub(crate) fn set_eager_capacity(n: NonZeroUsize) {
+    EAGER_CAPACITY.store(n.get(), Ordering::Relaxed);
 }
 
 /// Writes `mlir` into `$RJAX_DUMP_DIR` (when set) and returns the file.
