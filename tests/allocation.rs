@@ -4,7 +4,7 @@
 //! few bytes: every check fires before the allocation.
 
 use rjax::core::trace_graph;
-use rjax::{Array, Aval, DType, jit, lax, numpy as jnp};
+use rjax::{Array, Aval, DType, jit, lax, numpy as jnp, random};
 
 mod common;
 
@@ -71,6 +71,9 @@ fn reshape_and_broadcast_to_overflowing_shapes_panic() {
         &catch(|| lax::iota(&[T, T], 0, DType::I32)),
         &["iota: the result shape [1099511627776, 1099511627776] of i32"],
     );
+    let key = random::key(0);
+    says(&catch(|| random::normal(&key, &[T, T], DType::F32)), &["the result shape [1099511627776, 1099511627776]"]);
+    says(&catch(|| random::split_stack(&key, usize::MAX / 2)), &["split_stack: 9223372036854775807 keys of 8 words"]);
     still_computes();
 }
 

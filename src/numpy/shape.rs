@@ -161,7 +161,7 @@ pub fn split(x: &Array, sections: usize, ax: isize) -> Vec<Array> {
     if sections == 0 || n % sections != 0 {
         panic!("split: axis {a} of size {n} does not divide into {sections} equal sections");
     }
-    let cuts: Vec<usize> = (1..sections).map(|i| i * n / sections).collect();
+    let cuts: Vec<usize> = (1..sections).map(|i| i * (n / sections)).collect();
     split_at(x, &cuts, a as isize)
 }
 
