@@ -103,9 +103,13 @@ pub fn bits(key: &Key, shape: &[usize]) -> Array {
 /// let ks = rjax::random::split_stack(&rjax::random::key(0), 3);
 /// assert_eq!(ks.data().shape(), &[3, 8]);
 /// ```
+#[track_caller]
 pub fn split_stack(key: &Key, n: usize) -> Key {
+    let Some(len) = n.checked_mul(KEY_WORDS) else {
+        panic!("split_stack: {n} keys of {KEY_WORDS} words are more than usize::MAX words");
+    };
     let zero = Array::scalar(0u32);
-    let words = random_bits(&key.0, &stream(key, &zero, STREAM_SPLIT), &[n * KEY_WORDS]);
+    let words = random_bits(&key.0, &stream(key, &zero, STREAM_SPLIT), &[len]);
     let mut shape = key.batch_shape().to_vec();
     shape.extend([n, KEY_WORDS]);
     Key(lax::reshape(&words, &shape))
@@ -117,6 +121,7 @@ pub fn split_stack(key: &Key, n: usize) -> Key {
 /// let ks = rjax::random::split(&rjax::random::key(0), 3);
 /// assert_eq!(ks.len(), 3);
 /// ```
+#[track_caller]
 pub fn split(key: &Key, n: usize) -> Vec<Key> {
     let s = split_stack(key, n);
     (0..n).map(|i| s.get(i)).collect()

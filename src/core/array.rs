@@ -1,6 +1,7 @@
 //! `Array`: the immutable, cheaply cloned n-dimensional value users compute with.
 
-use super::aval::Aval;
+use super::alloc::reserve;
+use super::aval::{Aval, checked_size};
 use super::dtype::{DType, Element, HostData};
 use super::graph::Var;
 use super::op::Op;
@@ -88,9 +89,12 @@ impl Array {
     /// ```
     #[track_caller]
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Array {
-        let n: usize = shape.iter().product();
-        if n != data.len() {
-            panic!("from_vec: {} values cannot fill shape {shape:?} ({n} elements)", data.len());
+        match checked_size(shape) {
+            Some(n) if n == data.len() => {}
+            Some(n) => panic!("from_vec: {} values cannot fill shape {shape:?} ({n} elements)", data.len()),
+            None => {
+                panic!("from_vec: {} values cannot fill shape {shape:?} (more than usize::MAX elements)", data.len())
+            }
         }
         let a = match ArrayD::from_shape_vec(IxDyn(shape), data) {
             Ok(a) => a,
@@ -121,11 +125,23 @@ impl Array {
 
     /// An array of the given shape and dtype filled with `value` (converted to the dtype).
     ///
+    /// Panics, naming the shape and the bytes, when the array is too large to
+    /// allocate; a shape with a zero axis is an empty array (see [`Aval::byte_size`]).
+    ///
     /// ```
     /// use rjax::{Array, DType};
     /// assert_eq!(Array::full(&[2], 7.0, DType::I32).to_vec::<i32>(), vec![7, 7]);
+    /// assert_eq!(Array::full(&[0, 1 << 62], 1.0, DType::F32).size(), 0);
     /// ```
+    #[track_caller]
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Array {
+        Array::filled("full", shape, value, dtype)
+    }
+
+    /// [`Array::full`] for the constructor named `op` (in messages).
+    #[track_caller]
+    fn filled(op: &str, shape: &[usize], value: f64, dtype: DType) -> Array {
+        reserve(op, &Aval::new(shape, dtype));
         fn fill<T: Element>(shape: &[usize], v: f64) -> HostData {
             T::wrap(ArrayD::from_elem(IxDyn(shape), T::from_f64(v)))
         }
@@ -145,8 +161,16 @@ impl Array {
     /// use rjax::{Array, DType};
     /// assert_eq!(Array::zeros(&[3], DType::F32).to_vec::<f32>(), vec![0.0; 3]);
     /// ```
+    ///
+    /// Too large an array is a panic, not an abort:
+    ///
+    /// ```should_panic
+    /// // zeros: the shape [1099511627776, 1099511627776] of f32 has about 1.21e24 elements ...
+    /// rjax::Array::zeros(&[1 << 40, 1 << 40], rjax::DType::F32);
+    /// ```
+    #[track_caller]
     pub fn zeros(shape: &[usize], dtype: DType) -> Array {
-        Array::full(shape, 0.0, dtype)
+        Array::filled("zeros", shape, 0.0, dtype)
     }
 
     /// Ones of the given shape and dtype.
@@ -155,8 +179,9 @@ impl Array {
     /// use rjax::{Array, DType};
     /// assert_eq!(Array::ones(&[2], DType::F64).to_vec::<f64>(), vec![1.0, 1.0]);
     /// ```
+    #[track_caller]
     pub fn ones(shape: &[usize], dtype: DType) -> Array {
-        Array::full(shape, 1.0, dtype)
+        Array::filled("ones", shape, 1.0, dtype)
     }
 
     /// `start, start + step, ...` up to (excluding) `stop`, as NumPy's `arange`.
@@ -171,6 +196,7 @@ impl Array {
             panic!("arange: step must be finite and non-zero, got {step}");
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
+        reserve("arange", &Aval::new(&[n], DType::F64));
         let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
         Array::from_vec(v, &[n]).cast_host(dtype)
     }
@@ -181,7 +207,9 @@ impl Array {
     /// use rjax::{Array, DType};
     /// assert_eq!(Array::linspace(0.0, 1.0, 3, DType::F64).to_vec::<f64>(), vec![0.0, 0.5, 1.0]);
     /// ```
+    #[track_caller]
     pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Array {
+        reserve("linspace", &Aval::new(&[num], DType::F64));
         let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
         let v: Vec<f64> =
             (0..num).map(|i| if i + 1 == num && num > 1 { stop } else { start + i as f64 * step }).collect();
@@ -194,7 +222,9 @@ impl Array {
     /// use rjax::{Array, DType};
     /// assert_eq!(Array::eye(2, DType::F32).to_vec::<f32>(), vec![1.0, 0.0, 0.0, 1.0]);
     /// ```
+    #[track_caller]
     pub fn eye(n: usize, dtype: DType) -> Array {
+        reserve("eye", &Aval::new(&[n, n], DType::F64));
         let v: Vec<f64> = (0..n * n).map(|i| if i / n == i % n { 1.0 } else { 0.0 }).collect();
         Array::from_vec(v, &[n, n]).cast_host(dtype)
     }
@@ -362,6 +392,7 @@ impl Array {
     /// assert_eq!(rjax::Array::zeros(&[2, 3], rjax::DType::F32).size(), 6);
     /// ```
     pub fn size(&self) -> usize {
+        // every array's shape passed a size check when it was made
         self.shape().iter().product()
     }
 

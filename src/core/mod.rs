@@ -2,6 +2,7 @@
 //! stack and the interface of lowering rules ([`lowering`]). It imports
 //! nothing from the rest of the crate.
 
+mod alloc;
 mod array;
 mod aval;
 mod display;
@@ -14,7 +15,7 @@ mod trace;
 
 pub use array::Array;
 pub(crate) use array::{DeviceValue, Repr};
-pub use aval::{Aval, broadcast_shapes, normalize_axis};
+pub use aval::{Aval, MAX_ARRAY_BYTES, broadcast_shapes, checked_size, normalize_axis};
 pub use dtype::{DType, Element, HostData, promote_types};
 pub(crate) use graph::VarMap;
 pub use graph::{Eqn, Graph, Var};

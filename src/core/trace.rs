@@ -177,6 +177,11 @@ pub(crate) fn bind_op(op: &Op, inputs: &[&Array]) -> Vec<Array> {
         Ok(a) => a,
         Err(msg) => panic!("{}: {msg}", op.name()),
     };
+    for a in &outs {
+        if let Err(msg) = a.byte_size() {
+            panic!("{}: the result {msg}", op.name());
+        }
+    }
     let staged = STACK.with(|s| {
         let mut stack = s.borrow_mut();
         if stack.is_empty() {
@@ -216,6 +221,9 @@ fn eval_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
             Repr::Traced(t) => panic!("{}", escaped(op.name(), t)),
             Repr::Device(_) => unreachable!("device inputs run on their device"),
         }
+    }
+    for a in outs {
+        super::alloc::reserve(op.name(), a);
     }
     let ys = op.eval(&hosts);
     debug_assert_eq!(ys.len(), outs.len(), "{} eval result count", op.name());

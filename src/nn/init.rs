@@ -59,8 +59,9 @@ fn fans(op: &str, shape: &[usize]) -> (f64, f64) {
     if n < 2 {
         panic!("{op}: a weight needs at least 2 axes ([.., in, out]), got shape {shape:?}");
     }
-    let receptive: usize = shape[..n - 2].iter().product();
-    ((shape[n - 2] * receptive) as f64, (shape[n - 1] * receptive) as f64)
+    // in floating point: a shape too large to allocate is reported when it is drawn
+    let receptive: f64 = shape[..n - 2].iter().map(|&d| d as f64).product();
+    (shape[n - 2] as f64 * receptive, shape[n - 1] as f64 * receptive)
 }
 
 #[track_caller]
@@ -129,6 +130,7 @@ pub fn kaiming_uniform(key: &Key, shape: &[usize], fan_in: usize, dtype: DType) 
 /// ```
 /// assert_eq!(rjax::nn::zeros(&[2], rjax::DType::F32).to_vec::<f32>(), vec![0.0, 0.0]);
 /// ```
+#[track_caller]
 pub fn zeros(shape: &[usize], dtype: DType) -> Array {
     Array::zeros(shape, dtype)
 }

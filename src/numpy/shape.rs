@@ -2,7 +2,7 @@
 //! stack, split, slicing with ranges and steps, pad.
 
 use super::axis;
-use crate::core::Array;
+use crate::core::{Array, checked_size};
 use crate::lax;
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
@@ -15,14 +15,21 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 /// ```
 #[track_caller]
 pub fn reshape(x: &Array, shape: &[isize]) -> Array {
-    let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let unknown = shape.iter().filter(|&&d| d < 0).count();
     if unknown > 1 || shape.iter().any(|&d| d < -1) {
         panic!("reshape: {shape:?} may hold at most one -1 and no other negative size");
     }
+    let known_axes: Vec<usize> = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).collect();
+    let Some(known) = checked_size(&known_axes) else {
+        panic!(
+            "reshape: cannot reshape {:?} ({} elements) into {shape:?} (more than usize::MAX elements)",
+            x.shape(),
+            x.size()
+        );
+    };
     let inferred = if known > 0 && x.size() % known == 0 { Some(x.size() / known) } else { None };
     let resolved: Vec<usize> = shape.iter().map(|&d| if d >= 0 { d as usize } else { inferred.unwrap_or(0) }).collect();
-    if (unknown == 1 && inferred.is_none()) || resolved.iter().product::<usize>() != x.size() {
+    if (unknown == 1 && inferred.is_none()) || checked_size(&resolved) != Some(x.size()) {
         panic!("reshape: cannot reshape {:?} ({} elements) into {shape:?}", x.shape(), x.size());
     }
     lax::reshape(x, &resolved)
@@ -154,7 +161,7 @@ pub fn split(x: &Array, sections: usize, ax: isize) -> Vec<Array> {
     if sections == 0 || n % sections != 0 {
         panic!("split: axis {a} of size {n} does not divide into {sections} equal sections");
     }
-    let cuts: Vec<usize> = (1..sections).map(|i| i * n / sections).collect();
+    let cuts: Vec<usize> = (1..sections).map(|i| i * (n / sections)).collect();
     split_at(x, &cuts, a as isize)
 }
 

@@ -6,7 +6,7 @@ use super::reduce::reduce_sum;
 use super::{add_batch, batch_all, batch_size, zeros_like};
 use crate::backend::cpu;
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array};
-use crate::core::{Array, Aval, HostData, Primitive, bind};
+use crate::core::{Array, Aval, HostData, Primitive, bind, checked_size};
 
 /// The `reshape` primitive; apply it with [`reshape`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -23,7 +23,14 @@ impl Primitive for Reshape {
         format!("new_sizes={:?}", self.shape)
     }
     fn abstract_eval(&self, i: &[Aval]) -> Result<Aval, String> {
-        let n: usize = self.shape.iter().product();
+        let Some(n) = checked_size(&self.shape) else {
+            return Err(format!(
+                "cannot reshape {:?} ({} elements) into {:?} (more than usize::MAX elements)",
+                i[0].shape,
+                i[0].size(),
+                self.shape
+            ));
+        };
         if n != i[0].size() {
             return Err(format!(
                 "cannot reshape {:?} ({} elements) into {:?} ({n} elements)",
@@ -329,9 +336,19 @@ impl Primitive for Pad {
         if self.lo.len() != n || self.hi.len() != n || self.interior.len() != n {
             return Err(format!("lo/hi/interior need {n} entries for shape {:?}", x.shape));
         }
-        let shape: Vec<usize> = (0..n)
-            .map(|a| self.lo[a] + self.hi[a] + x.shape[a] + x.shape[a].saturating_sub(1) * self.interior[a])
-            .collect();
+        let mut shape = Vec::with_capacity(n);
+        for a in 0..n {
+            let d = x.shape[a].saturating_sub(1).checked_mul(self.interior[a]);
+            match d.and_then(|d| d.checked_add(x.shape[a])?.checked_add(self.lo[a])?.checked_add(self.hi[a])) {
+                Some(d) => shape.push(d),
+                None => {
+                    return Err(format!(
+                        "padding axis {a} of shape {:?} (lo {}, hi {}, interior {}) gives more than usize::MAX elements",
+                        x.shape, self.lo[a], self.hi[a], self.interior[a]
+                    ));
+                }
+            }
+        }
         Ok(Aval::new(&shape, x.dtype))
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
@@ -432,7 +449,10 @@ impl Primitive for Concatenate {
             if !same || a.dtype != first.dtype {
                 return Err(format!("operands {first} and {a} differ outside axis {}", self.axis));
             }
-            shape[self.axis] += a.shape[self.axis];
+            shape[self.axis] = match shape[self.axis].checked_add(a.shape[self.axis]) {
+                Some(d) => d,
+                None => return Err(format!("axis {} of the result has more than usize::MAX elements", self.axis)),
+            };
         }
         Ok(Aval::new(&shape, first.dtype))
     }
