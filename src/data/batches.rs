@@ -64,7 +64,8 @@ impl Batches {
 
     /// Visits the examples in the order of `random::permutation(key, N)`: the
     /// same key gives the same order, different keys (e.g. `fold_in(key, epoch)`)
-    /// different ones. The key must be concrete (not traced).
+    /// different ones. The key must be one concrete key (not traced); a stack
+    /// of keys panics.
     ///
     /// ```
     /// use rjax::{data::Batches, random, Array};
@@ -76,7 +77,9 @@ impl Batches {
     /// assert_eq!(order(1), order(1));
     /// assert_ne!(order(1), order(2));
     /// ```
+    #[track_caller]
     pub fn shuffle(mut self, key: &Key) -> Batches {
+        random::expect_single("Batches::shuffle", key, random::ONE_KEY_HINT);
         let n = self.data.len();
         self.order = Some(random::permutation(key, n).to_vec::<i32>().into_iter().map(|i| i as usize).collect());
         self
