@@ -7,6 +7,16 @@
 //! a key into fresh ones for independent draws. The exact algorithm, which the
 //! compiled backends reproduce bit for bit, is documented in `docs/prng.md`.
 //!
+//! Batches of keys: a stack of keys `u32[..., 8]` (from [`split_stack`]) gives
+//! per-key results stacked along its leading axes in [`bits`], [`uniform`],
+//! [`normal`], [`truncated_normal`], [`bernoulli`], [`randint`],
+//! [`permutation`], [`split_stack`] and [`fold_in`] (each equal to calling the
+//! function on every key of the stack). [`split`] and [`split2`], and the
+//! functions of [`nn`](crate::nn) and [`data`](crate::data) that take a key,
+//! need a single key `u32[8]` and panic, naming the stack's shape, when given a
+//! stack. Inside [`vmap`](crate::vmap) over a stack of keys every function sees
+//! one key, so all of them work there.
+//!
 //! ```
 //! use rjax::{random, DType};
 //! let key = random::key(0);
@@ -65,7 +75,8 @@ impl Key {
         &self.0.shape()[..self.0.ndim() - 1]
     }
 
-    /// Key `i` of a stack of keys made by [`split_stack`].
+    /// Key `i` of a stack of keys made by [`split_stack`] (along its first
+    /// axis). Panics for a single key, which is not a stack.
     ///
     /// ```
     /// let ks = rjax::random::split_stack(&rjax::random::key(1), 4);
@@ -73,8 +84,36 @@ impl Key {
     /// ```
     #[track_caller]
     pub fn get(&self, i: usize) -> Key {
+        if self.0.ndim() < 2 {
+            panic!(
+                "Key::get: the key has shape {:?}, a single key rather than a stack of keys; use it as it is, \
+                 or make a stack with random::split_stack",
+                self.0.shape()
+            );
+        }
         Key(jnp::index(&self.0, crate::s![i]))
     }
+}
+
+/// What to do instead of passing a stack of keys to a function that needs one key.
+pub(crate) const ONE_KEY_HINT: &str = "pass one key (Key::get picks one of a stack) or use vmap over the stack";
+
+/// Panics unless `key` is a single key, `u32[8]`: a stack of keys (`[..., 8]`,
+/// as [`split_stack`] makes) is named as such, followed by `hint`. Inside
+/// `vmap` over a stack, functions see one key, so this passes there.
+#[track_caller]
+pub(crate) fn expect_single(op: &str, key: &Key, hint: &str) {
+    let shape = key.0.shape();
+    if shape == [KEY_WORDS] {
+        return;
+    }
+    if shape.len() > 1 && shape[shape.len() - 1] == KEY_WORDS {
+        panic!("{op}: expected a single key (shape [8]), got a batch of keys of shape {shape:?}; {hint}");
+    }
+    panic!(
+        "{op}: expected a key (u32 of shape [8]), got an array of shape {shape:?}; make keys with random::key \
+         and split them with random::split"
+    );
 }
 
 /// A stream id `u32[..., 2]` matching the key's batch shape.
@@ -115,7 +154,12 @@ pub fn split_stack(key: &Key, n: usize) -> Key {
     Key(lax::reshape(&words, &shape))
 }
 
-/// `n` new independent keys.
+/// What to do instead of splitting a stack of keys with `split` or `split2`.
+const SPLIT_HINT: &str =
+    "split each key (Key::get) or use vmap; random::split_stack splits every key of a stack at once";
+
+/// `n` new independent keys. `key` must be a single key (`u32[8]`); a stack of
+/// keys panics (use [`split_stack`] for stacks, which also works on one key).
 ///
 /// ```
 /// let ks = rjax::random::split(&rjax::random::key(0), 3);
@@ -123,17 +167,21 @@ pub fn split_stack(key: &Key, n: usize) -> Key {
 /// ```
 #[track_caller]
 pub fn split(key: &Key, n: usize) -> Vec<Key> {
+    expect_single("random::split", key, SPLIT_HINT);
     let s = split_stack(key, n);
     (0..n).map(|i| s.get(i)).collect()
 }
 
 /// Two new keys, as an array for destructuring: `let [a, b] = split2(&key);`.
+/// `key` must be a single key (`u32[8]`); a stack of keys panics.
 ///
 /// ```
 /// let [a, b] = rjax::random::split2(&rjax::random::key(0));
 /// assert_ne!(a.data().to_vec::<u32>(), b.data().to_vec::<u32>());
 /// ```
+#[track_caller]
 pub fn split2(key: &Key) -> [Key; 2] {
+    expect_single("random::split2", key, SPLIT_HINT);
     let s = split_stack(key, 2);
     [s.get(0), s.get(1)]
 }

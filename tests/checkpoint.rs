@@ -1,5 +1,6 @@
 //! `rjax::checkpoint`: bit-exact round trips of every dtype through a nested
-//! tree, stable leaf names and bytes, truncated and corrupted files, templates
+//! tree, stable leaf names and bytes, truncated and corrupted files, per-tensor
+//! checksums (a flipped data bit is caught; files without them load), templates
 //! that do not match, atomic replacement (a failed save leaves the old file
 //! and no temporary file), and arrays living on XLA's CPU device.
 
@@ -220,7 +221,131 @@ fn the_same_tree_gives_the_same_bytes_and_metadata() {
     assert_eq!(meta["format"], "rjax.checkpoint");
     assert_eq!(meta["format_version"], checkpoint::FORMAT_VERSION.to_string());
     assert_eq!(meta["treedef"], model().def().to_string());
-    assert_eq!(meta.len(), 3);
+    // and a checksum per tensor, 8 lowercase hex digits
+    let names = checkpoint::leaf_names(&model());
+    for name in &names {
+        let crc = &meta[&format!("crc32:{name}")];
+        assert!(crc.len() == 8 && crc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{crc}");
+    }
+    assert_eq!(meta.len(), 3 + names.len());
+}
+
+/// The header's JSON object and the data after it.
+fn split_file(bytes: &[u8]) -> (serde_json::Map<String, serde_json::Value>, Vec<u8>) {
+    let n = header_len(bytes);
+    let header = serde_json::from_slice(&bytes[8..8 + n]).expect("a JSON header");
+    let serde_json::Value::Object(map) = header else { panic!("the header is not a JSON object") };
+    (map, bytes[8 + n..].to_vec())
+}
+
+/// The file with its `__metadata__` changed by `edit`.
+fn with_metadata(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<u8> {
+    let (mut header, data) = split_file(bytes);
+    let Some(serde_json::Value::Object(meta)) = header.get_mut("__metadata__") else { panic!("no __metadata__") };
+    edit(meta);
+    raw_file(&serde_json::Value::Object(header).to_string(), &data)
+}
+
+#[test]
+fn a_flipped_bit_in_any_tensor_is_caught_naming_the_tensor() {
+    let dir = TempDir::new("bitflip");
+    let (good, bad) = (dir.path("good.safetensors"), dir.path("bad.safetensors"));
+    checkpoint::save(&good, &model()).expect("save");
+    let bytes = fs::read(&good).expect("read");
+    let data_start = 8 + header_len(&bytes);
+    let (header, _) = split_file(&bytes);
+    let mut checked = Vec::new();
+    for (name, info) in header.iter().filter(|(k, _)| *k != "__metadata__") {
+        let offsets = info["data_offsets"].as_array().expect("data_offsets");
+        let (a, b) = (offsets[0].as_u64().expect("start") as usize, offsets[1].as_u64().expect("end") as usize);
+        if a == b {
+            continue; // an empty tensor has no bytes to damage
+        }
+        // one bit: bit 0 of a bool or u8 byte (a valid value either way), else a middle bit
+        let dtype = info["dtype"].as_str().expect("dtype");
+        let bit = if matches!(dtype, "BOOL" | "U8") { 1 } else { 1 << 3 };
+        let mut damaged = bytes.clone();
+        damaged[data_start + a + (b - a) / 2] ^= bit;
+        fs::write(&bad, &damaged).expect("write");
+        let err = checkpoint::load(&bad, &template()).err().unwrap_or_else(|| panic!("{name}: a damaged file loaded"));
+        match &err {
+            CheckpointError::Checksum { path, name: n, expected, found } => {
+                assert_eq!((path, n), (&bad, name));
+                assert_ne!(expected, found);
+                let msg = err.to_string();
+                for part in
+                    [bad.display().to_string(), format!("{name:?}"), format!("{expected:08x}"), format!("{found:08x}")]
+                {
+                    assert!(msg.contains(&part), "{name}: the message lacks {part}: {msg}");
+                }
+                assert!(msg.contains("corrupt") && msg.contains("another copy"), "{msg}");
+            }
+            e => panic!("{name}: expected a Checksum error, got {e}"),
+        }
+        // load_arrays and load_metadata check the data too
+        assert!(matches!(checkpoint::load_arrays(&bad), Err(CheckpointError::Checksum { .. })), "{name}");
+        assert!(matches!(checkpoint::load_metadata(&bad), Err(CheckpointError::Checksum { .. })), "{name}");
+        checked.push(name.clone());
+    }
+    // bool ("flags"), u8 ("named.beta", "maybe.0") and every other non-empty tensor
+    assert_eq!(checked.len(), checkpoint::leaf_names(&model()).len() - 1, "{checked:?}");
+    assert!(["flags", "named.beta", "maybe.0"].iter().all(|n| checked.iter().any(|c| c == n)), "{checked:?}");
+}
+
+#[test]
+fn files_without_checksums_load_unchecked() {
+    let dir = TempDir::new("no_checksums");
+    let (good, old) = (dir.path("good.safetensors"), dir.path("old.safetensors"));
+    checkpoint::save(&good, &model()).expect("save");
+    // as rjax wrote version 1 before checksums: the same metadata without the crc32 entries
+    let stripped = with_metadata(&fs::read(&good).expect("read"), |meta| meta.retain(|k, _| !k.starts_with("crc32:")));
+    fs::write(&old, &stripped).expect("write");
+    assert_same_leaves(&model(), &checkpoint::load(&old, &template()).expect("load without checksums"));
+    assert_eq!(checkpoint::load_metadata(&old).expect("metadata").len(), 3);
+    // As documented, damage to such a file's float data goes unnoticed (a bool
+    // byte other than 0 or 1 would still be an error).
+    let (header, _) = split_file(&stripped);
+    let start = header["pair.0"]["data_offsets"][0].as_u64().expect("offset") as usize;
+    let mut damaged = stripped.clone();
+    damaged[8 + header_len(&stripped) + start] ^= 0x10;
+    fs::write(&old, &damaged).expect("write");
+    let loaded = checkpoint::load_arrays(&old).expect("a damaged file without checksums loads");
+    assert_ne!(bits(&loaded["pair.0"]), bits(&model().pair.0));
+}
+
+#[test]
+fn bad_checksum_entries_are_clear_errors() {
+    let dir = TempDir::new("bad_entries");
+    let (good, bad) = (dir.path("good.safetensors"), dir.path("bad.safetensors"));
+    checkpoint::save(&good, &model()).expect("save");
+    let bytes = fs::read(&good).expect("read");
+    type Edit = Box<dyn FnOnce(&mut serde_json::Map<String, serde_json::Value>)>;
+    let cases: [(Edit, &[&str]); 4] = [
+        (
+            Box::new(|m| {
+                m.insert("crc32:layers.9.w".into(), "00000000".into());
+            }),
+            &["\"crc32:layers.9.w\"", "no tensor \"layers.9.w\""],
+        ),
+        (
+            Box::new(|m| drop(m.insert("crc32:flags".into(), "xyz".into()))),
+            &["\"crc32:flags\"", "\"xyz\"", "8 hex digits"],
+        ),
+        (Box::new(|m| drop(m.insert("crc32:flags".into(), "+1234567".into()))), &["\"+1234567\"", "8 hex digits"]),
+        (
+            Box::new(|m| drop(m.remove("crc32:pair.1.0"))),
+            &["tensor \"pair.1.0\" has no checksum entry", "other tensors have one"],
+        ),
+    ];
+    for (edit, parts) in cases {
+        fs::write(&bad, with_metadata(&bytes, edit)).expect("write");
+        let msg = expect_corrupt(checkpoint::load(&bad, &template()), &bad, parts[0]);
+        for part in parts {
+            assert!(msg.contains(part), "the message lacks {part}: {msg}");
+        }
+    }
+    // The untouched file still loads.
+    assert_same_leaves(&model(), &checkpoint::load(&good, &template()).expect("load"));
 }
 
 fn expect_corrupt(result: Result<Model, CheckpointError>, path: &Path, what: &str) -> String {

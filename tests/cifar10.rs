@@ -172,6 +172,8 @@ fn images_f32_scales_pixels_to_the_unit_interval() {
     let want: Vec<f32> = record(5, 0)[1..].iter().map(|&v| v as f32 / 255.0).collect();
     assert_eq!(x.to_vec::<f32>(), want);
     assert_eq!(d.train.label_counts().iter().sum::<usize>(), 5);
+    // CIFAR-10 sets have 10 classes, whatever labels the files hold
+    assert_eq!((d.train.num_classes(), d.test.num_classes(), d.train.label_counts().len()), (10, 10, 10));
 }
 
 // ---------------------------------------------------------------- download
@@ -348,7 +350,7 @@ fn an_existing_broken_copy_is_reported_not_overwritten() {
 /// `n` examples of `d` bytes; example `i` has label `i` and pixels `(i + j) % 256`.
 fn numbered(n: usize, d: usize) -> Dataset {
     let px: Vec<u8> = (0..n).flat_map(|i| (0..d).map(move |j| ((i + j) % 256) as u8)).collect();
-    Dataset::new(Array::from_vec(px, &[n, d]), Array::from_vec((0..n as i32).collect(), &[n])).unwrap()
+    Dataset::new(Array::from_vec(px, &[n, d]), Array::from_vec((0..n as i32).collect(), &[n]), n).unwrap()
 }
 
 fn order(b: Batches) -> Vec<i32> {
@@ -410,7 +412,7 @@ fn drop_last_and_batch_counts() {
 fn batches_keep_the_example_shape_and_pass_f32_through() {
     let x = Array::from_vec((0..24).map(|v| v as f32 * 0.5).collect::<Vec<_>>(), &[4, 2, 3]);
     let y = Array::from_vec(vec![0, 1, 2, 3], &[4]);
-    let (bx, by) = Batches::new(&x, &y, 3).unwrap().next().unwrap();
+    let (bx, by) = Batches::new(&x, &y, 4, 3).unwrap().next().unwrap();
     assert_eq!((bx.shape(), by.shape()), (&[3, 2, 3][..], &[3][..]));
     assert_eq!(bx.to_vec::<f32>(), x.to_vec::<f32>()[..18]);
 }
@@ -419,18 +421,50 @@ fn batches_keep_the_example_shape_and_pass_f32_through() {
 fn bad_batch_arguments_are_errors() {
     let x = Array::zeros(&[4, 2], DType::U8);
     let msg = |r: Result<Batches, DataError>| r.unwrap_err().to_string();
-    assert!(msg(Batches::new(&x, &Array::zeros(&[4], DType::I32), 0)).contains("at least 1"));
-    assert!(msg(Batches::new(&x, &Array::zeros(&[3], DType::I32), 2)).contains("3 labels for 4 images"));
-    assert!(msg(Batches::new(&x, &Array::zeros(&[4], DType::F32), 2)).contains("labels must be i32"));
-    assert!(msg(Batches::new(&Array::zeros(&[4, 2], DType::F64), &Array::zeros(&[4], DType::I32), 2)).contains("u8"));
+    assert!(msg(Batches::new(&x, &Array::zeros(&[4], DType::I32), 10, 0)).contains("at least 1"));
+    assert!(msg(Batches::new(&x, &Array::zeros(&[3], DType::I32), 10, 2)).contains("3 labels for 4 images"));
+    assert!(msg(Batches::new(&x, &Array::zeros(&[4], DType::F32), 10, 2)).contains("labels must be i32"));
+    let f64s = Array::zeros(&[4, 2], DType::F64);
+    assert!(msg(Batches::new(&f64s, &Array::zeros(&[4], DType::I32), 10, 2)).contains("u8"));
     let neg = Array::from_vec(vec![0, -1, 0, 0], &[4]);
-    assert!(msg(Batches::new(&x, &neg, 2)).contains("must be >= 0"));
+    assert!(msg(Batches::new(&x, &neg, 10, 2)).contains("label 1 is -1, not a class index in 0..10"));
+    assert!(msg(Batches::new(&x, &Array::zeros(&[4], DType::I32), 0, 2)).contains("number of classes is 0"));
+}
+
+#[test]
+fn labels_must_be_class_indices() {
+    let x = Array::zeros(&[5, 2], DType::U8);
+    let labels = |v: Vec<i32>| Array::from_vec(v, &[5]);
+    // every label in 0..num_classes, including the last class
+    let ds = Dataset::new(x.clone(), labels(vec![0, 2, 2, 1, 2]), 3).expect("labels 0..3");
+    assert_eq!((ds.num_classes(), ds.label_counts()), (3, vec![1, 1, 3]));
+    // classes without examples are counted as 0
+    assert_eq!(Dataset::new(x.clone(), labels(vec![0; 5]), 4).expect("valid").label_counts(), vec![5, 0, 0, 0]);
+    // the first label out of range is named, with its index and the class count
+    for (ys, classes, index, label) in
+        [(vec![0, 1, 3, 9, 0], 3, 2, 3), (vec![0, 0, 0, 0, -2], 3, 4, -2), (vec![10, 0, 0, 0, 0], 10, 0, 10)]
+    {
+        let err = Dataset::new(x.clone(), labels(ys.clone()), classes).expect_err("a label out of range");
+        match &err {
+            DataError::LabelOutOfRange { index: i, label: l, num_classes: c } => {
+                assert_eq!((*i, *l, *c), (index, label, classes), "{ys:?}");
+            }
+            e => panic!("{ys:?}: expected LabelOutOfRange, got {e}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("label {index} is {label}, not a class index in 0..{classes}")), "{msg}");
+        assert!(msg.contains(&format!("{classes} classes")), "{msg}");
+    }
+    // split data sets keep the class count
+    let (head, tail) = ds.split_at(2).expect("split");
+    assert_eq!((head.num_classes(), tail.num_classes()), (3, 3));
+    assert_eq!(head.label_counts(), vec![1, 0, 1]);
 }
 
 #[test]
 fn gathering_a_cifar_sized_batch_is_fast() {
     let n = 5_000;
-    let ds = Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::zeros(&[n], DType::I32)).unwrap();
+    let ds = Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::zeros(&[n], DType::I32), 10).unwrap();
     let start = std::time::Instant::now();
     let count = ds.batches(128).unwrap().shuffle(&random::key(0)).drop_last(true).count();
     let per_batch = start.elapsed() / count as u32;

@@ -475,7 +475,7 @@ fn synthetic(key: &Key, split: u32, n: usize) -> Dataset {
     let labels = random::randint(&ky, &[n], 0, 10);
     let means = (jnp::take(&prototypes, &labels, 0) - 0.5) * 0.3 + 0.5;
     let x = jnp::clip(&(means + random::normal(&kn, &[n, DIN], DType::F32) * 0.3), 0.0, 1.0);
-    Dataset::new((x * 255.0 + 0.5).astype(DType::U8), labels).expect("a valid data set")
+    Dataset::new((x * 255.0 + 0.5).astype(DType::U8), labels, 10).expect("a valid data set")
 }
 
 #[test]

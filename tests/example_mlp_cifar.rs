@@ -44,7 +44,7 @@ fn learnable(key: &Key, split: u32, n: usize) -> Dataset {
     let [ky, kn] = random::split2(&random::fold_in(key, split));
     let labels = random::randint(&ky, &[n], 0, 10);
     let noisy = jnp::take(&prototypes, &labels, 0) + random::normal(&kn, &[n, IMAGE_LEN], DType::F32) * 150.0;
-    Dataset::new((jnp::clip(&noisy, 0.0, 255.0) + 0.5).astype(DType::U8), labels).expect("a valid data set")
+    Dataset::new((jnp::clip(&noisy, 0.0, 255.0) + 0.5).astype(DType::U8), labels, 10).expect("a valid data set")
 }
 
 /// Writes the learnable set into `dir` in the official layout.

@@ -8,9 +8,13 @@
 //! `BTreeMap<String, _>` key, say) has them escaped as `\.` and `\\`, so names
 //! are unique. A tree that is a single array has the one leaf named `""`.
 //! The header's `__metadata__` records `format` (`rjax.checkpoint`),
-//! `format_version` ([`FORMAT_VERSION`]) and `treedef` (the [`TreeDef`]'s
-//! `Display`, for people reading the file). The same tree always gives the
-//! same bytes.
+//! `format_version` ([`FORMAT_VERSION`]), `treedef` (the [`TreeDef`]'s
+//! `Display`, for people reading the file) and, for every tensor, a checksum:
+//! the key `crc32:` followed by the tensor's name, holding the CRC-32 (IEEE,
+//! as zlib computes it) of the tensor's data bytes as 8 lowercase hex digits,
+//! e.g. `"crc32:layers.0.w": "1c291ca3"`. These are ordinary string metadata,
+//! so other safetensors readers read the file as usual. The same tree always
+//! gives the same bytes.
 //!
 //! Writing is atomic: the bytes go to a temporary file in the destination's
 //! directory, which is synced to disk and then renamed over the destination,
@@ -19,11 +23,27 @@
 //! A save killed before its rename leaves its temporary file; the next save
 //! of the same file removes those of processes that no longer run (on Linux).
 //!
-//! [`load`] reads the whole file and validates it before building anything:
-//! a truncated or corrupt file, a missing leaf, a dtype or shape differing from
-//! the template, or a tensor the template has no leaf for is an error, and
-//! nothing is returned. Loaded arrays are on the host (built-in CPU backend);
-//! move them with [`device_put`](crate::device_put).
+//! [`load`] reads the whole file and validates it before building anything;
+//! any failure is an error and nothing is returned. It checks, in order:
+//! - the safetensors structure: the header length, the JSON, each tensor's
+//!   dtype, shape and data offsets, and that the tensors fill the data exactly
+//!   (a file cut short or with bytes appended is refused);
+//! - the `format_version`, for files whose `format` is `rjax.checkpoint`;
+//! - the checksums: every `crc32:` entry names a tensor of the file and holds
+//!   8 hex digits, either every tensor has an entry or none has, and each
+//!   tensor's data has the recorded CRC-32 (a mismatch is
+//!   [`CheckpointError::Checksum`], naming the tensor);
+//! - against the template: a tensor for every leaf, with the leaf's dtype and
+//!   shape, and no other tensors;
+//! - the values: bool bytes are 0 or 1.
+//!
+//! A file with no `crc32:` entries at all (written by another safetensors
+//! tool, or by rjax before it wrote checksums) loads without the checksum
+//! check: damage to its tensor data goes unnoticed, except a bool byte other
+//! than 0 or 1. Removing all of a file's `crc32:` entries turns the check off
+//! the same way. [`load_arrays`] and [`load_metadata`] validate the file as
+//! [`load`] does, without the template checks. Loaded arrays are on the host
+//! (built-in CPU backend); move them with [`device_put`](crate::device_put).
 //!
 //! ```
 //! use rjax::{checkpoint, Array, DType, Tree};
@@ -46,11 +66,18 @@
 //! let other = Model { layers: vec![layer(2), layer(4)], step: Array::scalar(0u32) };
 //! let err = checkpoint::load(&path, &other).err().map(|e| e.to_string()).unwrap_or_default();
 //! assert!(err.contains("\"layers.1.w\"") && err.contains("f32[4,4]") && err.contains("f32[3,3]"));
+//!
+//! // A bit flipped in the tensor data (the end of the file) is caught by its checksum.
+//! let mut bytes = std::fs::read(&path).unwrap();
+//! *bytes.last_mut().unwrap() ^= 1;
+//! std::fs::write(&path, &bytes).unwrap();
+//! assert!(matches!(checkpoint::load(&path, &model), Err(checkpoint::CheckpointError::Checksum { .. })));
 //! # std::fs::remove_file(&path).ok();
 //! # Ok::<(), rjax::checkpoint::CheckpointError>(())
 //! ```
 
 mod atomic;
+mod checksum;
 mod codec;
 
 pub use crate::error::CheckpointError;
@@ -64,7 +91,9 @@ use std::path::Path;
 
 /// The version of the checkpoint layout that [`save`] writes (recorded as
 /// `format_version` in the header's `__metadata__`). [`load`] reads files of
-/// this version or older, and safetensors files without rjax metadata.
+/// this version or older, and safetensors files without rjax metadata. The
+/// checksum entries did not change it: readers that do not know them ignore
+/// them, and files without them still load.
 ///
 /// ```
 /// assert_eq!(rjax::checkpoint::FORMAT_VERSION, 1);
@@ -155,11 +184,12 @@ pub fn save<T: Tree>(path: impl AsRef<Path>, tree: &T) -> Result<(), CheckpointE
         })?;
         hosts.push(host);
     }
-    let metadata = [
+    let mut metadata = vec![
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         ("treedef".to_string(), tree.def().to_string()),
     ];
+    metadata.extend(names.iter().zip(&hosts).map(|(name, host)| checksum::entry(name, checksum::of_host(host))));
     let tensors = names.iter().zip(hosts.into_iter().map(codec::LeafView));
     let mut bytes = safetensors::serialize(tensors, Some(metadata.into_iter().collect()))
         .map_err(|e| CheckpointError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
@@ -172,11 +202,13 @@ pub fn save<T: Tree>(path: impl AsRef<Path>, tree: &T) -> Result<(), CheckpointE
 /// The file is read whole and validated before anything is built: it must be
 /// a well-formed safetensors file, hold a tensor for every leaf of `template`
 /// (by [`leaf_names`]) with the leaf's dtype and shape, and no other tensors
-/// (use [`load_arrays`] to read a file with more). The template's values are
-/// not used, only its structure, dtypes and shapes, so it may hold arrays on
-/// any device, or abstract ones. The returned arrays are host arrays. Files
-/// without rjax metadata (written by other safetensors tools) load by name
-/// too.
+/// (use [`load_arrays`] to read a file with more), and every tensor's data must
+/// match its recorded checksum (see the [module documentation](self) for the
+/// full list of checks). The template's values are not used, only its
+/// structure, dtypes and shapes, so it may hold arrays on any device, or
+/// abstract ones. The returned arrays are host arrays. Files without rjax
+/// metadata (written by other safetensors tools) load by name too, without a
+/// checksum check.
 ///
 /// ```
 /// use rjax::{checkpoint, Array, DType};
@@ -266,8 +298,9 @@ pub fn load_arrays(path: impl AsRef<Path>) -> Result<BTreeMap<String, Array>, Ch
 }
 
 /// The `__metadata__` of the safetensors file at `path` (empty when it has
-/// none), after validating the whole file. For files written by [`save`]:
-/// `format`, `format_version` and `treedef`.
+/// none), after validating the whole file (checksums included). For files
+/// written by [`save`]: `format`, `format_version`, `treedef` and a
+/// `crc32:<name>` checksum per tensor.
 ///
 /// ```
 /// use rjax::{checkpoint, Array};
@@ -276,6 +309,7 @@ pub fn load_arrays(path: impl AsRef<Path>) -> Result<BTreeMap<String, Array>, Ch
 /// let meta = checkpoint::load_metadata(&path)?;
 /// assert_eq!(meta["format_version"], "1");
 /// assert_eq!(meta["treedef"], "tuple(0=*)");
+/// assert_eq!(meta["crc32:0"].len(), 8);
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), rjax::checkpoint::CheckpointError>(())
 /// ```
@@ -294,7 +328,8 @@ fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
 }
 
 /// Parses and validates the header (length, JSON, offsets covering the data
-/// exactly) and the format version; returns the tensors and the `__metadata__`.
+/// exactly), the format version and the checksums; returns the tensors and the
+/// `__metadata__`.
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, BTreeMap<String, String>), CheckpointError> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, bytes, e))?;
     // `SafeTensors` keeps the metadata private; parsing the header again is cheap.
@@ -311,6 +346,7 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, BTreeMap<
             return Err(CheckpointError::Version { path: path.to_path_buf(), found, supported: FORMAT_VERSION });
         }
     }
+    checksum::verify(path, &file, &metadata)?;
     Ok((file, metadata))
 }
 

@@ -21,7 +21,7 @@ use crate::random::{self, Key};
 /// let labels = Array::from_vec((0..10).collect(), &[10]);
 /// let key = random::key(0);
 /// for epoch in 0..2 {
-///     let batches = Batches::new(&images, &labels, 4)?.shuffle(&random::fold_in(&key, epoch));
+///     let batches = Batches::new(&images, &labels, 10, 4)?.shuffle(&random::fold_in(&key, epoch));
 ///     assert_eq!(batches.len(), 3);
 ///     for (x, y) in batches {
 ///         assert_eq!(x.shape()[1], 3);
@@ -41,18 +41,18 @@ pub struct Batches {
 
 impl Batches {
     /// Batches of `batch_size` over `images` (u8 or f32 `[N, ...]`) and `labels`
-    /// (i32 `[N]`), in order, keeping a last partial batch. Errors as
-    /// [`Dataset::new`], and for a batch size of 0.
+    /// (i32 `[N]`, each in `0..num_classes`), in order, keeping a last partial
+    /// batch. Errors as [`Dataset::new`], and for a batch size of 0.
     ///
     /// ```
     /// use rjax::{data::Batches, Array, DType};
-    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 2)?;
+    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 10, 2)?;
     /// assert_eq!(b.len(), 3);
-    /// assert!(Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 0).is_err());
+    /// assert!(Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 10, 0).is_err());
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
-    pub fn new(images: &Array, labels: &Array, batch_size: usize) -> Result<Batches, DataError> {
-        Batches::from_dataset(Dataset::new(images.clone(), labels.clone())?, batch_size)
+    pub fn new(images: &Array, labels: &Array, num_classes: usize, batch_size: usize) -> Result<Batches, DataError> {
+        Batches::from_dataset(Dataset::new(images.clone(), labels.clone(), num_classes)?, batch_size)
     }
 
     pub(crate) fn from_dataset(data: Dataset, batch_size: usize) -> Result<Batches, DataError> {
@@ -64,19 +64,22 @@ impl Batches {
 
     /// Visits the examples in the order of `random::permutation(key, N)`: the
     /// same key gives the same order, different keys (e.g. `fold_in(key, epoch)`)
-    /// different ones. The key must be concrete (not traced).
+    /// different ones. The key must be one concrete key (not traced); a stack
+    /// of keys panics.
     ///
     /// ```
     /// use rjax::{data::Batches, random, Array};
     /// let (xs, ys) = (Array::from_vec((0..8u8).collect(), &[8, 1]), Array::from_vec((0..8).collect(), &[8]));
     /// let order = |seed| -> Vec<i32> {
-    ///     let b = Batches::new(&xs, &ys, 8).unwrap().shuffle(&random::key(seed));
+    ///     let b = Batches::new(&xs, &ys, 8, 8).unwrap().shuffle(&random::key(seed));
     ///     b.flat_map(|(_, y)| y.to_vec::<i32>()).collect()
     /// };
     /// assert_eq!(order(1), order(1));
     /// assert_ne!(order(1), order(2));
     /// ```
+    #[track_caller]
     pub fn shuffle(mut self, key: &Key) -> Batches {
+        random::expect_single("Batches::shuffle", key, random::ONE_KEY_HINT);
         let n = self.data.len();
         self.order = Some(random::permutation(key, n).to_vec::<i32>().into_iter().map(|i| i as usize).collect());
         self
@@ -87,7 +90,7 @@ impl Batches {
     ///
     /// ```
     /// use rjax::{data::Batches, Array, DType};
-    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 2)?;
+    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 10, 2)?;
     /// assert_eq!(b.drop_last(true).count(), 2);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -100,7 +103,7 @@ impl Batches {
     ///
     /// ```
     /// use rjax::{data::Batches, Array, DType};
-    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 2)?;
+    /// let b = Batches::new(&Array::zeros(&[5, 2], DType::U8), &Array::zeros(&[5], DType::I32), 10, 2)?;
     /// assert_eq!(b.batch_size(), 2);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```

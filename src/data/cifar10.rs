@@ -50,7 +50,7 @@ pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary
 /// use rjax::data::Dataset;
 /// use rjax::{Array, DType};
 /// // a tiny set in the official layout: 2 records per file
-/// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::full(&[n], 7.0, DType::I32));
+/// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::full(&[n], 7.0, DType::I32), 10);
 /// let tiny = Cifar10 { train: set(10)?, test: set(2)?, classes: Cifar10::official_classes() };
 /// let dir = tempfile::tempdir().map_err(|e| rjax::data::DataError::Invalid(e.to_string()))?;
 /// tiny.save(dir.path())?;
@@ -190,7 +190,7 @@ fn read_set(dir: &Path, files: &[&str], records: usize) -> Result<Dataset, DataE
     for f in files {
         read_batch(&dir.join(f), records, &mut images, &mut labels)?;
     }
-    Dataset::new(Array::from_vec(images, &[n, IMAGE_LEN]), Array::from_vec(labels, &[n]))
+    Dataset::new(Array::from_vec(images, &[n, IMAGE_LEN]), Array::from_vec(labels, &[n]), CLASSES.len())
 }
 
 fn read_classes(dir: &Path) -> Result<Vec<String>, DataError> {
@@ -322,8 +322,8 @@ impl Cifar10 {
     /// ```
     /// use rjax::data::{cifar10::{Cifar10, IMAGE_LEN}, Dataset};
     /// use rjax::{Array, DType};
-    /// let train = Dataset::new(Array::zeros(&[10, IMAGE_LEN], DType::U8), Array::from_vec((0..10).collect(), &[10]))?;
-    /// let test = Dataset::new(Array::zeros(&[2, IMAGE_LEN], DType::U8), Array::zeros(&[2], DType::I32))?;
+    /// let train = Dataset::new(Array::zeros(&[10, IMAGE_LEN], DType::U8), Array::from_vec((0..10).collect(), &[10]), 10)?;
+    /// let test = Dataset::new(Array::zeros(&[2, IMAGE_LEN], DType::U8), Array::zeros(&[2], DType::I32), 10)?;
     /// let data = Cifar10 { train, test, classes: Cifar10::official_classes() };
     /// let (train, val) = data.split_validation(3)?;
     /// assert_eq!(val.labels().to_vec::<i32>(), vec![7, 8, 9]);
@@ -349,7 +349,7 @@ impl Cifar10 {
     /// ```
     /// use rjax::data::{cifar10::{Cifar10, IMAGE_LEN}, Dataset};
     /// use rjax::{Array, DType};
-    /// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::zeros(&[n], DType::I32));
+    /// let set = |n: usize| Dataset::new(Array::zeros(&[n, IMAGE_LEN], DType::U8), Array::zeros(&[n], DType::I32), 10);
     /// let data = Cifar10 { train: set(5)?, test: set(1)?, classes: Cifar10::official_classes() };
     /// let dir = tempfile::tempdir().unwrap();
     /// let bin = data.save(dir.path())?;

@@ -4,7 +4,8 @@ use super::{Batches, DataError};
 use crate::{Array, DType, Element};
 
 /// A labelled data set held on the host: `images` (u8 or f32, shape `[N, ...]`,
-/// one example per row) and `labels` (i32 `[N]`, each `>= 0`).
+/// one example per row), `labels` (i32 `[N]`) and the number of classes, every
+/// label being a class index in `0..num_classes`.
 ///
 /// CIFAR-10 sets are u8 `[N, 3072]`: per image 1024 red, 1024 green, then 1024
 /// blue bytes, each plane 32x32 row-major, so `images().reshape(&[-1, 3, 32, 32])`
@@ -12,7 +13,7 @@ use crate::{Array, DType, Element};
 ///
 /// ```
 /// use rjax::{data::Dataset, Array};
-/// let ds = Dataset::new(Array::from_vec(vec![0u8, 255, 51, 102], &[2, 2]), Array::from_vec(vec![1, 0], &[2]))?;
+/// let ds = Dataset::new(Array::from_vec(vec![0u8, 255, 51, 102], &[2, 2]), Array::from_vec(vec![1, 0], &[2]), 2)?;
 /// assert_eq!(ds.len(), 2);
 /// assert_eq!(ds.images_f32().to_vec::<f32>(), vec![0.0, 1.0, 0.2, 0.4]);
 /// # Ok::<(), rjax::data::DataError>(())
@@ -21,6 +22,7 @@ use crate::{Array, DType, Element};
 pub struct Dataset {
     images: Array,
     labels: Array,
+    num_classes: usize,
 }
 
 /// The elements of a concrete array of type `T`, if it is one (row-major).
@@ -61,19 +63,23 @@ fn contiguous<T: Element>(a: &Array, what: &str) -> Result<Array, DataError> {
 }
 
 impl Dataset {
-    /// A data set from images (u8 or f32, `[N, ...]`) and labels (i32 `[N]`, each `>= 0`).
+    /// A data set from images (u8 or f32, `[N, ...]`) and labels (i32 `[N]`),
+    /// each label a class index in `0..num_classes` (CIFAR-10 has 10 classes).
     ///
     /// An error says which array does not fit: a scalar image array, another
-    /// dtype, a label count that differs from the image count, a negative label,
-    /// or an abstract (traced) array.
+    /// dtype, a label count that differs from the image count, an abstract
+    /// (traced) array, no classes, or a label outside `0..num_classes`
+    /// ([`DataError::LabelOutOfRange`], naming the first such label).
     ///
     /// ```
-    /// use rjax::{data::Dataset, Array};
+    /// use rjax::{data::{Dataset, DataError}, Array};
     /// let images = Array::from_vec(vec![0.5f32; 6], &[3, 2]);
-    /// assert!(Dataset::new(images.clone(), Array::from_vec(vec![0, 1, 2], &[3])).is_ok());
-    /// assert!(Dataset::new(images, Array::from_vec(vec![0, 1], &[2])).is_err());
+    /// assert!(Dataset::new(images.clone(), Array::from_vec(vec![0, 1, 2], &[3]), 3).is_ok());
+    /// assert!(Dataset::new(images.clone(), Array::from_vec(vec![0, 1], &[2]), 3).is_err());
+    /// let err = Dataset::new(images, Array::from_vec(vec![0, 3, 2], &[3]), 3).unwrap_err();
+    /// assert!(matches!(err, DataError::LabelOutOfRange { index: 1, label: 3, num_classes: 3 }));
     /// ```
-    pub fn new(images: Array, labels: Array) -> Result<Dataset, DataError> {
+    pub fn new(images: Array, labels: Array, num_classes: usize) -> Result<Dataset, DataError> {
         let images = match images.dtype() {
             DType::U8 => contiguous::<u8>(&images, "images")?,
             DType::F32 => contiguous::<f32>(&images, "images")?,
@@ -104,21 +110,24 @@ impl Dataset {
                 images.shape()
             )));
         }
-        let ys = slice_of::<i32>(&labels).unwrap_or(&[]);
-        if let Some(i) = ys.iter().position(|&y| y < 0) {
-            return Err(DataError::Invalid(format!(
-                "Dataset: label {i} is {}; labels are class indices and must be >= 0",
-                ys[i]
-            )));
+        if num_classes == 0 {
+            return Err(DataError::Invalid(
+                "Dataset: the number of classes is 0; pass how many classes the labels index (10 for CIFAR-10)".into(),
+            ));
         }
-        Ok(Dataset { images, labels })
+        let ys = slice_of::<i32>(&labels).unwrap_or(&[]);
+        let in_range = |y: i32| usize::try_from(y).is_ok_and(|y| y < num_classes);
+        if let Some(index) = ys.iter().position(|&y| !in_range(y)) {
+            return Err(DataError::LabelOutOfRange { index, label: ys[index], num_classes });
+        }
+        Ok(Dataset { images, labels, num_classes })
     }
 
     /// The number of examples.
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[5, 3], rjax::DType::U8), Array::zeros(&[5], rjax::DType::I32))?;
+    /// let ds = Dataset::new(Array::zeros(&[5, 3], rjax::DType::U8), Array::zeros(&[5], rjax::DType::I32), 10)?;
     /// assert_eq!(ds.len(), 5);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -126,11 +135,23 @@ impl Dataset {
         self.images.shape()[0]
     }
 
+    /// The number of classes: every label is in `0..num_classes()`.
+    ///
+    /// ```
+    /// use rjax::{data::Dataset, Array};
+    /// let ds = Dataset::new(Array::zeros(&[2, 3], rjax::DType::U8), Array::from_vec(vec![0, 1], &[2]), 10)?;
+    /// assert_eq!(ds.num_classes(), 10);
+    /// # Ok::<(), rjax::data::DataError>(())
+    /// ```
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
     /// True when the data set holds no examples.
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[0, 3], rjax::DType::U8), Array::zeros(&[0], rjax::DType::I32))?;
+    /// let ds = Dataset::new(Array::zeros(&[0, 3], rjax::DType::U8), Array::zeros(&[0], rjax::DType::I32), 10)?;
     /// assert!(ds.is_empty());
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -142,7 +163,7 @@ impl Dataset {
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[2, 3], rjax::DType::U8), Array::zeros(&[2], rjax::DType::I32))?;
+    /// let ds = Dataset::new(Array::zeros(&[2, 3], rjax::DType::U8), Array::zeros(&[2], rjax::DType::I32), 10)?;
     /// assert_eq!(ds.images().shape(), &[2, 3]);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -154,7 +175,7 @@ impl Dataset {
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[2, 3], rjax::DType::U8), Array::from_vec(vec![4, 2], &[2]))?;
+    /// let ds = Dataset::new(Array::zeros(&[2, 3], rjax::DType::U8), Array::from_vec(vec![4, 2], &[2]), 5)?;
     /// assert_eq!(ds.labels().to_vec::<i32>(), vec![4, 2]);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -167,7 +188,7 @@ impl Dataset {
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::from_vec(vec![0u8, 255], &[1, 2]), Array::zeros(&[1], rjax::DType::I32))?;
+    /// let ds = Dataset::new(Array::from_vec(vec![0u8, 255], &[1, 2]), Array::zeros(&[1], rjax::DType::I32), 10)?;
     /// assert_eq!(ds.images_f32().to_vec::<f32>(), vec![0.0, 1.0]);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
@@ -182,21 +203,22 @@ impl Dataset {
         }
     }
 
-    /// How many examples each class has: entry `c` counts label `c`, for `c` up
-    /// to the largest label.
+    /// How many examples each class has: entry `c` counts label `c`, for every
+    /// class `c` in `0..num_classes()`.
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[4, 1], rjax::DType::U8), Array::from_vec(vec![2, 0, 2, 2], &[4]))?;
-    /// assert_eq!(ds.label_counts(), vec![1, 0, 3]);
+    /// let ds = Dataset::new(Array::zeros(&[4, 1], rjax::DType::U8), Array::from_vec(vec![2, 0, 2, 2], &[4]), 4)?;
+    /// assert_eq!(ds.label_counts(), vec![1, 0, 3, 0]);
     /// # Ok::<(), rjax::data::DataError>(())
     /// ```
     pub fn label_counts(&self) -> Vec<usize> {
-        let ys = self.label_slice();
-        let classes = ys.iter().map(|&y| y as usize + 1).max().unwrap_or(0);
-        let mut counts = vec![0; classes];
-        for &y in ys {
-            counts[y as usize] += 1;
+        let mut counts = vec![0; self.num_classes];
+        // every label is in 0..num_classes by construction
+        for &y in self.label_slice() {
+            if let Some(c) = usize::try_from(y).ok().and_then(|y| counts.get_mut(y)) {
+                *c += 1;
+            }
         }
         counts
     }
@@ -205,7 +227,7 @@ impl Dataset {
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[5, 2], rjax::DType::U8), Array::from_vec(vec![0, 1, 2, 3, 4], &[5]))?;
+    /// let ds = Dataset::new(Array::zeros(&[5, 2], rjax::DType::U8), Array::from_vec(vec![0, 1, 2, 3, 4], &[5]), 5)?;
     /// let (head, tail) = ds.split_at(3)?;
     /// assert_eq!(tail.labels().to_vec::<i32>(), vec![3, 4]);
     /// assert_eq!(head.len(), 3);
@@ -228,7 +250,7 @@ impl Dataset {
     ///
     /// ```
     /// use rjax::{data::Dataset, Array};
-    /// let ds = Dataset::new(Array::zeros(&[5, 2], rjax::DType::U8), Array::zeros(&[5], rjax::DType::I32))?;
+    /// let ds = Dataset::new(Array::zeros(&[5, 2], rjax::DType::U8), Array::zeros(&[5], rjax::DType::I32), 10)?;
     /// let sizes: Vec<usize> = ds.batches(2)?.map(|(x, _)| x.shape()[0]).collect();
     /// assert_eq!(sizes, vec![2, 2, 1]);
     /// # Ok::<(), rjax::data::DataError>(())
@@ -257,6 +279,6 @@ impl Dataset {
             None => Array::from_slice(&slice_of::<f32>(&self.images).unwrap_or(&[])[start * d..end * d], &shape),
         };
         let labels = Array::from_slice(&self.label_slice()[start..end], &[end - start]);
-        Dataset { images, labels }
+        Dataset { images, labels, num_classes: self.num_classes }
     }
 }

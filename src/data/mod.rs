@@ -7,7 +7,7 @@
 //! use rjax::{random, Array};
 //!
 //! // 10 "images" of 4 bytes each, labels 0..10
-//! let ds = Dataset::new(Array::from_vec((0..40u8).collect(), &[10, 4]), Array::from_vec((0..10).collect(), &[10]))?;
+//! let ds = Dataset::new(Array::from_vec((0..40u8).collect(), &[10, 4]), Array::from_vec((0..10).collect(), &[10]), 10)?;
 //! let epoch_key = random::fold_in(&random::key(0), 1);
 //! let mut seen = 0;
 //! for (x, y) in ds.batches(4)?.shuffle(&epoch_key).drop_last(true) {

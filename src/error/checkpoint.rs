@@ -40,6 +40,25 @@ pub enum CheckpointError {
         /// What is wrong (the parser's message, with sizes where known).
         message: String,
     },
+    /// A tensor's data does not have the CRC-32 that [`save`](crate::checkpoint::save)
+    /// recorded for it: the file was damaged after it was written (a flipped
+    /// bit on disk, a bad copy or transfer).
+    #[error(
+        "checkpoint {}: tensor {name:?} is corrupt: its data has CRC-32 {found:08x} but the file records \
+         {expected:08x}, so the file was damaged after it was written; restore it from another copy \
+         (nothing was loaded)",
+        .path.display()
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The CRC-32 recorded in the file's metadata.
+        expected: u32,
+        /// The CRC-32 of the tensor's data as read.
+        found: u32,
+    },
     /// A leaf of the template has no tensor of its name in the file.
     #[error(
         "checkpoint {}: leaf {leaf:?} is missing (the template expects {expected}); load with a template \

@@ -116,6 +116,20 @@ pub enum DataError {
         /// What went wrong.
         reason: String,
     },
+    /// A [`Dataset`](crate::data::Dataset) label that is not a class index
+    /// in `0..num_classes` (the first such label).
+    #[error(
+        "Dataset: label {index} is {label}, not a class index in 0..{num_classes} (the data set has \
+         {num_classes} classes); fix the labels or pass the right number of classes"
+    )]
+    LabelOutOfRange {
+        /// The label's index (its example's row).
+        index: usize,
+        /// The label.
+        label: i32,
+        /// The number of classes the data set was given.
+        num_classes: usize,
+    },
     /// Arrays or arguments that do not fit together (for [`Dataset`] and [`Batches`]).
     #[error("{0}")]
     Invalid(String),

@@ -28,7 +28,8 @@ pub(crate) fn check_rate(op: &str, rate: f64) {
 /// `rate` and the kept ones are scaled by `1 / (1 - rate)`, so the expected
 /// value is unchanged; the identity when not training or when `rate` is 0, and
 /// zeros when `rate` is 1 (as Flax's `nn.Dropout`). The same key gives the
-/// same mask; use a fresh key per step.
+/// same mask; use a fresh key per step. `key` must be a single key; a stack of
+/// keys panics.
 ///
 /// ```
 /// use rjax::{nn, random, Array, DType};
@@ -40,6 +41,7 @@ pub(crate) fn check_rate(op: &str, rate: f64) {
 #[track_caller]
 pub fn dropout(key: &Key, rate: f64, x: &Array, training: bool) -> Array {
     check_rate("dropout", rate);
+    random::expect_single("dropout", key, random::ONE_KEY_HINT);
     if !x.dtype().is_float() {
         panic!("dropout: expected a floating-point array, got {}", x.aval());
     }
@@ -50,9 +52,6 @@ pub fn dropout(key: &Key, rate: f64, x: &Array, training: bool) -> Array {
         return jnp::zeros_like(x);
     }
     let keep = random::bernoulli(key, 1.0 - rate, x.shape());
-    if keep.shape() != x.shape() {
-        panic!("dropout: expected a single key, got a stack of keys {:?}", key.batch_shape());
-    }
     jnp::where_(&keep, &(x / (1.0 - rate)), jnp::zeros_like(x))
 }
 

@@ -4,6 +4,11 @@
 //! Fans follow JAX's `variance_scaling`: for a weight of shape `[.., in, out]`,
 //! `fan_in = in * receptive` and `fan_out = out * receptive`, where `receptive`
 //! is the product of the leading axes (1 for a dense layer's `[in, out]`).
+//!
+//! Every initializer takes a single key (`u32[8]`) and returns an array of
+//! exactly the shape asked for; a stack of keys panics, naming its shape. To
+//! initialize a stack of layers (an ensemble), [`vmap`](crate::vmap) the
+//! initializer over a stack of keys.
 
 use crate::core::{Array, DType};
 use crate::random::{self, Key};
@@ -29,7 +34,9 @@ pub enum Init {
 }
 
 impl Init {
-    /// A weight `[fan_in, fan_out]` and a bias `[fan_out]` (the bias from a key split off `key`).
+    /// A weight `[fan_in, fan_out]` and a bias `[fan_out]` (the bias from a key
+    /// split off `key`). `key` must be a single key; a stack of keys panics
+    /// (map over a stack with [`vmap`](crate::vmap) to initialize a stack of layers).
     ///
     /// ```
     /// use rjax::{nn::Init, random, DType};
@@ -38,6 +45,7 @@ impl Init {
     /// ```
     #[track_caller]
     pub fn dense(self, key: &Key, fan_in: usize, fan_out: usize, dtype: DType) -> (Array, Array) {
+        random::expect_single("Init::dense", key, random::ONE_KEY_HINT);
         let [kw, kb] = random::split2(key);
         let shape = [fan_in, fan_out];
         match self {
@@ -88,6 +96,7 @@ const TRUNCATED_STD: f64 = 0.879_625_661_034_239_78;
 /// ```
 #[track_caller]
 pub fn lecun_normal(key: &Key, shape: &[usize], dtype: DType) -> Array {
+    random::expect_single("lecun_normal", key, random::ONE_KEY_HINT);
     let (fan_in, _) = fans("lecun_normal", shape);
     positive("lecun_normal", fan_in);
     random::truncated_normal(key, -2.0, 2.0, shape, dtype) * ((1.0 / fan_in).sqrt() / TRUNCATED_STD)
@@ -104,6 +113,7 @@ pub fn lecun_normal(key: &Key, shape: &[usize], dtype: DType) -> Array {
 /// ```
 #[track_caller]
 pub fn glorot_uniform(key: &Key, shape: &[usize], dtype: DType) -> Array {
+    random::expect_single("glorot_uniform", key, random::ONE_KEY_HINT);
     let (fan_in, fan_out) = fans("glorot_uniform", shape);
     positive("glorot_uniform", fan_in + fan_out);
     random::uniform(key, shape, dtype, -1.0, 1.0) * (6.0 / (fan_in + fan_out)).sqrt()
@@ -120,6 +130,7 @@ pub fn glorot_uniform(key: &Key, shape: &[usize], dtype: DType) -> Array {
 /// ```
 #[track_caller]
 pub fn kaiming_uniform(key: &Key, shape: &[usize], fan_in: usize, dtype: DType) -> Array {
+    random::expect_single("kaiming_uniform", key, random::ONE_KEY_HINT);
     positive("kaiming_uniform", fan_in as f64);
     let bound = 1.0 / (fan_in as f64).sqrt();
     random::uniform(key, shape, dtype, -bound, bound)

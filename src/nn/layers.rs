@@ -24,7 +24,9 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// A layer from `in_features` to `out_features` in f32.
+    /// A layer from `in_features` to `out_features` in f32. `key` must be a
+    /// single key; a stack of keys panics ([`vmap`](crate::vmap) over a stack
+    /// of keys makes a stack of layers).
     ///
     /// ```
     /// use rjax::{nn::{Dense, Init}, random};
@@ -33,6 +35,7 @@ impl Dense {
     /// ```
     #[track_caller]
     pub fn new(key: &Key, in_features: usize, out_features: usize, init: Init) -> Dense {
+        random::expect_single("Dense::new", key, random::ONE_KEY_HINT);
         Dense::with_dtype(key, in_features, out_features, init, DType::F32)
     }
 
@@ -45,6 +48,7 @@ impl Dense {
     /// ```
     #[track_caller]
     pub fn with_dtype(key: &Key, in_features: usize, out_features: usize, init: Init, dtype: DType) -> Dense {
+        random::expect_single("Dense::with_dtype", key, random::ONE_KEY_HINT);
         let (w, b) = init.dense(key, in_features, out_features, dtype);
         Dense { w, b }
     }
@@ -89,7 +93,9 @@ pub struct Mlp {
 
 impl Mlp {
     /// Layers `widths[0] -> widths[1] -> ... -> widths[n-1]` in f32, each
-    /// initialized with `init` from its own key split off `key`.
+    /// initialized with `init` from its own key split off `key`. `key` must be
+    /// a single key; a stack of keys panics ([`vmap`](crate::vmap) over a
+    /// stack of keys makes a stack of MLPs).
     ///
     /// ```
     /// use rjax::{nn::{Init, Mlp}, random, tree};
@@ -99,6 +105,7 @@ impl Mlp {
     /// ```
     #[track_caller]
     pub fn new(key: &Key, widths: &[usize], init: Init) -> Mlp {
+        random::expect_single("Mlp::new", key, random::ONE_KEY_HINT);
         Mlp::with_dtype(key, widths, init, DType::F32)
     }
 
@@ -111,6 +118,7 @@ impl Mlp {
     /// ```
     #[track_caller]
     pub fn with_dtype(key: &Key, widths: &[usize], init: Init, dtype: DType) -> Mlp {
+        random::expect_single("Mlp::with_dtype", key, random::ONE_KEY_HINT);
         if widths.len() < 2 {
             panic!("Mlp::new: needs at least an input and an output width, got {widths:?}");
         }
@@ -122,7 +130,8 @@ impl Mlp {
     /// The output (logits) for `x: [..., widths[0]]`: `relu` after every layer
     /// but the last, and [`dropout`] with `rate` after each hidden activation
     /// when `training` (each hidden layer draws from its own key split off
-    /// `dropout_key`). Panics if dropout is active and `dropout_key` is `None`.
+    /// `dropout_key`). Panics if dropout is active and `dropout_key` is `None`,
+    /// or if `dropout_key` is a stack of keys rather than one key.
     ///
     /// ```
     /// use rjax::{nn::{Init, Mlp}, random, Array, DType};
@@ -134,6 +143,9 @@ impl Mlp {
     #[track_caller]
     pub fn apply(&self, x: &Array, dropout_key: Option<Key>, rate: f64, training: bool) -> Array {
         super::functional::check_rate("Mlp::apply", rate);
+        if let Some(k) = &dropout_key {
+            random::expect_single("Mlp::apply", k, random::ONE_KEY_HINT);
+        }
         let hidden = self.layers.len().saturating_sub(1);
         let active = training && rate > 0.0 && hidden > 0;
         let keys = match (&dropout_key, active) {
