@@ -14,7 +14,7 @@
 
 use proptest::prelude::*;
 use rjax::numpy::{self as jnp, GatherMode, Operand};
-use rjax::{Array, DType, device, jit, lax};
+use rjax::{Array, DType, jit, lax};
 
 #[path = "reference/jax_semantics_values.rs"]
 mod reference;
@@ -236,7 +236,7 @@ fn xla_matches_jax() {
     if !xla_gate::xla_available() {
         return;
     }
-    let xla = device("xla-cpu").expect("xla-cpu device");
+    let xla = xla_gate::xla_device();
     let mut failures = Vec::new();
     for (name, inputs, want) in CASES {
         if inputs.is_empty() {

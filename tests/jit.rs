@@ -10,7 +10,7 @@ use rjax::{Array, DType, Device, Tree, device_put, grad, jit, jit_static, random
 
 /// The XLA CPU device, when the plugin is installed (see `xla_gate`).
 fn xla() -> Option<Device> {
-    xla_gate::xla_available().then(|| rjax::device("xla-cpu").expect("xla-cpu device"))
+    xla_gate::xla_available().then(xla_gate::xla_device)
 }
 
 fn close(a: &Array, b: &Array, tol: f64) {
@@ -336,7 +336,7 @@ fn dispatch_returns_before_the_result_is_computed() {
     .on(dev);
     let x = random::normal(&random::key(3), &[1536, 1536], DType::F32) * 0.02;
     f.call(&x).block_until_ready().expect("warm-up run");
-    let x = device_put(&x, &rjax::device("xla-cpu").expect("device")).expect("device_put");
+    let x = device_put(&x, &xla_gate::xla_device()).expect("device_put");
     let t0 = std::time::Instant::now();
     let y = f.call(&x);
     let dispatched = t0.elapsed();
@@ -412,6 +412,6 @@ fn one_jit_serves_several_threads_at_once_on_the_builtin_cpu() {
 #[test]
 fn one_jit_serves_several_threads_at_once_on_xla() {
     if xla_gate::xla_available() {
-        serves_threads_on(rjax::device("xla-cpu").expect("xla-cpu"));
+        serves_threads_on(xla_gate::xla_device());
     }
 }

@@ -24,9 +24,9 @@ mod xla_gate;
 
 fn client() -> &'static Client {
     static C: OnceLock<Client> = OnceLock::new();
-    C.get_or_init(|| match Client::cpu() {
+    C.get_or_init(|| match xla_gate::xla_client() {
         Ok(c) => c,
-        Err(e) => panic!("the XLA CPU plugin is needed (run scripts/install-plugin cpu): {e}"),
+        Err(e) => panic!("the {} plugin is needed (run scripts/install-plugin cpu): {e}", xla_gate::xla_name()),
     })
 }
 
