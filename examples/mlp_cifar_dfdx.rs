@@ -36,6 +36,10 @@ use std::time::Instant;
 struct Args {
     #[command(flatten)]
     protocol: Protocol,
+    /// Also write every epoch's figures and the test accuracy into
+    /// OUT/metrics.json (the fields examples/mlp_cifar writes; benches/peers reads them).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
 }
 
 type Net = DfdxMlp<3072, f32>;
@@ -66,6 +70,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mut stopping, mut best) = (EarlyStopping::new(p.patience), None);
     let t_train = Instant::now();
     let mut epochs_run = 0;
+    let mut epochs = Vec::new();
     for epoch in 1..=p.epochs {
         let t0 = Instant::now();
         let batches = p.epoch_batches(train, &keys, epoch)?;
@@ -77,8 +82,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             correct += right;
         }
         let n_train = n_batches * p.batch_size;
+        let train_seconds = t0.elapsed().as_secs_f64();
         let (val_loss, val_acc) = evaluate(&net, val)?;
         let seconds = t0.elapsed().as_secs_f64();
+        epochs.push(serde_json::json!({
+            "epoch": epoch, "train_loss": loss_sum / n_batches.max(1) as f64,
+            "train_acc": correct as f64 / n_train.max(1) as f64, "val_loss": val_loss, "val_acc": val_acc,
+            "seconds": seconds, "train_seconds": train_seconds, "val_seconds": seconds - train_seconds,
+            "samples_per_s": n_train as f64 / train_seconds,
+        }));
         epochs_run = epoch;
         println!(
             "epoch {epoch:3}  loss {:.4}  train acc {:.4}  val loss {val_loss:.4}  val acc {val_acc:.4}  \
@@ -103,6 +115,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         stopping.best_acc,
         t_start.elapsed().as_secs_f64()
     );
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out)?;
+        let doc = serde_json::json!({
+            "system": "dfdx 0.13", "device": "cpu", "device_description": "dfdx's CPU backend",
+            "summary": {
+                "train_seconds": train_seconds, "epochs": epochs_run, "best_epoch": stopping.best_epoch,
+                "best_val_acc": stopping.best_acc, "test_loss": test_loss, "test_acc": test_acc,
+            },
+            "epochs": epochs,
+        });
+        std::fs::write(out.join("metrics.json"), serde_json::to_string_pretty(&doc)?)?;
+    }
     Ok(())
 }
 

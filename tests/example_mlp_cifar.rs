@@ -225,6 +225,8 @@ fn curves_of_non_finite_histories_are_drawn_and_end() {
         val_loss,
         val_acc,
         seconds: 1.0,
+        train_seconds: 0.9,
+        val_seconds: 0.1,
         samples_per_s: 1.0,
     };
     let histories = [

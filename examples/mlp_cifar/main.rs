@@ -98,7 +98,12 @@ pub struct Epoch {
     pub train_acc: f64,
     pub val_loss: f64,
     pub val_acc: f64,
+    /// Training and validation together.
     pub seconds: f64,
+    /// The training steps alone (their results read back).
+    pub train_seconds: f64,
+    /// The validation pass.
+    pub val_seconds: f64,
     pub samples_per_s: f64,
 }
 
@@ -219,6 +224,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         }
         let train_loss = mean_of(&losses)?;
         let train_acc = sum_of(&correct)? / (n_batches * p.batch_size) as f64;
+        let train_seconds = t0.elapsed().as_secs_f64();
         let (val_loss, val_acc) = evaluate(&eval, &state.params, val)?;
         let seconds = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -233,11 +239,14 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
             val_loss,
             val_acc,
             seconds,
-            samples_per_s: (n_batches * p.batch_size) as f64 / seconds,
+            train_seconds,
+            val_seconds: seconds - train_seconds,
+            samples_per_s: (n_batches * p.batch_size) as f64 / train_seconds,
         };
         println!(
-            "epoch {epoch:3}  loss {:.4}  train acc {:.4}  val loss {:.4}  val acc {:.4}  {:.1} s  {:.0} samples/s",
-            e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds, e.samples_per_s
+            "epoch {epoch:3}  loss {:.4}  train acc {:.4}  val loss {:.4}  val acc {:.4}  {:.1} s (train {:.1} s)  \
+             {:.0} samples/s",
+            e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds, e.train_seconds, e.samples_per_s
         );
         history.push(e);
         let verdict = stopping.observe(epoch, val_acc);

@@ -60,7 +60,8 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
         .map(|e| {
             json!({
                 "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
-                "val_loss": e.val_loss, "val_acc": e.val_acc, "seconds": e.seconds, "samples_per_s": e.samples_per_s,
+                "val_loss": e.val_loss, "val_acc": e.val_acc, "seconds": e.seconds, "train_seconds": e.train_seconds, "val_seconds": e.val_seconds,
+                "samples_per_s": e.samples_per_s,
             })
         })
         .collect();

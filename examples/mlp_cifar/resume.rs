@@ -24,7 +24,7 @@ pub struct Progress {
     pub state: TrainState,
     /// The parameters of the epoch with the best validation accuracy so far.
     pub best: Mlp,
-    /// One row per finished epoch: `Epoch`'s fields (f64 `[epochs, 7]`).
+    /// One row per finished epoch: `Epoch`'s fields (f64 `[epochs, 9]`).
     pub history: Array,
     /// The flags that shape the results ([`config`]).
     pub config: Array,
@@ -51,8 +51,13 @@ fn config(p: &Protocol) -> Array {
     Array::from_vec(values, &[7])
 }
 
-fn epoch_row(e: &Epoch) -> [f64; 7] {
-    [e.epoch as f64, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds, e.samples_per_s]
+/// Columns of a saved epoch.
+const EPOCH_COLUMNS: usize = 9;
+
+fn epoch_row(e: &Epoch) -> [f64; EPOCH_COLUMNS] {
+    let Epoch { epoch, train_loss, train_acc, val_loss, val_acc, seconds, train_seconds, val_seconds, samples_per_s } =
+        *e;
+    [epoch as f64, train_loss, train_acc, val_loss, val_acc, seconds, train_seconds, val_seconds, samples_per_s]
 }
 
 fn epoch_of(r: &[f64]) -> Epoch {
@@ -63,7 +68,9 @@ fn epoch_of(r: &[f64]) -> Epoch {
         val_loss: r[3],
         val_acc: r[4],
         seconds: r[5],
-        samples_per_s: r[6],
+        train_seconds: r[6],
+        val_seconds: r[7],
+        samples_per_s: r[8],
     }
 }
 
@@ -87,7 +94,7 @@ pub fn save(
     let progress = Progress {
         state: to_host(state)?,
         best: best.clone(),
-        history: Array::from_vec(rows, &[history.len(), 7]),
+        history: Array::from_vec(rows, &[history.len(), EPOCH_COLUMNS]),
         config: config(p),
     };
     rjax::checkpoint::save(out.join(LATEST), &progress)?;
@@ -122,7 +129,7 @@ pub fn load(out: &Path, p: &Protocol, template: &TrainState) -> Result<Resumed, 
     let template = Progress {
         state: template.clone(),
         best: template.params.clone(),
-        history: Array::zeros(&[rows.first().copied().unwrap_or(0), 7], rjax::DType::F64),
+        history: Array::zeros(&[rows.first().copied().unwrap_or(0), EPOCH_COLUMNS], rjax::DType::F64),
         config: config(p),
     };
     let saved = rjax::checkpoint::load(&path, &template)?;
@@ -138,7 +145,7 @@ pub fn load(out: &Path, p: &Protocol, template: &TrainState) -> Result<Resumed, 
         }
     }
     let values = saved.history.to_vec::<f64>();
-    let history: Vec<Epoch> = values.chunks_exact(7).map(epoch_of).collect();
+    let history: Vec<Epoch> = values.chunks_exact(EPOCH_COLUMNS).map(epoch_of).collect();
     let mut stopping = EarlyStopping::new(p.patience);
     let mut stopped = false;
     for e in &history {

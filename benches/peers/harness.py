@@ -1,0 +1,192 @@
+"""Runs every system of benches/peers one after the other on the same data
+and writes one JSON line per run, a markdown table and a bar chart.
+
+Called by benches/peers/run (which prepares the Python environment and the
+Rust binaries); see that script for the command line."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MARK_BEGIN, MARK_END = "<!-- peers:begin -->", "<!-- peers:end -->"
+
+
+def systems(a):
+    """(name, command, where its metrics.json goes) of every system to run."""
+    py = [sys.executable]
+    proto = ["--data-dir", a.data_dir, "--epochs", str(a.epochs)]
+    out = lambda name: os.path.join(a.work, name.replace(" ", "_").replace("+", ""))  # noqa: E731
+    rows = []
+    if a.device == "cuda":
+        rows.append(("rjax cuda", [a.rjax, "--device", "cuda", *proto, "--overwrite"], "out"))
+    else:
+        rows.append(("rjax xla-cpu", [a.rjax, "--device", "xla-cpu", *proto, "--overwrite"], "out"))
+        rows.append(("rjax built-in cpu", [a.rjax, "--device", "cpu", *proto, "--overwrite"], "out"))
+        if a.dfdx:
+            rows.append(("dfdx", [a.dfdx, *proto], "out"))
+    dev = ["--device", a.device]
+    rows.append(("jax+flax per-batch", py + [f"{HERE}/jax_flax.py", "--mode", "per-batch", *dev, *proto], "out"))
+    rows.append(("jax+flax scan", py + [f"{HERE}/jax_flax.py", "--mode", "scan", *dev, *proto], "out"))
+    rows.append(("pytorch eager", py + [f"{HERE}/torch_mlp.py", *dev, *proto], "out"))
+    if a.torch_compile:
+        rows.append(("pytorch compile", py + [f"{HERE}/torch_mlp.py", "--compile", *dev, *proto], "out"))
+    return [(n, c + ["--out", out(n)], out(n)) for n, c, _ in rows if not a.only or any(o in n for o in a.only)]
+
+
+def gemm_bound(device):
+    """Seconds per epoch the report's matrix products need at the machine's
+    best fp32 GEMM rate (PyTorch's, on the MLP's shapes): forward, and the
+    weight and hidden-input gradients, no gradient for the images."""
+    code = f"""
+import time, torch
+dev = torch.device({device!r})
+best = 0.0
+for m, k, n in [(128, 3072, 1024), (1024, 128, 3072), (128, 1024, 3072), (2048, 2048, 2048)]:
+    a, b = torch.randn(m, k, device=dev), torch.randn(k, n, device=dev)
+    for _ in range(3): a @ b
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    reps = 20 if dev.type == 'cpu' else 200
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    best = max(best, 2 * m * k * n * reps / (time.perf_counter() - t))
+print(best)
+"""
+    rate = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    w = [3072, 1024, 512, 256, 10]
+    per_sample = sum(a * b for a, b in zip(w[:-1], w[1:]))
+    hidden_inputs = sum(a * b for a, b in zip(w[1:-1], w[2:]))
+    flop = 2 * 128 * (2 * per_sample + hidden_inputs) * (45000 // 128)
+    return flop / rate, rate
+
+
+def run_one(name, cmd, out, log):
+    """Runs one system; returns its metrics and peak RSS (MB) or an error."""
+    os.makedirs(out, exist_ok=True)
+    print(f"== {name}: {shlex.join(cmd)}", flush=True)
+    t = time.perf_counter()
+    with open(log, "w") as f:
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    rc = os.waitstatus_to_exitcode(status)
+    try:
+        with open(os.path.join(out, "metrics.json")) as f:
+            m = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        with open(log) as f:
+            tail = f.read()[-1500:]
+        return {"system": name, "error": f"exit {rc}: {e}", "log_tail": tail, "wall_seconds": wall}
+    ep = m["epochs"]
+    train = [e.get("train_seconds", e["seconds"]) for e in ep]
+    return {
+        "system": name,
+        "device": m.get("device"),
+        "device_description": m.get("device_description"),
+        "epochs": len(ep),
+        "first_epoch_s": train[0],
+        "steady_epoch_s": statistics.median(train[1:]) if len(train) > 1 else train[0],
+        "val_s": statistics.median([e.get("val_seconds", 0.0) for e in ep]),
+        "samples_per_s": (45000 // 128) * 128 / (statistics.median(train[1:]) if len(train) > 1 else train[0]),
+        "test_acc": m["summary"]["test_acc"],
+        "best_epoch": m["summary"].get("best_epoch"),
+        "train_seconds_total": sum(train),
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_device_mb": m["summary"].get("peak_device_mb"),
+        "wall_seconds": wall,
+        "exit": rc,
+    }
+
+
+def table(results, bound_s, rate, a):
+    lines = [
+        f"Machine: {platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores); "
+        f"{datetime.datetime.now().isoformat(timespec='minutes')}; device {a.device}; {a.epochs} epochs each, "
+        f"one after the other. GEMM bound: {rate / 1e9:.0f} GFLOP/s best fp32 rate, {bound_s:.2f} s of matrix "
+        "products per epoch.",
+        "",
+        f"Command: `benches/peers/run {' '.join(sys.argv[1:])}`",
+        "",
+        "| system | steady epoch (s, training) | first epoch (s) | validation (s) | samples/s | x GEMM bound "
+        "| test acc | epochs (best) | peak RSS (MB) | peak device (MB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['system']} | failed: {r['error']} | | | | | | | | |")
+            continue
+        dev_mb = f"{r['peak_device_mb']:.0f}" if r.get("peak_device_mb") else "n/a"
+        lines.append(
+            f"| {r['system']} | {r['steady_epoch_s']:.2f} | {r['first_epoch_s']:.2f} | {r['val_s']:.2f} "
+            f"| {r['samples_per_s']:.0f} | {r['steady_epoch_s'] / bound_s:.1f} | {r['test_acc']:.4f} "
+            f"| {r['epochs']} ({r['best_epoch']}) | {r['peak_rss_mb']:.0f} | {dev_mb} |")
+    return "\n".join(lines)
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in results if "error" not in r]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(ok) + 1.5))
+    names = [r["system"] for r in ok]
+    ax.barh(names, [r["steady_epoch_s"] for r in ok], color="tab:blue", label="steady epoch (training)")
+    ax.barh(names, [r["first_epoch_s"] - r["steady_epoch_s"] for r in ok], left=[r["steady_epoch_s"] for r in ok],
+            color="tab:orange", alpha=0.6, label="first epoch's extra (compile)")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds per epoch")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--rjax", required=True, help="the mlp_cifar binary")
+    p.add_argument("--dfdx", help="the mlp_cifar_dfdx binary")
+    p.add_argument("--work", default=os.path.join(ROOT, "target", "peers"))
+    p.add_argument("--only", nargs="*", help="run only the systems whose names contain one of these")
+    p.add_argument("--torch-compile", action="store_true")
+    p.add_argument("--docs", help="markdown file whose peers section gets the table (docs/benchmarks.md)")
+    a = p.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    bound_s, rate = gemm_bound(a.device)
+    results = []
+    with open(os.path.join(a.work, "results.jsonl"), "a") as jl:
+        for name, cmd, out in systems(a):
+            r = run_one(name, cmd, out, os.path.join(a.work, name.replace(" ", "_").replace("+", "") + ".log"))
+            r["gemm_bound_s"] = bound_s
+            results.append(r)
+            jl.write(json.dumps(r) + "\n")
+            jl.flush()
+            print(json.dumps(r), flush=True)
+    md = table(results, bound_s, rate, a)
+    png = os.path.join(a.work, f"peers-{a.device}.png")
+    chart(results, png)
+    print("\n" + md + f"\n\nchart: {png}")
+    if a.docs:
+        with open(a.docs) as f:
+            text = f.read()
+        block = f"{MARK_BEGIN}\n{md}\n\n![epoch times](peers-{a.device}.png)\n{MARK_END}"
+        if MARK_BEGIN in text:
+            head, rest = text.split(MARK_BEGIN, 1)
+            text = head + block + rest.split(MARK_END, 1)[1]
+        else:
+            text += "\n## Peers side by side (benches/peers/run)\n\n" + block + "\n"
+        with open(a.docs, "w") as f:
+            f.write(text)
+        os.replace(png, os.path.join(os.path.dirname(a.docs), f"peers-{a.device}.png"))
+
+
+main()
