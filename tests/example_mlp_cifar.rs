@@ -427,3 +427,29 @@ fn a_named_plugin_that_cannot_be_loaded_is_an_error_not_a_fallback() {
         assert!(!text.contains("built-in cpu"), "no fallback: {text}");
     }
 }
+
+#[test]
+fn the_compiled_epoch_trains_as_the_per_batch_steps_do() {
+    let flags = ["--epochs", "2", "--batch-size", "100", "--val-size", "200", "--seed", "7"];
+    let compiled = Dirs::new(true);
+    let a = compiled.run(&flags).expect("the compiled run");
+    let per_batch = Dirs::new(true);
+    let b = per_batch.run(&[&flags[..], &["--per-batch"]].concat()).expect("the per-batch run");
+    // the same batches, masks and updates: the same figures every epoch
+    let (ea, eb) = (results(compiled.out.path()), results(per_batch.out.path()));
+    assert_eq!(ea.0.len(), 2);
+    for (x, y) in ea.0.iter().zip(&eb.0) {
+        for (u, v) in x.iter().zip(y) {
+            assert!((u - v).abs() <= 1e-6 * v.abs().max(1.0), "compiled {x:?} vs per-batch {y:?}");
+        }
+    }
+    assert!((a.test_acc - b.test_acc).abs() < 1e-6, "test accuracy {} vs {}", a.test_acc, b.test_acc);
+    // and on the built-in backend, the compiled epoch gives what XLA's does
+    let builtin = Dirs::new(true);
+    builtin.run(&[&flags[..], &["--device", "cpu"]].concat()).expect("the built-in run");
+    for (x, y) in results(builtin.out.path()).0.iter().zip(&ea.0) {
+        for (u, v) in x.iter().zip(y) {
+            assert!((u - v).abs() <= 1e-4 * v.abs().max(1.0), "built-in {x:?} vs xla {y:?}");
+        }
+    }
+}

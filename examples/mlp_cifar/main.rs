@@ -4,9 +4,13 @@
 //! training images, early stopping on validation accuracy with patience 5
 //! (the best parameters restored), then the test accuracy.
 //!
-//! The whole training step (forward, loss, gradient, Adam update, dropout
-//! masks from split keys) is one jitted function whose state is donated;
-//! evaluation is jitted too. Writes metrics.json, curves.png and
+//! The data set is copied to the device once, as bytes, and each epoch is
+//! one compiled program: a `scan` over the batches of the epoch's
+//! permutation, each step (gather and scale the batch, forward, loss,
+//! gradient, Adam update, dropout masks from split keys) inside it, the
+//! state donated (compiled.rs); evaluation is one program per data set.
+//! `--per-batch` calls one jitted step per batch sent from the host instead,
+//! with the same results (trainer.rs). Writes metrics.json, curves.png and
 //! best.safetensors into --out. After every epoch, latest.safetensors (and
 //! best.safetensors when the epoch is the best so far) are written
 //! atomically; `--resume` continues a stopped run from them with the same
@@ -15,22 +19,24 @@
 //! Run: `cargo run --release --example mlp_cifar -- --data-dir /path/to/cifar10`
 //! (add `--features cuda` for the GPU).
 
+pub mod compiled;
 #[path = "../common/protocol.rs"]
 pub mod protocol;
 pub mod report;
 pub mod resume;
+pub mod trainer;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocol::{EarlyStopping, Protocol, Verdict, WIDTHS};
-use rjax::data::Dataset;
 use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
 use rjax::optim::{GradientTransformation, OptState, adam, apply_updates};
-use rjax::random::{self, Key};
-use rjax::{Array, Device, Jit, Tree, device_put, jit, value_and_grad_with_aux};
+use rjax::random::Key;
+use rjax::{Array, Device, Jit, Tree, jit, value_and_grad_with_aux};
 use std::path::PathBuf;
 use std::time::Instant;
+use trainer::{Split, Trainer};
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Train the report's MLP on CIFAR-10 with rjax")]
@@ -52,6 +58,10 @@ pub struct Args {
     /// flags; only --epochs may differ.
     #[arg(long)]
     resume: bool,
+    /// One jitted call per batch, batches sent from the host (by default an
+    /// epoch is one compiled program over the data set kept on the device).
+    #[arg(long)]
+    per_batch: bool,
 }
 
 /// Checks, before loading data or training, that the output folder can take
@@ -107,8 +117,10 @@ pub struct Epoch {
     pub samples_per_s: f64,
 }
 
-type StepIn = (TrainState, Array, Array, Key);
-type StepOut = (TrainState, Array, Array);
+/// A step's input: the state, a batch's images and labels, the dropout key.
+pub type StepIn = (TrainState, Array, Array, Key);
+/// A step's output: the state, the loss and the number of correct predictions.
+pub type StepOut = (TrainState, Array, Array);
 
 fn main() {
     let args = Args::parse();
@@ -169,14 +181,12 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let data = p.load(source)?;
     p.check_sizes(data.train.len())?;
     println!("{}", data.describe(&format!("device {}", device.describe())));
-    let (train, val, test) = (&data.train, &data.val, &data.test);
 
     let keys = p.keys();
     let tx = adam(p.lr);
     let params = Mlp::new(&keys.init, &WIDTHS, Init::LecunNormal);
     let mut state = TrainState { opt: tx.init(&params), params };
-    let step = train_step(&tx, p.dropout).on(device.clone()).donate_argnums(&[0]);
-    let eval = eval_step().on(device.clone());
+    let trainer = Trainer::new(args.per_batch, data, &tx, p, &device)?;
 
     let mut history: Vec<Epoch> = Vec::new();
     let (mut stopping, mut best_params) = (EarlyStopping::new(p.patience), None);
@@ -196,38 +206,20 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let earlier_seconds: f64 = history.iter().map(|e| e.seconds).sum();
     let t_train = Instant::now();
     let first = history.len() + 1;
-    'epochs: for epoch in (first..=p.epochs).filter(|_| !stopped) {
+    for epoch in (first..=p.epochs).filter(|_| !stopped) {
         let t0 = Instant::now();
-        let batches = p.epoch_batches(train, &keys, epoch)?;
-        let n_batches = batches.len();
-        let bar = progress(epoch, n_batches);
-        let epoch_key = random::fold_in(&keys.dropout, epoch as u32);
-        let (mut losses, mut correct) = (Vec::with_capacity(n_batches), Vec::with_capacity(n_batches));
-        let mut checked = 0;
-        for (i, (x, y)) in batches.enumerate() {
-            let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(&epoch_key, i as u32)))?;
-            state = s;
-            losses.push(loss);
-            correct.push(right);
-            bar.inc(1);
-            // Bound the work queued ahead of the device (dispatch is asynchronous),
-            // and stop a run whose loss is no longer a number.
-            if i % 32 == 31 || i + 1 == n_batches {
-                if let Some((step, v)) = first_non_finite(&losses, checked)? {
-                    bar.finish_and_clear();
-                    diverged =
-                        Some(format!("epoch {epoch}, step {} of {n_batches}: the training loss is {v}", step + 1));
-                    break 'epochs;
-                }
-                checked = losses.len();
-            }
+        let (s, trained) = trainer.train_epoch(state, p, &keys, epoch)?;
+        state = s;
+        let n_batches = trained.losses.len();
+        if let Some((step, v)) = trained.losses.iter().enumerate().find(|(_, l)| !l.is_finite()) {
+            diverged = Some(format!("epoch {epoch}, step {} of {n_batches}: the training loss is {v}", step + 1));
+            break;
         }
-        let train_loss = mean_of(&losses)?;
-        let train_acc = sum_of(&correct)? / (n_batches * p.batch_size) as f64;
+        let train_loss = trained.losses.iter().sum::<f64>() / n_batches.max(1) as f64;
+        let train_acc = trained.correct / (n_batches * p.batch_size) as f64;
         let train_seconds = t0.elapsed().as_secs_f64();
-        let (val_loss, val_acc) = evaluate(&eval, &state.params, val)?;
+        let (val_loss, val_acc) = trainer.evaluate(&state.params, Split::Val)?;
         let seconds = t0.elapsed().as_secs_f64();
-        bar.finish_and_clear();
         if !val_loss.is_finite() {
             diverged = Some(format!("epoch {epoch}, after its last step: the validation loss is {val_loss}"));
             break;
@@ -275,7 +267,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         }
     }
     let best = best_params.ok_or("no epoch was run (--epochs 0)")?;
-    let (test_loss, test_acc) = evaluate(&eval, &best, test)?;
+    let (test_loss, test_acc) = trainer.evaluate(&best, Split::Test)?;
     rjax::checkpoint::save(out.join("best.safetensors"), &best)?;
     // Read back what was written: a checkpoint that does not load is an error now, not later.
     rjax::checkpoint::load(args.out.join("best.safetensors"), &best)?;
@@ -298,25 +290,28 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     Ok(summary)
 }
 
-/// One jitted training step: dropout masks from the step's key, loss and
-/// gradient, Adam update; returns the new state, the loss and the number of
-/// correct predictions.
-fn train_step(tx: &GradientTransformation, rate: f64) -> Jit<StepIn, StepOut> {
+/// A training step: dropout masks from the step's key, loss and gradient,
+/// Adam update; returns the new state, the loss and the number of correct
+/// predictions.
+pub fn step_body(tx: &GradientTransformation, rate: f64, (s, x, y, key): &StepIn) -> StepOut {
+    let batch = x.shape()[0] as f64;
+    let ((loss, logits), grads) = value_and_grad_with_aux(|p: &Mlp| {
+        let logits = p.apply(x, Some(key.clone()), rate, true);
+        (mean_cross_entropy(&logits, y), logits)
+    })(&s.params);
+    let (updates, opt) = tx.update(&grads, s.opt.clone(), &s.params);
+    let params = apply_updates(&s.params, &updates);
+    (TrainState { params, opt }, loss, accuracy(&logits, y) * batch)
+}
+
+/// The training step, jitted.
+pub fn train_step(tx: &GradientTransformation, rate: f64) -> Jit<StepIn, StepOut> {
     let tx = tx.clone();
-    jit(move |(s, x, y, key): &StepIn| {
-        let batch = x.shape()[0] as f64;
-        let ((loss, logits), grads) = value_and_grad_with_aux(|p: &Mlp| {
-            let logits = p.apply(x, Some(key.clone()), rate, true);
-            (mean_cross_entropy(&logits, y), logits)
-        })(&s.params);
-        let (updates, opt) = tx.update(&grads, s.opt.clone(), &s.params);
-        let params = apply_updates(&s.params, &updates);
-        (TrainState { params, opt }, loss, accuracy(&logits, y) * batch)
-    })
+    jit(move |input: &StepIn| step_body(&tx, rate, input))
 }
 
 /// Summed loss and number of correct predictions on a batch, without dropout.
-fn eval_step() -> Jit<(Mlp, Array, Array), (Array, Array)> {
+pub fn eval_step() -> Jit<(Mlp, Array, Array), (Array, Array)> {
     jit(|(p, x, y): &(Mlp, Array, Array)| {
         let logits = p.apply(x, None, 0.0, false);
         let n = x.shape()[0] as f64;
@@ -324,43 +319,7 @@ fn eval_step() -> Jit<(Mlp, Array, Array), (Array, Array)> {
     })
 }
 
-fn evaluate(
-    eval: &Jit<(Mlp, Array, Array), (Array, Array)>,
-    p: &Mlp,
-    set: &Dataset,
-) -> Result<(f64, f64), rjax::Error> {
-    let (mut loss, mut correct) = (Vec::new(), Vec::new());
-    for (x, y) in set.batches(1000)? {
-        let (l, c) = eval.try_call(&(p.clone(), x, y))?;
-        loss.push(l);
-        correct.push(c);
-    }
-    let n = set.len() as f64;
-    Ok((sum_of(&loss)? / n, sum_of(&correct)? / n))
-}
-
-/// The first of `xs[from..]` (scalar losses, maybe still computing) that is
-/// not finite: its index and value.
-fn first_non_finite(xs: &[Array], from: usize) -> Result<Option<(usize, f64)>, rjax::Error> {
-    for (i, x) in xs.iter().enumerate().skip(from) {
-        let v = device_put(x, &Device::Cpu)?.astype(rjax::DType::F64).item::<f64>();
-        if !v.is_finite() {
-            return Ok(Some((i, v)));
-        }
-    }
-    Ok(None)
-}
-
-/// The sum of scalars that may still be computing on a device (waits for them).
-fn sum_of(xs: &[Array]) -> Result<f64, rjax::Error> {
-    xs.iter().map(|x| Ok(device_put(x, &Device::Cpu)?.astype(rjax::DType::F64).item::<f64>())).sum()
-}
-
-fn mean_of(xs: &[Array]) -> Result<f64, rjax::Error> {
-    Ok(sum_of(xs)? / xs.len().max(1) as f64)
-}
-
-fn progress(epoch: usize, n: usize) -> ProgressBar {
+pub fn progress(epoch: usize, n: usize) -> ProgressBar {
     let bar = ProgressBar::new(n as u64);
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -1,0 +1,173 @@
+//! The two ways the example trains and evaluates: a compiled program per
+//! epoch over the data set on the device (the default), or a jitted call per
+//! batch with batches sent from the host (`--per-batch`).
+
+use super::compiled::{self, OnDevice};
+use super::protocol::{Data, Keys, Protocol};
+use super::{StepIn, StepOut, TrainState, eval_step, progress, train_step};
+use rjax::data::Dataset;
+use rjax::nn::Mlp;
+use rjax::optim::GradientTransformation;
+use rjax::random;
+use rjax::{Array, DType, Device, Jit, device_put};
+
+/// Which data set to evaluate on.
+#[derive(Clone, Copy)]
+pub enum Split {
+    Val,
+    Test,
+}
+
+/// What an epoch's training gives: every step's loss (up to the first that
+/// is not finite, where the per-batch path stops) and the correct predictions.
+pub struct Trained {
+    pub losses: Vec<f64>,
+    pub correct: f64,
+}
+
+pub enum Trainer {
+    PerBatch {
+        data: Data,
+        step: Jit<StepIn, StepOut>,
+        eval: Jit<(Mlp, Array, Array), (Array, Array)>,
+    },
+    Compiled {
+        train: OnDevice,
+        val: OnDevice,
+        test: OnDevice,
+        epoch: Jit<compiled::EpochIn, compiled::EpochOut>,
+        eval: Jit<(Mlp, Array, Array), (Array, Array)>,
+    },
+}
+
+impl Trainer {
+    /// The per-batch trainer when `per_batch`, else the compiled one, whose
+    /// data is copied to `device` (and the host copy dropped).
+    pub fn new(
+        per_batch: bool,
+        data: Data,
+        tx: &GradientTransformation,
+        p: &Protocol,
+        device: &Device,
+    ) -> Result<Trainer, rjax::Error> {
+        let (rate, batch_size) = (p.dropout, p.batch_size);
+        if per_batch {
+            let step = train_step(tx, rate).on(device.clone()).donate_argnums(&[0]);
+            return Ok(Trainer::PerBatch { data, step, eval: eval_step().on(device.clone()) });
+        }
+        Ok(Trainer::Compiled {
+            train: OnDevice::put(&data.train, device)?,
+            val: OnDevice::put(&data.val, device)?,
+            test: OnDevice::put(&data.test, device)?,
+            epoch: compiled::train_epoch(tx, rate, batch_size).on(device.clone()).donate_argnums(&[0]),
+            eval: compiled::eval_set().on(device.clone()),
+        })
+    }
+
+    /// Trains epoch `epoch` from `state`.
+    pub fn train_epoch(
+        &self,
+        state: TrainState,
+        p: &Protocol,
+        keys: &Keys,
+        epoch: usize,
+    ) -> Result<(TrainState, Trained), Box<dyn std::error::Error>> {
+        let shuffle = random::fold_in(&keys.shuffle, epoch as u32);
+        let dropout = random::fold_in(&keys.dropout, epoch as u32);
+        match self {
+            Trainer::PerBatch { data, step, .. } => per_batch_epoch(step, state, p, &data.train, keys, epoch),
+            Trainer::Compiled { train, epoch: program, .. } => {
+                let input = (state, train.images.clone(), train.labels.clone(), shuffle, dropout);
+                let (state, losses, right) = program.try_call(&input)?;
+                let correct = host_f64(&right)?.iter().sum();
+                Ok((state, Trained { losses: host_f64(&losses)?, correct }))
+            }
+        }
+    }
+
+    /// Mean loss and accuracy of `params` on `split`.
+    pub fn evaluate(&self, params: &Mlp, split: Split) -> Result<(f64, f64), rjax::Error> {
+        match self {
+            Trainer::PerBatch { data, eval, .. } => {
+                let set = match split {
+                    Split::Val => &data.val,
+                    Split::Test => &data.test,
+                };
+                evaluate_batches(eval, params, set)
+            }
+            Trainer::Compiled { val, test, eval, .. } => {
+                let set = match split {
+                    Split::Val => val,
+                    Split::Test => test,
+                };
+                compiled::evaluate(eval, params, set)
+            }
+        }
+    }
+}
+
+/// An epoch of jitted steps on host batches. Every 32 steps the losses so
+/// far are read (bounding the work queued ahead of the device, whose dispatch
+/// is asynchronous), and a loss that is not finite ends the epoch there.
+fn per_batch_epoch(
+    step: &Jit<StepIn, StepOut>,
+    mut state: TrainState,
+    p: &Protocol,
+    train: &Dataset,
+    keys: &Keys,
+    epoch: usize,
+) -> Result<(TrainState, Trained), Box<dyn std::error::Error>> {
+    let batches = p.epoch_batches(train, keys, epoch)?;
+    let n_batches = batches.len();
+    let bar = progress(epoch, n_batches);
+    let epoch_key = random::fold_in(&keys.dropout, epoch as u32);
+    let (mut pending, mut correct) = (Vec::new(), Vec::with_capacity(n_batches));
+    let mut losses = Vec::with_capacity(n_batches);
+    for (i, (x, y)) in batches.enumerate() {
+        let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(&epoch_key, i as u32)))?;
+        state = s;
+        pending.push(loss);
+        correct.push(right);
+        bar.inc(1);
+        if i % 32 == 31 || i + 1 == n_batches {
+            for l in pending.drain(..) {
+                losses.push(host_f64(&l)?[0]);
+            }
+            if losses.iter().any(|l| !l.is_finite()) {
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let mut total = 0.0;
+    for c in &correct {
+        total += host_f64(c)?[0];
+    }
+    Ok((state, Trained { losses, correct: total }))
+}
+
+/// Mean loss and accuracy on a host data set, a jitted call per 1000 images.
+fn evaluate_batches(
+    eval: &Jit<(Mlp, Array, Array), (Array, Array)>,
+    p: &Mlp,
+    set: &Dataset,
+) -> Result<(f64, f64), rjax::Error> {
+    let (mut loss, mut correct) = (Vec::new(), Vec::new());
+    for (x, y) in set.batches(1000)? {
+        let (l, c) = eval.try_call(&(p.clone(), x, y))?;
+        loss.push(l);
+        correct.push(c);
+    }
+    let (mut l, mut c) = (0.0, 0.0);
+    for (a, b) in loss.iter().zip(&correct) {
+        l += host_f64(a)?[0];
+        c += host_f64(b)?[0];
+    }
+    let n = set.len() as f64;
+    Ok((l / n, c / n))
+}
+
+/// The values of `a` (waiting for them) as f64.
+fn host_f64(a: &Array) -> Result<Vec<f64>, rjax::Error> {
+    Ok(device_put(a, &Device::Cpu)?.astype(DType::F64).to_vec::<f64>())
+}
