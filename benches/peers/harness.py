@@ -25,11 +25,16 @@ def systems(a):
     proto = ["--data-dir", a.data_dir, "--epochs", str(a.epochs)]
     out = lambda name: os.path.join(a.work, name.replace(" ", "_").replace("+", ""))  # noqa: E731
     rows = []
+    rjax = [a.rjax, *proto, "--overwrite", "--device"]
     if a.device == "cuda":
-        rows.append(("rjax cuda", [a.rjax, "--device", "cuda", *proto, "--overwrite"], "out"))
+        rows.append(("rjax cuda", rjax + ["cuda"], "out"))
+        rows.append(("rjax cuda per-batch", rjax + ["cuda", "--per-batch"], "out"))
     else:
-        rows.append(("rjax xla-cpu", [a.rjax, "--device", "xla-cpu", *proto, "--overwrite"], "out"))
-        rows.append(("rjax built-in cpu", [a.rjax, "--device", "cpu", *proto, "--overwrite"], "out"))
+        rows.append(("rjax xla-cpu", rjax + ["xla-cpu"], "out"))
+        rows.append(("rjax xla-cpu per-batch", rjax + ["xla-cpu", "--per-batch"], "out"))
+        if a.xnnpack:
+            rows.append(("rjax xla-cpu XNNPACK", ["env", "XLA_FLAGS=--xla_cpu_use_xnnpack=true", *rjax, "xla-cpu"], "out"))
+        rows.append(("rjax built-in cpu", rjax + ["cpu"], "out"))
         if a.dfdx:
             rows.append(("dfdx", [a.dfdx, *proto], "out"))
     dev = ["--device", a.device]
@@ -158,6 +163,7 @@ def main():
     p.add_argument("--work", default=os.path.join(ROOT, "target", "peers"))
     p.add_argument("--only", nargs="*", help="run only the systems whose names contain one of these")
     p.add_argument("--torch-compile", action="store_true")
+    p.add_argument("--xnnpack", action="store_true", help="also rjax on XLA CPU with XNNPACK on")
     p.add_argument("--docs", help="markdown file whose peers section gets the table (docs/benchmarks.md)")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)

@@ -40,8 +40,8 @@ pub type EpochOut = (TrainState, Array, Array);
 /// Gathers the rows `idx` of the bytes `images` as floats in [0, 1] (`x / 255`,
 /// as `Dataset`'s batches) and their labels.
 fn batch(images: &Array, labels: &Array, idx: &Array) -> (Array, Array) {
-    let x = jnp::take_with(images, idx, 0, GatherMode::Clamp).astype(DType::F32) / 255.0;
-    (x, jnp::take_with(labels, idx, 0, GatherMode::Clamp))
+    let x = jnp::take_with(images, idx, 0, GatherMode::ClampRaw).astype(DType::F32) / 255.0;
+    (x, jnp::take_with(labels, idx, 0, GatherMode::ClampRaw))
 }
 
 /// One epoch of `batch_size` batches (the last partial one dropped) as one

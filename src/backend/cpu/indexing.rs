@@ -21,17 +21,45 @@ fn clamp(i: i64, n: usize) -> usize {
 /// `take_along_axis`); `idx` has the shape of the output. Indices are clamped.
 pub fn gather(x: &HostData, idx: &HostData, axis: usize) -> HostData {
     let idx = indices(idx);
-    crate::map_host!(x, |a| {
-        let n = a.shape()[axis];
-        let mut pos = vec![0usize; a.ndim()];
-        ArrayD::from_shape_fn(IxDyn(idx.shape()), |ix| {
-            for (d, p) in pos.iter_mut().enumerate() {
-                *p = ix[d];
-            }
-            pos[axis] = clamp(idx[&ix], n);
-            a[IxDyn(&pos)]
-        })
+    crate::map_host!(x, |a| gather_contiguous(a, &idx, axis).unwrap_or_else(|| gather_any(a, &idx, axis)))
+}
+
+/// [`gather`] for any layout: a multi-index per element.
+fn gather_any<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, axis: usize) -> ArrayD<T> {
+    let n = a.shape()[axis];
+    let mut pos = vec![0usize; a.ndim()];
+    ArrayD::from_shape_fn(IxDyn(idx.shape()), |ix| {
+        for (d, p) in pos.iter_mut().enumerate() {
+            *p = ix[d];
+        }
+        pos[axis] = clamp(idx[&ix], n);
+        a[IxDyn(&pos)]
     })
+}
+
+/// [`gather`] for row-major `x` and `idx` whose other axes match: walks the
+/// output in order with plain offsets (taking rows of a data set is a copy
+/// per row), instead of a multi-index per element. `None` for other layouts.
+fn gather_contiguous<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, axis: usize) -> Option<ArrayD<T>> {
+    let (xs, is) = (a.as_slice()?, idx.as_slice()?);
+    let shape = idx.shape();
+    if a.ndim() != shape.len() || (0..shape.len()).any(|d| d != axis && a.shape()[d] != shape[d]) {
+        return None;
+    }
+    let n = a.shape()[axis];
+    if n == 0 {
+        return None;
+    }
+    let (m, inner) = (shape[axis], shape[axis + 1..].iter().product::<usize>());
+    let mut out = Vec::with_capacity(is.len());
+    for (base, lane) in is.chunks_exact(inner.max(1)).enumerate() {
+        // `base` counts (outer, j) pairs: the row of x is at outer * n + idx
+        let row0 = base / m.max(1) * n;
+        for (i, &k) in lane.iter().enumerate() {
+            out.push(xs[(row0 + clamp(k, n)) * inner + i]);
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).ok()
 }
 
 /// The transpose of [`gather`]: adds `updates[.., j, ..]` into
