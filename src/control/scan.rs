@@ -109,30 +109,38 @@ impl MultiPrimitive for Scan {
     }
 
     fn eval(&self, ins: &[&HostData]) -> Vec<HostData> {
+        let arrays = super::arrays_of_hosts(ins);
+        let refs: Vec<&Array> = arrays.iter().collect();
+        super::hosts(&self.eval_arrays(&refs), "scan")
+    }
+
+    /// The constants and the carry go to the body as they are (shared, not
+    /// copied); each step's slice of the scanned inputs is a copy.
+    fn eval_arrays(&self, ins: &[&Array]) -> Vec<Array> {
         let (nc, nk) = (self.num_consts, self.num_carry);
-        let all = super::arrays_of_hosts(&ins[..nc + nk]);
-        let (consts, mut carry) = (all[..nc].to_vec(), all[nc..].to_vec());
+        let consts: Vec<Array> = ins[..nc].iter().map(|&x| x.clone()).collect();
+        let mut carry: Vec<Array> = ins[nc..nc + nk].iter().map(|&x| x.clone()).collect();
+        let xs: Vec<&HostData> = ins[nc + nk..].iter().map(|x| x.host("scan")).collect();
         let outs = self.out_avals();
         let mut ys: Vec<Vec<HostData>> = vec![Vec::with_capacity(self.length); outs.len() - nk];
         for step in 0..self.length {
             let i = if self.reverse { self.length - 1 - step } else { step };
             let mut args = consts.clone();
             args.extend(carry);
-            args.extend(ins[nc + nk..].iter().map(|x| Array::from_host(host_index(x, i))));
+            args.extend(xs.iter().map(|x| Array::from_host(host_index(x, i))));
             let r = eval_graph(&self.body, &args);
             carry = r[..nk].to_vec();
             for (acc, y) in ys.iter_mut().zip(&r[nk..]) {
                 acc.push(y.host("scan").clone());
             }
         }
-        let mut res = super::hosts(&carry, "scan");
         for (mut acc, a) in ys.into_iter().zip(&outs[nk..]) {
             if self.reverse {
                 acc.reverse();
             }
-            res.push(host_stack(&acc, a));
+            carry.push(Array::from_host(host_stack(&acc, a)));
         }
-        res
+        carry
     }
 
     fn jvp(&self, x: &[Array], t: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>) {

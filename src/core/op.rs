@@ -37,6 +37,14 @@ pub trait MultiPrimitive: Send + Sync + fmt::Debug + 'static {
     fn abstract_eval(&self, inputs: &[Aval]) -> Result<Vec<Aval>, String>;
     /// Computes the results on the built-in CPU backend.
     fn eval(&self, inputs: &[&HostData]) -> Vec<HostData>;
+    /// [`MultiPrimitive::eval`] on concrete arrays, which an implementation
+    /// may share instead of copying (control flow hands its constants and
+    /// carry to its body this way, so a data set captured by a `scan` is not
+    /// copied). The default evaluates their host data with `eval`.
+    fn eval_arrays(&self, inputs: &[&Array]) -> Vec<Array> {
+        let hosts: Vec<&HostData> = inputs.iter().map(|x| x.host(self.name())).collect();
+        self.eval(&hosts).into_iter().map(Array::from_host).collect()
+    }
     /// The results and their tangents given the inputs and their tangents
     /// (`None` is a symbolic zero; at least one is present).
     fn jvp(&self, x: &[Array], t: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>);
