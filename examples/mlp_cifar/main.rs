@@ -286,7 +286,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     report::print_table(&summary);
     report::write_metrics(&args.out.join("metrics.json"), args, &summary, &history)?;
     report::plot_curves(&args.out.join("curves.png"), &history)?;
-    println!("wrote {}/{{metrics.json, curves.png, best.safetensors}}", args.out.display());
+    println!("wrote {}/{{metrics.json, curves.png, best.safetensors, latest.safetensors}}", args.out.display());
     Ok(summary)
 }
 
