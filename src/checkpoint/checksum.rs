@@ -4,7 +4,6 @@
 
 use super::CheckpointError;
 use crate::core::HostData;
-use ndarray::ArrayD;
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,34 +16,12 @@ pub(crate) fn entry(name: &str, crc: u32) -> (String, String) {
     (format!("{PREFIX}{name}"), format!("{crc:08x}"))
 }
 
-/// Bytes encoded at a time while checksumming, so no copy of a whole leaf is made.
-const CHUNK: usize = 1 << 16;
-
-fn crc_le<T: Copy, const N: usize>(a: &ArrayD<T>, f: impl Fn(T) -> [u8; N]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    let mut buf = Vec::with_capacity(CHUNK + N);
-    // `iter` walks in logical row-major order, as `codec::encode` does.
-    for &x in a.iter() {
-        buf.extend_from_slice(&f(x));
-        if buf.len() >= CHUNK {
-            hasher.update(&buf);
-            buf.clear();
-        }
-    }
-    hasher.update(&buf);
-    hasher.finalize()
-}
-
-/// The CRC-32 of the bytes [`codec::encode`](super::codec::encode) gives for `h`.
+/// The CRC-32 of the bytes [`codec::encode`](super::codec::encode) gives for
+/// `h`, computed a chunk at a time (no copy of the whole leaf).
 pub(crate) fn of_host(h: &HostData) -> u32 {
-    match h {
-        HostData::F32(a) => crc_le(a, f32::to_le_bytes),
-        HostData::F64(a) => crc_le(a, f64::to_le_bytes),
-        HostData::I32(a) => crc_le(a, i32::to_le_bytes),
-        HostData::U32(a) => crc_le(a, u32::to_le_bytes),
-        HostData::U8(a) => crc_le(a, |x| [x]),
-        HostData::Bool(a) => crc_le(a, |x| [u8::from(x)]),
-    }
+    let mut hasher = crc32fast::Hasher::new();
+    super::codec::encode_chunks(h, &mut |bytes| hasher.update(bytes));
+    hasher.finalize()
 }
 
 /// `Some(crc)` for exactly 8 hex digits.
@@ -105,7 +82,7 @@ pub(crate) fn verify(
 mod tests {
     use super::*;
     use crate::checkpoint::codec;
-    use ndarray::IxDyn;
+    use ndarray::{ArrayD, IxDyn};
 
     #[test]
     fn the_checksum_is_that_of_the_encoded_bytes() {

@@ -49,26 +49,41 @@ impl View for LeafView<'_> {
     }
 }
 
-fn le_bytes<T: Copy, const N: usize>(a: &ArrayD<T>, f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len() * N);
+/// Bytes encoded at a time by [`encode_chunks`].
+const CHUNK: usize = 1 << 16;
+
+fn le_chunks<T: Copy, const N: usize>(a: &ArrayD<T>, f: impl Fn(T) -> [u8; N], sink: &mut dyn FnMut(&[u8])) {
+    let mut buf = Vec::with_capacity(CHUNK + N);
     // `iter` walks in logical row-major order whatever the memory layout.
     for &x in a.iter() {
-        out.extend_from_slice(&f(x));
+        buf.extend_from_slice(&f(x));
+        if buf.len() >= CHUNK {
+            sink(&buf);
+            buf.clear();
+        }
     }
-    out
+    sink(&buf);
+}
+
+/// Hands the bytes [`encode`] gives for `h` to `sink` a chunk (64 KiB) at a
+/// time, so that they can be checksummed without a copy of the whole leaf.
+pub(crate) fn encode_chunks(h: &HostData, sink: &mut dyn FnMut(&[u8])) {
+    match h {
+        HostData::F32(a) => le_chunks(a, f32::to_le_bytes, sink),
+        HostData::F64(a) => le_chunks(a, f64::to_le_bytes, sink),
+        HostData::I32(a) => le_chunks(a, i32::to_le_bytes, sink),
+        HostData::U32(a) => le_chunks(a, u32::to_le_bytes, sink),
+        HostData::U8(a) => le_chunks(a, |x| [x], sink),
+        HostData::Bool(a) => le_chunks(a, |x| [u8::from(x)], sink),
+    }
 }
 
 /// The values in row-major order as little-endian bytes (bit-exact: NaN
 /// payloads and signed zeros are kept; bools are 0 or 1).
 pub(crate) fn encode(h: &HostData) -> Vec<u8> {
-    match h {
-        HostData::F32(a) => le_bytes(a, f32::to_le_bytes),
-        HostData::F64(a) => le_bytes(a, f64::to_le_bytes),
-        HostData::I32(a) => le_bytes(a, i32::to_le_bytes),
-        HostData::U32(a) => le_bytes(a, u32::to_le_bytes),
-        HostData::U8(a) => le_bytes(a, |x| [x]),
-        HostData::Bool(a) => le_bytes(a, |x| [u8::from(x)]),
-    }
+    let mut out = Vec::with_capacity(LeafView(h).data_len());
+    encode_chunks(h, &mut |bytes| out.extend_from_slice(bytes));
+    out
 }
 
 fn from_le<T, const N: usize>(bytes: &[u8], shape: &[usize], f: impl Fn([u8; N]) -> T) -> Result<ArrayD<T>, String> {

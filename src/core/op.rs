@@ -115,11 +115,15 @@ impl Op {
         }
     }
 
-    /// Evaluates on host data with the built-in CPU rules.
-    pub(crate) fn eval(&self, inputs: &[&HostData]) -> Vec<HostData> {
+    /// Evaluates concrete arrays with the built-in CPU rules (a
+    /// [`MultiPrimitive`] through its `eval_arrays`, which may share them).
+    pub(crate) fn eval(&self, inputs: &[&Array]) -> Vec<Array> {
         match self {
-            Op::One(p) => vec![p.eval(inputs)],
-            Op::Many(p) => p.eval(inputs),
+            Op::One(p) => {
+                let hosts: Vec<&HostData> = inputs.iter().map(|x| x.host(p.name())).collect();
+                vec![Array::from_host(p.eval(&hosts))]
+            }
+            Op::Many(p) => p.eval_arrays(inputs),
         }
     }
 

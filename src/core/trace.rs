@@ -214,27 +214,20 @@ fn eval_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
     }) {
         return d.run_op(op, inputs, outs);
     }
-    let mut hosts = Vec::with_capacity(inputs.len());
     for x in inputs {
-        match &*x.repr {
-            Repr::Concrete(h) => hosts.push(h),
-            Repr::Traced(t) => panic!("{}", escaped(op.name(), t)),
-            Repr::Device(_) => unreachable!("device inputs run on their device"),
+        if let Repr::Traced(t) = &*x.repr {
+            panic!("{}", escaped(op.name(), t));
         }
     }
     for a in outs {
         super::alloc::reserve(op.name(), a);
     }
-    if let Op::Many(p) = op {
-        return p.eval_arrays(inputs);
-    }
-    let ys = op.eval(&hosts);
+    let ys = op.eval(inputs);
     debug_assert_eq!(ys.len(), outs.len(), "{} eval result count", op.name());
-    for (h, a) in ys.iter().zip(outs) {
-        debug_assert_eq!(h.shape(), &a.shape[..], "{} eval shape", op.name());
-        debug_assert_eq!(h.dtype(), a.dtype, "{} eval dtype", op.name());
+    for (y, a) in ys.iter().zip(outs) {
+        debug_assert_eq!(y.aval(), *a, "{} eval result", op.name());
     }
-    ys.into_iter().map(Array::from_host).collect()
+    ys
 }
 
 /// Pops the builder even when the traced function panics.
