@@ -92,15 +92,16 @@ def run_one(name, cmd, out, log):
         return {"system": name, "error": f"exit {rc}: {e}", "log_tail": tail, "wall_seconds": wall}
     ep = m["epochs"]
     train = [e.get("train_seconds", e["seconds"]) for e in ep]
+    steady = statistics.median(train[1:]) if len(train) > 1 else train[0]
     return {
         "system": name,
         "device": m.get("device"),
         "device_description": m.get("device_description"),
         "epochs": len(ep),
         "first_epoch_s": train[0],
-        "steady_epoch_s": statistics.median(train[1:]) if len(train) > 1 else train[0],
+        "steady_epoch_s": steady,
         "val_s": statistics.median([e.get("val_seconds", 0.0) for e in ep]),
-        "samples_per_s": (45000 // 128) * 128 / (statistics.median(train[1:]) if len(train) > 1 else train[0]),
+        "samples_per_s": (45000 // 128) * 128 / steady,
         "test_acc": m["summary"]["test_acc"],
         "best_epoch": m["summary"].get("best_epoch"),
         "train_seconds_total": sum(train),

@@ -111,7 +111,7 @@ impl Protocol {
 
     /// Epoch `epoch`'s shuffled training batches (the last partial one dropped).
     pub fn epoch_batches(&self, train: &Dataset, keys: &Keys, epoch: usize) -> Result<Batches, DataError> {
-        Ok(train.batches(self.batch_size)?.shuffle(&random::fold_in(&keys.shuffle, epoch as u32)).drop_last(true))
+        Ok(train.batches(self.batch_size)?.shuffle(&keys.shuffle_key(epoch)).drop_last(true))
     }
 }
 
@@ -126,6 +126,13 @@ impl Data {
             self.test.len(),
             self.load_seconds
         )
+    }
+}
+
+impl Keys {
+    /// The key of epoch `epoch`'s batch order.
+    pub fn shuffle_key(&self, epoch: usize) -> Key {
+        random::fold_in(&self.shuffle, epoch as u32)
     }
 }
 

@@ -114,7 +114,10 @@ pub fn evaluate(
 ) -> Result<(f64, f64), rjax::Error> {
     let (loss, right) = eval.try_call(&(p.clone(), set.images.clone(), set.labels.clone()))?;
     let n = set.labels.shape()[0] as f64;
-    let read =
-        |a: &Array| -> Result<f64, rjax::Error> { Ok(device_put(a, &Device::Cpu)?.astype(DType::F64).item::<f64>()) };
-    Ok((read(&loss)? / n, read(&right)? / n))
+    Ok((host_f64(&loss)?[0] / n, host_f64(&right)?[0] / n))
+}
+
+/// The values of `a` (waiting for them) as f64.
+pub fn host_f64(a: &Array) -> Result<Vec<f64>, rjax::Error> {
+    Ok(device_put(a, &Device::Cpu)?.astype(DType::F64).to_vec::<f64>())
 }

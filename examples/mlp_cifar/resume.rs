@@ -82,7 +82,9 @@ pub fn to_host<T: Tree>(t: &T) -> Result<T, Box<dyn std::error::Error>> {
 }
 
 /// Writes the progress after the last epoch of `history` into `out`
-/// atomically (a crash leaves the previous epoch's file).
+/// atomically (a crash leaves the previous epoch's file). The state may be
+/// on a device: the checkpoint reads it before returning, so it may be
+/// donated to the next step afterwards.
 pub fn save(
     out: &Path,
     p: &Protocol,
@@ -92,7 +94,7 @@ pub fn save(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let rows: Vec<f64> = history.iter().flat_map(epoch_row).collect();
     let progress = Progress {
-        state: to_host(state)?,
+        state: state.clone(),
         best: best.clone(),
         history: Array::from_vec(rows, &[history.len(), EPOCH_COLUMNS]),
         config: config(p),

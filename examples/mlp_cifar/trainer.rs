@@ -2,14 +2,14 @@
 //! epoch over the data set on the device (the default), or a jitted call per
 //! batch with batches sent from the host (`--per-batch`).
 
-use super::compiled::{self, OnDevice};
+use super::compiled::{self, OnDevice, host_f64};
 use super::protocol::{Data, Keys, Protocol};
 use super::{StepIn, StepOut, TrainState, eval_step, progress, train_step};
-use rjax::data::Dataset;
+use rjax::data::{Batches, Dataset};
 use rjax::nn::Mlp;
 use rjax::optim::GradientTransformation;
-use rjax::random;
-use rjax::{Array, DType, Device, Jit, device_put};
+use rjax::random::{self, Key};
+use rjax::{Array, Device, Jit};
 
 /// Which data set to evaluate on.
 #[derive(Clone, Copy)]
@@ -72,12 +72,14 @@ impl Trainer {
         keys: &Keys,
         epoch: usize,
     ) -> Result<(TrainState, Trained), Box<dyn std::error::Error>> {
-        let shuffle = random::fold_in(&keys.shuffle, epoch as u32);
+        // every step's dropout key is folded from the epoch's
         let dropout = random::fold_in(&keys.dropout, epoch as u32);
         match self {
-            Trainer::PerBatch { data, step, .. } => per_batch_epoch(step, state, p, &data.train, keys, epoch),
+            Trainer::PerBatch { data, step, .. } => {
+                per_batch_epoch(step, state, p.epoch_batches(&data.train, keys, epoch)?, epoch, &dropout)
+            }
             Trainer::Compiled { train, epoch: program, .. } => {
-                let input = (state, train.images.clone(), train.labels.clone(), shuffle, dropout);
+                let input = (state, train.images.clone(), train.labels.clone(), keys.shuffle_key(epoch), dropout);
                 let (state, losses, right) = program.try_call(&input)?;
                 let correct = host_f64(&right)?.iter().sum();
                 Ok((state, Trained { losses: host_f64(&losses)?, correct }))
@@ -112,19 +114,16 @@ impl Trainer {
 fn per_batch_epoch(
     step: &Jit<StepIn, StepOut>,
     mut state: TrainState,
-    p: &Protocol,
-    train: &Dataset,
-    keys: &Keys,
+    batches: Batches,
     epoch: usize,
+    epoch_key: &Key,
 ) -> Result<(TrainState, Trained), Box<dyn std::error::Error>> {
-    let batches = p.epoch_batches(train, keys, epoch)?;
     let n_batches = batches.len();
     let bar = progress(epoch, n_batches);
-    let epoch_key = random::fold_in(&keys.dropout, epoch as u32);
     let (mut pending, mut correct) = (Vec::new(), Vec::with_capacity(n_batches));
     let mut losses = Vec::with_capacity(n_batches);
     for (i, (x, y)) in batches.enumerate() {
-        let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(&epoch_key, i as u32)))?;
+        let (s, loss, right) = step.try_call(&(state, x, y, random::fold_in(epoch_key, i as u32)))?;
         state = s;
         pending.push(loss);
         correct.push(right);
@@ -165,9 +164,4 @@ fn evaluate_batches(
     }
     let n = set.len() as f64;
     Ok((l / n, c / n))
-}
-
-/// The values of `a` (waiting for them) as f64.
-fn host_f64(a: &Array) -> Result<Vec<f64>, rjax::Error> {
-    Ok(device_put(a, &Device::Cpu)?.astype(DType::F64).to_vec::<f64>())
 }
