@@ -444,12 +444,24 @@ fn the_compiled_epoch_trains_as_the_per_batch_steps_do() {
         }
     }
     assert!((a.test_acc - b.test_acc).abs() < 1e-6, "test accuracy {} vs {}", a.test_acc, b.test_acc);
-    // and on the built-in backend, the compiled epoch gives what XLA's does
+    // on the built-in backend (fused elementwise kernels) likewise
     let builtin = Dirs::new(true);
     builtin.run(&[&flags[..], &["--device", "cpu"]].concat()).expect("the built-in run");
-    for (x, y) in results(builtin.out.path()).0.iter().zip(&ea.0) {
+    let builtin_steps = Dirs::new(true);
+    builtin_steps.run(&[&flags[..], &["--device", "cpu", "--per-batch"]].concat()).expect("the built-in per-batch run");
+    let (ec, ed) = (results(builtin.out.path()), results(builtin_steps.out.path()));
+    for (x, y) in ec.0.iter().zip(&ed.0) {
         for (u, v) in x.iter().zip(y) {
-            assert!((u - v).abs() <= 1e-4 * v.abs().max(1.0), "built-in {x:?} vs xla {y:?}");
+            assert!((u - v).abs() <= 1e-6 * v.abs().max(1.0), "built-in compiled {x:?} vs per-batch {y:?}");
         }
+    }
+    // and it trains as XLA does, up to the rounding of two different matrix
+    // product kernels (accumulated over 2 epochs: the losses agree to about
+    // 1e-4, and a prediction or two may flip)
+    for (x, y) in ec.0.iter().zip(&ea.0) {
+        let [_, tl, ta, vl, va] = x[..] else { panic!("5 figures per epoch: {x:?}") };
+        let [_, tl2, ta2, vl2, va2] = y[..] else { panic!("5 figures per epoch: {y:?}") };
+        assert!((tl - tl2).abs() <= 1e-3 * tl2 && (vl - vl2).abs() <= 1e-3 * vl2, "built-in {x:?} vs xla {y:?}");
+        assert!((ta - ta2).abs() <= 0.01 && (va - va2).abs() <= 0.01, "built-in {x:?} vs xla {y:?}");
     }
 }

@@ -12,12 +12,13 @@ use super::{
 };
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
+use crate::device::CpuPlan;
 use crate::primitives::binary::add;
 use crate::primitives::structure::transpose;
 use crate::primitives::{add_batch, batch_size, zeros_like};
 use crate::transforms::{Tape, batch_graph, jvp_graph};
 use crate::tree::{Tree, leaves};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The `scan` primitive: a loop over axis 0 of its `xs` operands with a carry
 /// (see the [module](self) documentation for the operand layout). Apply it
@@ -39,13 +40,15 @@ pub struct Scan {
     length: usize,
     reverse: bool,
     text: String,
+    /// How the built-in CPU runs the body, planned on first use.
+    plan: OnceLock<CpuPlan>,
 }
 
 impl Scan {
     fn new(body: Graph, num_consts: usize, num_carry: usize, length: usize, reverse: bool) -> Scan {
         debug_assert_eq!(body.check(), Ok(()), "scan body");
         let text = graph_text(&body);
-        Scan { body: Arc::new(body), num_consts, num_carry, length, reverse, text }
+        Scan { body: Arc::new(body), num_consts, num_carry, length, reverse, text, plan: OnceLock::new() }
     }
 
     fn num_xs(&self) -> usize {
@@ -123,12 +126,13 @@ impl MultiPrimitive for Scan {
         let xs: Vec<&HostData> = ins[nc + nk..].iter().map(|x| x.host("scan")).collect();
         let outs = self.out_avals();
         let mut ys: Vec<Vec<HostData>> = vec![Vec::with_capacity(self.length); outs.len() - nk];
+        let plan = self.plan.get_or_init(|| CpuPlan::new(&self.body));
         for step in 0..self.length {
             let i = if self.reverse { self.length - 1 - step } else { step };
             let mut args = consts.clone();
             args.extend(carry);
             args.extend(xs.iter().map(|x| Array::from_host(host_index(x, i))));
-            let r = eval_graph(&self.body, &args);
+            let r = plan.run(&self.body, &args);
             carry = r[..nk].to_vec();
             for (acc, y) in ys.iter_mut().zip(&r[nk..]) {
                 acc.push(y.host("scan").clone());

@@ -5,6 +5,7 @@
 mod alloc;
 mod array;
 mod aval;
+mod block;
 mod display;
 mod dtype;
 mod graph;
@@ -13,9 +14,11 @@ pub(crate) mod numeric;
 mod op;
 mod trace;
 
+pub(crate) use alloc::reserve;
 pub use array::Array;
 pub(crate) use array::{DeviceValue, Repr};
 pub use aval::{Aval, MAX_ARRAY_BYTES, broadcast_shapes, checked_size, normalize_axis};
+pub use block::{Block, BlockMut, Lane, lanes1, lanes2, lanes3};
 pub use dtype::{DType, Element, HostData, promote_types};
 pub(crate) use graph::VarMap;
 pub use graph::{Eqn, Graph, Var};

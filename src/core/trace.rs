@@ -11,6 +11,7 @@
 
 use super::array::{Array, Repr, Tracer};
 use super::aval::Aval;
+use super::block::{Block, BlockMut};
 use super::dtype::HostData;
 use super::graph::VarMap;
 use super::graph::{Eqn, Graph, Var};
@@ -54,6 +55,21 @@ pub trait Primitive: Send + Sync + fmt::Debug + 'static {
     fn abstract_eval(&self, inputs: &[Aval]) -> Result<Aval, String>;
     /// Computes the result on the built-in CPU backend.
     fn eval(&self, inputs: &[&HostData]) -> HostData;
+    /// True when the primitive is elementwise on operands of these avals:
+    /// element `i` of the result (in row-major order) depends only on element
+    /// `i` of each operand, an operand of one element counting as that element
+    /// everywhere. The built-in backend then fuses it with its neighbours into
+    /// one pass over memory, computing it block by block with
+    /// [`Primitive::eval_block`]. The default: not elementwise.
+    fn elementwise(&self, _inputs: &[Aval]) -> bool {
+        false
+    }
+    /// Computes one block of the result from the same block of each operand
+    /// (see [`Block`]); called only where [`Primitive::elementwise`] is true,
+    /// with the operands' dtypes. Must give exactly what `eval` gives.
+    fn eval_block(&self, _inputs: &[Block<'_>], _out: BlockMut<'_>) {
+        unreachable!("{} has no block rule: the built-in backend fuses only elementwise primitives", self.name())
+    }
     /// The output tangent given the input primals, the output primal and the
     /// input tangents (`None` is a symbolic zero). Only called when the output
     /// is floating point and at least one tangent is present.

@@ -30,11 +30,13 @@
 
 mod array;
 pub(crate) mod eager;
+mod fusion;
 mod program;
 mod runtime;
 
 pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
+pub(crate) use fusion::CpuPlan;
 pub(crate) use program::Program;
 pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform};
 pub(crate) use runtime::{Runtime, lock};

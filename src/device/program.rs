@@ -2,24 +2,24 @@
 //! programs run. `jit` runs its traced graphs through it, and so do eager
 //! operations on device arrays (a graph of one equation).
 //!
-//! On the built-in CPU a program is the graph, interpreted by
-//! [`eval_graph`]; on an XLA device it is the compiled executable with the
+//! On the built-in CPU a program is the graph with its elementwise chains
+//! fused ([`CpuPlan`]); on an XLA device it is the compiled executable with the
 //! graph's captured constants already in device memory. Inputs may live
 //! anywhere: arrays already on the program's device are passed as they are,
 //! others are copied there; donated inputs give their buffers to the outputs.
 
 use super::array::device_array;
-use super::{Device, DeviceArray, XlaDevice, device_put};
+use super::{CpuPlan, Device, DeviceArray, XlaDevice, device_put};
 use crate::backend::pjrt::{Buffer, Executable};
 use crate::backend::stablehlo::{lower_graph, lower_graph_donating};
-use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var, eval_graph};
+use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var};
 use crate::error::Error;
 use std::sync::Arc;
 
 /// A graph ready to run on one device.
 pub(crate) enum Program {
-    /// Interpreted by the built-in CPU backend.
-    Cpu(Graph),
+    /// Run by the built-in CPU backend, its elementwise chains fused.
+    Cpu(Graph, CpuPlan),
     /// Compiled by XLA.
     Xla(XlaProgram),
 }
@@ -49,7 +49,7 @@ impl Program {
         donate: &[bool],
     ) -> Result<(Program, bool), Error> {
         let d = match device {
-            Device::Cpu => return Ok((Program::Cpu(graph.clone()), false)),
+            Device::Cpu => return Ok((Program::Cpu(graph.clone(), CpuPlan::new(graph)), false)),
             Device::Xla(d) => d,
         };
         let lowered = lower_graph_donating(graph, donate)?;
@@ -88,9 +88,9 @@ impl Program {
     /// returns once the work is enqueued; the outputs stay on the device.
     pub(crate) fn run(&self, xs: &[Array]) -> Result<Vec<Array>, Error> {
         match self {
-            Program::Cpu(graph) => {
+            Program::Cpu(graph, plan) => {
                 let host = xs.iter().map(|x| device_put(x, &Device::Cpu)).collect::<Result<Vec<_>, _>>()?;
-                Ok(eval_graph(graph, &host))
+                Ok(plan.run(graph, &host))
             }
             Program::Xla(p) => p.run(xs),
         }

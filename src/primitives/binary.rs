@@ -12,7 +12,7 @@ use super::unary::{log, neg, round};
 use super::{batch_all, same_avals, wrong_dtype, zeros_like};
 use crate::backend::cpu::{self, IntArith, zip_map};
 use crate::backend::stablehlo::{LowerError, Lowering, Value};
-use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
+use crate::core::{Array, Aval, Block, BlockMut, DType, HostData, Primitive, bind, lanes2, lanes3};
 
 fn lin(terms: [Option<Array>; 2]) -> Option<Array> {
     match terms {
@@ -82,6 +82,15 @@ macro_rules! binary {
                 match (i[0], i[1]) {
                     $((HostData::$v(a), HostData::$v(b)) => HostData::$v(zip_map(a, b, |$x, $y| $e)),)*
                     (a, b) => unreachable!("{} on {} and {}", $name, a.dtype(), b.dtype()),
+                }
+            }
+            fn elementwise(&self, _: &[Aval]) -> bool {
+                true
+            }
+            fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+                match (i[0], i[1], out) {
+                    $((Block::$v(a), Block::$v(b), BlockMut::$v(o)) => lanes2(a, b, o, |$x, $y| $e),)*
+                    (a, b, _) => unreachable!("{} on blocks {:?} and {:?}", $name, a, b),
                 }
             }
             fn jvp(&self, x: &[Array], out: &Array, t: &[Option<Array>]) -> Option<Array> {
@@ -236,6 +245,16 @@ macro_rules! nondiff_binary {
                 match (i[0], i[1]) {
                     $((HostData::$v(a), HostData::$v(b)) => HostData::$w(zip_map(a, b, |$x, $y| $e)),)*
                     (a, b) => unreachable!("{} on {} and {}", $name, a.dtype(), b.dtype()),
+                }
+            }
+            fn elementwise(&self, _: &[Aval]) -> bool {
+                true
+            }
+            #[allow(clippy::bool_comparison)]
+            fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+                match (i[0], i[1], out) {
+                    $((Block::$v(a), Block::$v(b), BlockMut::$w(o)) => lanes2(a, b, o, |$x, $y| $e),)*
+                    (a, b, _) => unreachable!("{} on blocks {:?} and {:?}", $name, a, b),
                 }
             }
             no_derivative!();
@@ -432,6 +451,24 @@ impl Primitive for Select {
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         cpu::select(i[0], i[1], i[2])
+    }
+    fn elementwise(&self, _: &[Aval]) -> bool {
+        true
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        let p = match i[0] {
+            Block::Bool(p) => p,
+            other => unreachable!("select predicate block {other:?}"),
+        };
+        macro_rules! sel {
+            ($($v:ident),*) => {
+                match (i[1], i[2], out) {
+                    $((Block::$v(a), Block::$v(b), BlockMut::$v(o)) => lanes3(p, a, b, o, |p, x, y| if p { x } else { y }),)*
+                    (a, b, _) => unreachable!("select on blocks {a:?} and {b:?}"),
+                }
+            };
+        }
+        sel!(F32, F64, I32, U32, U8, Bool)
     }
     fn jvp(&self, x: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
         match (&t[1], &t[2]) {

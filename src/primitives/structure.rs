@@ -6,7 +6,7 @@ use super::reduce::reduce_sum;
 use super::{add_batch, batch_all, batch_size, zeros_like};
 use crate::backend::cpu;
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array};
-use crate::core::{Array, Aval, HostData, Primitive, bind, checked_size};
+use crate::core::{Array, Aval, Block, BlockMut, HostData, Primitive, bind, checked_size};
 
 /// The `reshape` primitive; apply it with [`reshape`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +43,13 @@ impl Primitive for Reshape {
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         cpu::reshape(i[0], &self.shape)
+    }
+    /// A row-major reshape keeps every element's position in memory.
+    fn elementwise(&self, _: &[Aval]) -> bool {
+        true
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        cpu::copy_block(i[0], out)
     }
     fn jvp(&self, _: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
         t[0].as_ref().map(|t| reshape(t, &self.shape))
@@ -120,6 +127,13 @@ impl Primitive for BroadcastInDim {
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         cpu::broadcast_in_dim(i[0], &self.shape, &self.dims)
+    }
+    /// Broadcasting one element is elementwise: a fused chain reads it as a scalar.
+    fn elementwise(&self, i: &[Aval]) -> bool {
+        i[0].size() == 1
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        cpu::copy_block(i[0], out)
     }
     fn jvp(&self, _: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
         t[0].as_ref().map(|t| broadcast_in_dim(t, &self.shape, &self.dims))

@@ -8,7 +8,7 @@
 use super::{wrong_dtype, zeros_like};
 use crate::backend::cpu::{self, Special};
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
-use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
+use crate::core::{Array, Aval, Block, BlockMut, DType, HostData, Primitive, bind, lanes1};
 
 /// Declares an elementwise unary primitive: its struct, every rule, and the
 /// function that applies it. `accepts` says which dtypes the shape rule admits;
@@ -34,6 +34,15 @@ macro_rules! unary {
                 match i[0] {
                     $(HostData::$v(a) => HostData::$v(cpu::map1(a, |$x| $e)),)*
                     other => unreachable!("{} on {}", $name, other.dtype()),
+                }
+            }
+            fn elementwise(&self, _: &[Aval]) -> bool {
+                true
+            }
+            fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+                match (i[0], out) {
+                    $((Block::$v(a), BlockMut::$v(o)) => lanes1(a, o, |$x| $e),)*
+                    (a, _) => unreachable!("{} on block {:?}", $name, a),
                 }
             }
             #[allow(unused_variables)]
@@ -286,6 +295,18 @@ impl Primitive for Not {
             other => unreachable!("not on {}", other.dtype()),
         }
     }
+    fn elementwise(&self, _: &[Aval]) -> bool {
+        true
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        match (i[0], out) {
+            (Block::Bool(a), BlockMut::Bool(o)) => lanes1(a, o, |v| !v),
+            (Block::I32(a), BlockMut::I32(o)) => lanes1(a, o, |v| !v),
+            (Block::U32(a), BlockMut::U32(o)) => lanes1(a, o, |v| !v),
+            (Block::U8(a), BlockMut::U8(o)) => lanes1(a, o, |v| !v),
+            (a, _) => unreachable!("not on block {a:?}"),
+        }
+    }
     no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {
         (not(&x[0]), b[0])
@@ -324,6 +345,12 @@ impl Primitive for Convert {
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         crate::backend::cpu::convert(i[0], self.dtype)
+    }
+    fn elementwise(&self, _: &[Aval]) -> bool {
+        true
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        crate::backend::cpu::convert_block(i[0], out)
     }
     fn jvp(&self, x: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
         // only float -> float conversions carry tangents
@@ -372,6 +399,12 @@ impl Primitive for StopGradient {
     }
     fn eval(&self, i: &[&HostData]) -> HostData {
         i[0].clone()
+    }
+    fn elementwise(&self, _: &[Aval]) -> bool {
+        true
+    }
+    fn eval_block(&self, i: &[Block<'_>], out: BlockMut<'_>) {
+        cpu::copy_block(i[0], out)
     }
     no_derivative!();
     fn batch(&self, x: &[Array], b: &[bool]) -> (Array, bool) {

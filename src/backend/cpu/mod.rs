@@ -11,7 +11,7 @@ pub use indexing::{argsort, gather, scatter_add};
 pub use layout::{broadcast_in_dim, concatenate, pad, reshape, slice, transpose};
 
 use crate::core::numeric::{GILES_CENTRAL, GILES_TAIL};
-use crate::core::{DType, Element, HostData};
+use crate::core::{Block, BlockMut, DType, Element, HostData, Lane, lanes1};
 use ndarray::{ArrayD, Zip};
 
 /// Elementwise kernels on arrays of at least this many elements run on every
@@ -91,6 +91,51 @@ pub fn convert(h: &HostData, dtype: DType) -> HostData {
             _ => HostData::U8(to::<u8>(h)),
         },
         DType::Bool => HostData::Bool(to::<bool>(h)),
+    }
+}
+
+/// Copies a block of any dtype (the block rule of reshape, broadcast and
+/// stop_gradient).
+pub fn copy_block(a: Block<'_>, out: BlockMut<'_>) {
+    match (a, out) {
+        (Block::F32(a), BlockMut::F32(o)) => lanes1(a, o, |x| x),
+        (Block::F64(a), BlockMut::F64(o)) => lanes1(a, o, |x| x),
+        (Block::I32(a), BlockMut::I32(o)) => lanes1(a, o, |x| x),
+        (Block::U32(a), BlockMut::U32(o)) => lanes1(a, o, |x| x),
+        (Block::U8(a), BlockMut::U8(o)) => lanes1(a, o, |x| x),
+        (Block::Bool(a), BlockMut::Bool(o)) => lanes1(a, o, |x| x),
+        (a, o) => unreachable!("copy of block {a:?} into {o:?}"),
+    }
+}
+
+/// [`convert`] on a block: the same conversion of each element.
+pub fn convert_block(a: Block<'_>, out: BlockMut<'_>) {
+    fn via<A: Element, B: Element>(a: Lane<'_, A>, o: &mut [B]) {
+        lanes1(a, o, |x| B::from_f64(x.to_f64()))
+    }
+    fn to_any<A: Element>(a: Lane<'_, A>, out: BlockMut<'_>) {
+        match out {
+            BlockMut::F32(o) => via(a, o),
+            BlockMut::F64(o) => via(a, o),
+            BlockMut::I32(o) => via(a, o),
+            BlockMut::U32(o) => via(a, o),
+            BlockMut::U8(o) => via(a, o),
+            BlockMut::Bool(o) => via(a, o),
+        }
+    }
+    match (a, out) {
+        // the direct casts of `convert`
+        (Block::F64(a), BlockMut::F32(o)) => lanes1(a, o, |x| x as f32),
+        (Block::U32(a), BlockMut::I32(o)) => lanes1(a, o, |x| x as i32),
+        (Block::I32(a), BlockMut::U32(o)) => lanes1(a, o, |x| x as u32),
+        (Block::I32(a), BlockMut::U8(o)) => lanes1(a, o, |x| x as u8),
+        (Block::U32(a), BlockMut::U8(o)) => lanes1(a, o, |x| x as u8),
+        (Block::F32(a), o) => to_any(a, o),
+        (Block::F64(a), o) => to_any(a, o),
+        (Block::I32(a), o) => to_any(a, o),
+        (Block::U32(a), o) => to_any(a, o),
+        (Block::U8(a), o) => to_any(a, o),
+        (Block::Bool(a), o) => to_any(a, o),
     }
 }
 

@@ -1,0 +1,320 @@
+//! How the built-in CPU backend runs a graph: a [`CpuPlan`] groups chains of
+//! elementwise equations of the same size into fused kernels (one pass over
+//! memory each, see [`kernel`]) and runs the other equations one by one, as
+//! [`eval_graph`](crate::core::eval_graph) does.
+//!
+//! Grouping, in equation order: an elementwise equation joins a group that
+//! produced one of its operands (merging the groups of all of them) if that
+//! group is still *open*, that is, nothing outside it has read its values yet;
+//! otherwise it starts a new group. Reading a group's value from outside
+//! closes the group. A group runs where its last equation stood, which is
+//! sound because everything its equations read is defined before them and
+//! nothing outside read its values before it closed. Each element is computed
+//! by the same expression as unfused, so the results are bit-identical.
+
+mod kernel;
+
+use crate::core::{Array, Eqn, Graph, Op, Var, VarMap, bind_op, initial_env, read};
+use kernel::{FusedOp, Kernel, Src};
+use std::collections::HashMap;
+
+/// Groups smaller than this many elements are not fused.
+const MIN_FUSED_LEN: usize = 256;
+
+/// One step of a plan.
+#[derive(Debug)]
+enum Step {
+    /// Equation `i` of the graph, applied alone.
+    Eqn(usize),
+    /// A fused group of equations.
+    Fused(Kernel),
+}
+
+/// A graph with its elementwise chains fused, ready to run on the built-in
+/// CPU: `CpuPlan::new(&graph)` once, then `plan.run(&graph, &args)` per call
+/// (what `jit` on the built-in CPU and `scan` bodies do).
+#[derive(Debug)]
+pub(crate) struct CpuPlan {
+    steps: Vec<Step>,
+    /// Per step: the variables no later step reads, freed after it.
+    frees: Vec<Vec<Var>>,
+}
+
+/// A group being formed.
+struct Group {
+    members: Vec<usize>,
+    n: usize,
+    open: bool,
+    /// Merged into another group.
+    merged_into: Option<usize>,
+}
+
+fn resolve(groups: &[Group], mut g: usize) -> usize {
+    while let Some(h) = groups[g].merged_into {
+        g = h;
+    }
+    g
+}
+
+impl CpuPlan {
+    /// Plans `g`.
+    pub(crate) fn new(g: &Graph) -> CpuPlan {
+        let mut producer: VarMap<Option<usize>> = VarMap::new(g, None);
+        for (i, e) in g.eqns.iter().enumerate() {
+            for v in &e.outs {
+                producer[v] = Some(i);
+            }
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        let mut group_of: Vec<Option<usize>> = vec![None; g.eqns.len()];
+        for (i, e) in g.eqns.iter().enumerate() {
+            let input_groups: Vec<usize> = {
+                let mut v: Vec<usize> = e
+                    .inputs
+                    .iter()
+                    .filter_map(|x| producer[x].and_then(|p| group_of[p]))
+                    .map(|k| resolve(&groups, k))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let Some(n) = fusible(g, e) else {
+                for k in input_groups {
+                    groups[k].open = false;
+                }
+                continue;
+            };
+            let (join, close): (Vec<usize>, Vec<usize>) =
+                input_groups.into_iter().partition(|&k| groups[k].open && groups[k].n == n);
+            for k in close {
+                groups[k].open = false;
+            }
+            let target = match join.first() {
+                Some(&t) => {
+                    for &k in &join[1..] {
+                        let members = std::mem::take(&mut groups[k].members);
+                        groups[t].members.extend(members);
+                        groups[k].merged_into = Some(t);
+                    }
+                    t
+                }
+                None => {
+                    groups.push(Group { members: Vec::new(), n, open: true, merged_into: None });
+                    groups.len() - 1
+                }
+            };
+            groups[target].members.push(i);
+            group_of[i] = Some(target);
+        }
+        for i in 0..g.eqns.len() {
+            group_of[i] = group_of[i].map(|k| resolve(&groups, k));
+        }
+        // every group of two or more equations becomes a kernel at its last one
+        let mut at: HashMap<usize, usize> = HashMap::new();
+        for (k, grp) in groups.iter_mut().enumerate() {
+            grp.members.sort_unstable();
+            if grp.merged_into.is_none() && grp.members.len() >= 2 {
+                at.insert(*grp.members.last().unwrap_or_else(|| unreachable!("two members")), k);
+            }
+        }
+        let mut steps = Vec::new();
+        for i in 0..g.eqns.len() {
+            match group_of[i] {
+                Some(k) if groups[k].members.len() >= 2 => {
+                    if let Some(&k) = at.get(&i) {
+                        steps.push(Step::Fused(kernel_of(g, &groups[k].members, &group_of, k)));
+                    }
+                }
+                _ => steps.push(Step::Eqn(i)),
+            }
+        }
+        let frees = frees(g, &steps);
+        CpuPlan { steps, frees }
+    }
+
+    /// Runs the plan of `g` on concrete host arguments (one per graph input).
+    pub(crate) fn run(&self, g: &Graph, args: &[Array]) -> Vec<Array> {
+        assert_eq!(args.len(), g.inputs.len(), "CpuPlan::run: wrong number of arguments");
+        let mut env = initial_env(g, args);
+        for (step, free) in self.steps.iter().zip(&self.frees) {
+            match step {
+                Step::Eqn(i) => {
+                    let e = &g.eqns[*i];
+                    let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
+                    let outs = bind_op(&e.op, &ins);
+                    for (v, y) in e.outs.iter().zip(outs) {
+                        env[v] = Some(y);
+                    }
+                }
+                Step::Fused(k) => {
+                    let ins: Vec<&crate::core::HostData> =
+                        k.inputs.iter().map(|(v, _)| read(&env, *v).host("fused elementwise")).collect();
+                    for op in &k.ops {
+                        if let Some((_, aval)) = &op.out {
+                            crate::core::reserve("fused elementwise", aval);
+                        }
+                    }
+                    let outs = k.run(&ins);
+                    for (v, h) in outs {
+                        env[v] = Some(Array::from_host(h));
+                    }
+                }
+            }
+            for v in free {
+                env[v] = None;
+            }
+        }
+        g.outputs.iter().map(|v| read(&env, *v).clone()).collect()
+    }
+}
+
+/// The number of elements of `e`'s result if it can join a fused group.
+fn fusible(g: &Graph, e: &Eqn) -> Option<usize> {
+    let Op::One(p) = &e.op else { return None };
+    let out = g.aval(e.outs[0]);
+    let n = out.size();
+    if n < MIN_FUSED_LEN {
+        return None;
+    }
+    let ins: Vec<_> = e.inputs.iter().map(|v| g.aval(*v).clone()).collect();
+    let sizes_fit = ins.iter().all(|a| a.size() == n || a.size() == 1);
+    (sizes_fit && p.elementwise(&ins)).then_some(n)
+}
+
+/// The kernel of group `k` (its members in graph order).
+fn kernel_of(g: &Graph, members: &[usize], group_of: &[Option<usize>], k: usize) -> Kernel {
+    let n = g.aval(g.eqns[members[0]].outs[0]).size();
+    // which members' values are read outside the group
+    let mut read_outside: HashMap<Var, bool> = HashMap::new();
+    for (i, e) in g.eqns.iter().enumerate() {
+        if group_of[i] != Some(k) {
+            for v in &e.inputs {
+                read_outside.insert(*v, true);
+            }
+        }
+    }
+    for v in &g.outputs {
+        read_outside.insert(*v, true);
+    }
+    let mut slot: HashMap<Var, usize> = HashMap::new();
+    let mut input_slot: HashMap<Var, usize> = HashMap::new();
+    let mut inputs: Vec<(Var, bool)> = Vec::new();
+    let mut ops: Vec<FusedOp> = Vec::new();
+    for &i in members {
+        let e = &g.eqns[i];
+        let Op::One(prim) = &e.op else { unreachable!("fused equations have one result") };
+        let args: Vec<Src> = e
+            .inputs
+            .iter()
+            .map(|v| match slot.get(v) {
+                Some(&s) => Src::Op(s),
+                None => Src::Input(*input_slot.entry(*v).or_insert_with(|| {
+                    inputs.push((*v, g.aval(*v).size() == 1));
+                    inputs.len() - 1
+                })),
+            })
+            .collect();
+        let splat = args.iter().all(|s| match *s {
+            Src::Input(j) => inputs[j].1,
+            Src::Op(j) => ops[j].splat,
+        });
+        let v = e.outs[0];
+        let out = read_outside.get(&v).copied().unwrap_or(false).then(|| (v, g.aval(v).clone()));
+        ops.push(FusedOp { prim: prim.clone(), args, dtype: g.aval(v).dtype, splat, out });
+        slot.insert(v, ops.len() - 1);
+    }
+    Kernel { n, inputs, ops }
+}
+
+/// For each step, the variables read for the last time there (not outputs).
+fn frees(g: &Graph, steps: &[Step]) -> Vec<Vec<Var>> {
+    let mut last: HashMap<Var, usize> = HashMap::new();
+    for (s, step) in steps.iter().enumerate() {
+        match step {
+            Step::Eqn(i) => g.eqns[*i].inputs.iter().for_each(|v| {
+                last.insert(*v, s);
+            }),
+            Step::Fused(k) => k.inputs.iter().for_each(|(v, _)| {
+                last.insert(*v, s);
+            }),
+        }
+    }
+    for v in &g.outputs {
+        last.remove(v);
+    }
+    let mut out = vec![Vec::new(); steps.len()];
+    for (v, s) in last {
+        out[s].push(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CpuPlan, Step};
+    use crate::core::{Array, Aval, DType, trace_graph};
+    use crate::numpy as jnp;
+
+    fn fused(plan: &CpuPlan) -> Vec<&super::Kernel> {
+        plan.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Fused(k) => Some(k),
+                Step::Eqn(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn adams_update_is_one_kernel_writing_only_the_new_state() {
+        let a = Aval::new(&[64, 32], DType::F32);
+        let g = trace_graph(&[a.clone(), a.clone(), a.clone(), a], |x| {
+            let (p, m, v, g) = (&x[0], &x[1], &x[2], &x[3]);
+            let m = m * 0.9 + g * 0.1;
+            let v = v * 0.999 + &(g * g) * 0.001;
+            let p = p - &(&m / (jnp::sqrt(&v) + 1e-8) * 1e-3);
+            vec![p, m, v]
+        });
+        let plan = CpuPlan::new(&g);
+        let kernels = fused(&plan);
+        assert_eq!(kernels.len(), 1, "{:?}", plan.steps);
+        assert_eq!(plan.steps.len(), 1, "nothing runs outside the kernel: {:?}", plan.steps);
+        let k = kernels[0];
+        assert_eq!(k.ops.iter().filter(|o| o.out.is_some()).count(), 3);
+        assert_eq!(
+            k.inputs.iter().filter(|(_, splat)| !splat).count(),
+            4,
+            "p, m, v and g are read; scalars are splats"
+        );
+        assert!(k.ops.iter().filter(|o| o.splat).count() >= 5, "every broadcast scalar is a splat");
+    }
+
+    #[test]
+    fn a_value_read_by_a_reduction_closes_its_group_and_is_written_out() {
+        let a = Aval::new(&[1000], DType::F64);
+        let g = trace_graph(&[a], |x| {
+            let y = jnp::exp(&x[0]) * 2.0;
+            let s = y.sum();
+            // `y` was read outside its group: what follows is a new group
+            vec![jnp::tanh(&y) + &s]
+        });
+        let plan = CpuPlan::new(&g);
+        let kernels = fused(&plan);
+        assert_eq!(kernels.len(), 2, "{:?}", plan.steps);
+        assert_eq!(kernels[0].ops.iter().filter(|o| o.out.is_some()).count(), 1, "y is written once");
+        let y = plan.run(&g, &[Array::arange(0.0, 1.0, 0.001, DType::F64)]);
+        let want = {
+            let x = Array::arange(0.0, 1.0, 0.001, DType::F64);
+            let y = jnp::exp(&x) * 2.0;
+            jnp::tanh(&y) + &y.sum()
+        };
+        assert_eq!(y[0].to_vec::<f64>(), want.to_vec::<f64>());
+    }
+
+    #[test]
+    fn small_values_are_not_fused() {
+        let g = trace_graph(&[Aval::new(&[8], DType::F32)], |x| vec![jnp::exp(&x[0]) * 2.0 + 1.0]);
+        assert!(fused(&CpuPlan::new(&g)).is_empty());
+    }
+}
