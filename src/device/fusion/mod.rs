@@ -107,8 +107,8 @@ impl CpuPlan {
             groups[target].members.push(i);
             group_of[i] = Some(target);
         }
-        for i in 0..g.eqns.len() {
-            group_of[i] = group_of[i].map(|k| resolve(&groups, k));
+        for k in group_of.iter_mut() {
+            *k = k.map(|k| resolve(&groups, k));
         }
         // every group of two or more equations becomes a kernel at its last one
         let mut at: HashMap<usize, usize> = HashMap::new();
