@@ -34,7 +34,7 @@ fn apply(code: u8, a: &Array, b: &Array, s: &Array) -> Array {
         3 => a / &(jnp::abs(b) + 1.0),
         4 => jnp::sqrt(&jnp::abs(a)),
         5 => jnp::exp(&-(a * a)),
-        6 => jnp::maximum(a, &Array::scalar(0.0f32).astype(a.dtype())),
+        6 => jnp::maximum(a, Array::scalar(0.0f32).astype(a.dtype())),
         7 => jnp::where_(&jnp::greater(a, b), a, &(b * 0.5)),
         8 => a * s,
         9 => jnp::reshape(&jnp::reshape(a, &[-1]), &shape),
@@ -99,8 +99,8 @@ proptest! {
 fn adam_step(p: &Array, m: &Array, v: &Array, g: &Array, t: &Array) -> (Array, Array, Array) {
     let m = m * 0.9 + g * 0.1;
     let v = v * 0.999 + &(g * g) * 0.001;
-    let mhat = &m / &(1.0 - jnp::power(&Array::scalar(0.9f32), t));
-    let vhat = &v / &(1.0 - jnp::power(&Array::scalar(0.999f32), t));
+    let mhat = &m / &(1.0 - jnp::power(Array::scalar(0.9f32), t));
+    let vhat = &v / &(1.0 - jnp::power(Array::scalar(0.999f32), t));
     (p - &(mhat / (jnp::sqrt(&vhat) + 1e-8) * 1e-3), m, v)
 }
 
