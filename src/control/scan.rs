@@ -132,9 +132,10 @@ impl MultiPrimitive for Scan {
             let mut args = consts.clone();
             args.extend(carry);
             args.extend(xs.iter().map(|x| Array::from_host(host_index(x, i))));
-            let r = plan.run(&self.body, &args);
-            carry = r[..nk].to_vec();
-            for (acc, y) in ys.iter_mut().zip(&r[nk..]) {
+            let mut r = plan.run(&self.body, args);
+            let y = r.split_off(nk);
+            carry = r;
+            for (acc, y) in ys.iter_mut().zip(&y) {
                 acc.push(y.host("scan").clone());
             }
         }

@@ -73,6 +73,16 @@ impl Array {
 
     /// An identity of this array's value, shared by its clones (the address
     /// of the shared representation): equal ids mean the same value object.
+    /// The host data, taken without a copy when this is the array's only
+    /// handle and it is concrete; otherwise the array back.
+    pub(crate) fn try_into_host(self) -> Result<HostData, Array> {
+        match Arc::try_unwrap(self.repr) {
+            Ok(Repr::Concrete(h)) => Ok(h),
+            Ok(other) => Err(Array { repr: Arc::new(other) }),
+            Err(repr) => Err(Array { repr }),
+        }
+    }
+
     pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.repr) as *const () as usize
     }

@@ -90,7 +90,7 @@ impl Program {
         match self {
             Program::Cpu(graph, plan) => {
                 let host = xs.iter().map(|x| device_put(x, &Device::Cpu)).collect::<Result<Vec<_>, _>>()?;
-                Ok(plan.run(graph, &host))
+                Ok(plan.run(graph, host))
             }
             Program::Xla(p) => p.run(xs),
         }

@@ -83,6 +83,29 @@ macro_rules! typed {
                     $(Buf::$v(b) => BlockMut::$v(&mut b[lo..hi]),)*
                 }
             }
+            fn dtype(&self) -> DType {
+                match self {
+                    $(Buf::$v(_) => DType::$v,)*
+                }
+            }
+            /// The elements of a standard-layout array, in its own buffer when it
+            /// holds exactly them.
+            fn from_host(h: HostData) -> Result<Buf, HostData> {
+                match h {
+                    $(HostData::$v(a) if a.is_standard_layout() => {
+                        let n = a.len();
+                        match a.into_raw_vec_and_offset() {
+                            (v, Some(0) | None) if v.len() == n => Ok(Buf::$v(v)),
+                            // the elements are a part of a larger buffer: copy them
+                            (v, offset) => {
+                                let o = offset.unwrap_or(0);
+                                Ok(Buf::$v(v[o..o + n].to_vec()))
+                            }
+                        }
+                    })*
+                    other => Err(other),
+                }
+            }
             /// The buffer as an array of `shape`.
             fn into_host(self, shape: &[usize]) -> HostData {
                 let shape = IxDyn(shape);
@@ -125,80 +148,118 @@ macro_rules! typed {
                     $(DataMut::$v(s) => s.chunks_mut(len).map(DataMut::$v).collect(),)*
                 }
             }
-            fn empty(&self) -> DataMut<'a> {
-                match self {
-                    $(DataMut::$v(_) => DataMut::$v(&mut []),)*
-                }
-            }
         }
     };
 }
 typed!(F32: f32, F64: f64, I32: i32, U32: u32, U8: u8, Bool: bool);
 
-/// Where a non-splat operation's block goes: a scratch buffer, or the slice of
-/// one of the kernel's outputs.
-#[derive(Clone, Copy)]
-enum Dst {
-    Scratch(usize),
-    Out(usize),
+/// An input of a kernel: borrowed, or owned because the graph reads it for
+/// the last time here (its buffer may then hold an output).
+pub(super) enum KernelInput<'a> {
+    Borrowed(&'a HostData),
+    Owned(HostData),
+}
+
+/// Where an input's values are read from while the kernel runs.
+enum Source<'a> {
+    Borrowed(&'a HostData),
+    /// Owned, but not reusable (another size or layout).
+    Held(HostData),
+    /// Owned and reusable as an output buffer.
+    Spare(Buf),
+    /// Its buffer is output `j`'s.
+    Reused(usize),
 }
 
 impl Kernel {
     /// Runs the kernel on its inputs (one per `inputs` entry, in order) and
-    /// returns the values of the operations the graph reads, in operation order.
-    pub(super) fn run(&self, ins: &[&HostData]) -> Vec<(Var, HostData)> {
-        let standard: Vec<HostData>;
-        let ins: Vec<&HostData> = if ins.iter().all(|h| Data::of(h).is_some()) {
-            ins.to_vec()
-        } else {
-            standard = ins.iter().map(|h| (*h).clone().into_standard()).collect();
-            standard.iter().collect()
-        };
-        let data: Vec<Data<'_>> =
-            ins.iter().map(|h| Data::of(h).unwrap_or_else(|| unreachable!("standard layout"))).collect();
+    /// returns the values of the operations the graph reads, in operation
+    /// order. An owned input of an output's dtype and size, in standard
+    /// layout, lends that output its buffer: each block is computed in
+    /// scratch buffers and written out after every operation of the block
+    /// has read its inputs.
+    pub(super) fn run(&self, ins: Vec<KernelInput<'_>>) -> Vec<(Var, HostData)> {
+        let mut sources: Vec<Source<'_>> = ins
+            .into_iter()
+            .map(|x| match x {
+                KernelInput::Borrowed(h) if Data::of(h).is_some() => Source::Borrowed(h),
+                KernelInput::Borrowed(h) => Source::Held(h.clone().into_standard()),
+                KernelInput::Owned(h) if h.shape().iter().product::<usize>() != self.n => {
+                    Source::Held(h.into_standard())
+                }
+                KernelInput::Owned(h) => match Buf::from_host(h) {
+                    Ok(b) => Source::Spare(b),
+                    Err(h) => Source::Held(h.into_standard()),
+                },
+            })
+            .collect();
+        // one buffer per written value, taken over from a spare input when one fits
+        let mut outs: Vec<Buf> = Vec::new();
+        let mut out_of: Vec<Option<usize>> = Vec::with_capacity(self.ops.len());
+        for op in &self.ops {
+            if op.out.is_none() || op.splat {
+                out_of.push(None);
+                continue;
+            }
+            let j = outs.len();
+            let spare = sources.iter().position(|s| matches!(s, Source::Spare(b) if b.dtype() == op.dtype));
+            outs.push(match spare {
+                Some(i) => match std::mem::replace(&mut sources[i], Source::Reused(j)) {
+                    Source::Spare(b) => b,
+                    _ => unreachable!("a spare input"),
+                },
+                None => Buf::new(op.dtype, self.n),
+            });
+            out_of.push(Some(j));
+        }
+        let data: Vec<Option<Data<'_>>> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Borrowed(h) => Data::of(h),
+                Source::Held(h) => Data::of(h),
+                Source::Spare(b) => Some(b.data()),
+                Source::Reused(_) => None,
+            })
+            .collect();
+        let reused: Vec<Option<usize>> =
+            sources.iter().map(|s| if let Source::Reused(j) = s { Some(*j) } else { None }).collect();
         // values that are the same everywhere: computed once, on one element
         let mut splats: Vec<Option<Buf>> = Vec::with_capacity(self.ops.len());
         for op in &self.ops {
             splats.push(op.splat.then(|| {
                 let mut b = Buf::new(op.dtype, 1);
-                let args: Vec<Block<'_>> = op.args.iter().map(|s| self.operand(*s, &data, &splats, 0, 1)).collect();
+                let args: Vec<Block<'_>> = op.args.iter().map(|s| self.splat_operand(*s, &data, &splats)).collect();
                 op.prim.eval_block(&args, b.block_mut(0, 1));
                 b
             }));
         }
-        // outputs, and where each non-splat operation writes
-        let mut outs: Vec<Buf> = Vec::new();
-        let mut dst: Vec<Option<Dst>> = Vec::with_capacity(self.ops.len());
+        // a scratch block per non-splat operation; written values are copied out
+        let mut scratch_of = Vec::with_capacity(self.ops.len());
         let mut scratch_types = Vec::new();
-        for op in &self.ops {
-            dst.push(match (&op.out, op.splat) {
-                (_, true) => None,
-                (Some(_), false) => {
-                    outs.push(Buf::new(op.dtype, self.n));
-                    Some(Dst::Out(outs.len() - 1))
-                }
-                (None, false) => {
-                    scratch_types.push(op.dtype);
-                    Some(Dst::Scratch(scratch_types.len() - 1))
-                }
-            });
+        let mut copies = Vec::new();
+        for (op, out) in self.ops.iter().zip(&out_of) {
+            if op.splat {
+                scratch_of.push(None);
+                continue;
+            }
+            scratch_of.push(Some(scratch_types.len()));
+            if let Some(j) = out {
+                copies.push((scratch_types.len(), *j));
+            }
+            scratch_types.push(op.dtype);
         }
+        let plan = Blocks { data: &data, reused: &reused, splats: &splats, scratch_of: &scratch_of, copies: &copies };
         {
-            let mut pieces: Vec<Vec<DataMut<'_>>> = Vec::new();
+            let tasks = self.n.div_ceil(TASK).max(1);
+            let mut pieces: Vec<Vec<DataMut<'_>>> = (0..tasks).map(|_| Vec::new()).collect();
             for o in outs.iter_mut() {
                 for (t, piece) in o.data_mut().chunks(TASK).into_iter().enumerate() {
-                    if pieces.len() <= t {
-                        pieces.push(Vec::new());
-                    }
                     pieces[t].push(piece);
                 }
             }
-            let tasks = self.n.div_ceil(TASK).max(1);
-            pieces.resize_with(tasks, Vec::new);
             let task = |(t, mut mine): (usize, Vec<DataMut<'_>>)| {
                 let lo = t * TASK;
-                let hi = (lo + TASK).min(self.n);
-                self.run_task(lo, hi, &data, &splats, &dst, &scratch_types, &mut mine);
+                self.run_task(lo, (lo + TASK).min(self.n), &plan, &scratch_types, &mut mine);
             };
             if tasks > 1 {
                 pieces.into_par_iter().enumerate().for_each(task);
@@ -220,79 +281,67 @@ impl Kernel {
         result
     }
 
-    /// Operand `s` over elements `lo..hi` (task-relative for scratch values).
-    fn operand<'a>(&self, s: Src, data: &[Data<'a>], splats: &'a [Option<Buf>], lo: usize, hi: usize) -> Block<'a> {
+    /// Operand `s` of an operation whose operands are all splats.
+    fn splat_operand<'a>(&self, s: Src, data: &[Option<Data<'a>>], splats: &'a [Option<Buf>]) -> Block<'a> {
         match s {
-            Src::Input(i) => data[i].lane(lo, hi, self.inputs[i].1),
+            Src::Input(i) => match data[i] {
+                Some(d) => d.lane(0, 1, true),
+                None => unreachable!("a one-element input is never reused"),
+            },
             Src::Op(k) => match &splats[k] {
                 Some(b) => b.data().lane(0, 1, true),
-                None => unreachable!("a non-splat operand is read from its block buffer"),
+                None => unreachable!("a splat operation reads splats only"),
             },
         }
     }
 
-    /// Computes elements `lo..hi`, block by block, writing outputs into `mine`
-    /// (this task's pieces of the output buffers).
-    #[allow(clippy::too_many_arguments)]
-    fn run_task(
-        &self,
-        lo: usize,
-        hi: usize,
-        data: &[Data<'_>],
-        splats: &[Option<Buf>],
-        dst: &[Option<Dst>],
-        scratch_types: &[DType],
-        mine: &mut [DataMut<'_>],
-    ) {
+    /// Computes elements `lo..hi` block by block; `mine` holds this task's
+    /// pieces of the output buffers.
+    fn run_task(&self, lo: usize, hi: usize, plan: &Blocks<'_, '_>, scratch_types: &[DType], mine: &mut [DataMut<'_>]) {
         let mut scratch: Vec<Buf> = scratch_types.iter().map(|d| Buf::new(*d, BLOCK)).collect();
         let mut start = lo;
         while start < hi {
             let end = (start + BLOCK).min(hi);
             let (len, rel) = (end - start, start - lo);
-            for (k, op) in self.ops.iter().enumerate() {
-                let Some(d) = dst[k] else { continue };
+            for (op, s) in self.ops.iter().zip(plan.scratch_of) {
+                let Some(s) = *s else { continue };
                 // take the destination out, so the operands can borrow the rest
-                let mut target = match d {
-                    Dst::Scratch(j) => Target::Scratch(std::mem::replace(&mut scratch[j], Buf::new(op.dtype, 0))),
-                    Dst::Out(j) => {
-                        let empty = mine[j].empty();
-                        Target::Out(std::mem::replace(&mut mine[j], empty))
-                    }
-                };
+                let mut target = std::mem::replace(&mut scratch[s], Buf::new(op.dtype, 0));
                 {
                     let args: Vec<Block<'_>> = op
                         .args
                         .iter()
-                        .map(|s| match *s {
-                            Src::Op(i) => match dst[i] {
-                                Some(Dst::Scratch(j)) => scratch[j].data().lane(0, len, false),
-                                Some(Dst::Out(j)) => mine[j].reborrow().lane(rel, rel + len, false),
-                                None => self.operand(*s, data, splats, start, end),
+                        .map(|src| match *src {
+                            Src::Op(i) => match plan.scratch_of[i] {
+                                Some(t) => scratch[t].data().lane(0, len, false),
+                                None => self.splat_operand(*src, plan.data, plan.splats),
                             },
-                            Src::Input(_) => self.operand(*s, data, splats, start, end),
+                            Src::Input(i) => match (plan.reused[i], plan.data[i]) {
+                                (Some(j), _) => mine[j].reborrow().lane(rel, rel + len, false),
+                                (None, Some(d)) => d.lane(start, end, self.inputs[i].1),
+                                (None, None) => unreachable!("an input is read or reused"),
+                            },
                         })
                         .collect();
-                    let out = match &mut target {
-                        Target::Scratch(b) => b.block_mut(0, len),
-                        Target::Out(m) => m.block(rel, rel + len),
-                    };
-                    op.prim.eval_block(&args, out);
+                    op.prim.eval_block(&args, target.block_mut(0, len));
                 }
-                match (d, target) {
-                    (Dst::Scratch(j), Target::Scratch(b)) => scratch[j] = b,
-                    (Dst::Out(j), Target::Out(m)) => mine[j] = m,
-                    _ => unreachable!("a destination comes back where it was taken"),
-                }
+                scratch[s] = target;
+            }
+            for &(s, j) in plan.copies {
+                crate::backend::cpu::copy_block(scratch[s].data().lane(0, len, false), mine[j].block(rel, rel + len));
             }
             start = end;
         }
     }
 }
 
-/// A destination taken out for one operation.
-enum Target<'a> {
-    Scratch(Buf),
-    Out(DataMut<'a>),
+/// What every task of a kernel run reads.
+struct Blocks<'a, 'd> {
+    data: &'a [Option<Data<'d>>],
+    reused: &'a [Option<usize>],
+    splats: &'a [Option<Buf>],
+    scratch_of: &'a [Option<usize>],
+    copies: &'a [(usize, usize)],
 }
 
 /// `n` copies of the one value in `one`.

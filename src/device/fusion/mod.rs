@@ -14,8 +14,8 @@
 
 mod kernel;
 
-use crate::core::{Array, Eqn, Graph, Op, Var, VarMap, bind_op, initial_env, read};
-use kernel::{FusedOp, Kernel, Src};
+use crate::core::{Array, Eqn, Graph, HostData, Op, Var, VarMap, bind_op, read, reserve};
+use kernel::{FusedOp, Kernel, KernelInput, Src};
 use std::collections::HashMap;
 
 /// Groups smaller than this many elements are not fused.
@@ -134,9 +134,17 @@ impl CpuPlan {
     }
 
     /// Runs the plan of `g` on concrete host arguments (one per graph input).
-    pub(crate) fn run(&self, g: &Graph, args: &[Array]) -> Vec<Array> {
+    /// Arguments and values read for the last time by a fused kernel lend
+    /// their buffers to its outputs when nothing else holds them.
+    pub(crate) fn run(&self, g: &Graph, args: Vec<Array>) -> Vec<Array> {
         assert_eq!(args.len(), g.inputs.len(), "CpuPlan::run: wrong number of arguments");
-        let mut env = initial_env(g, args);
+        let mut env: VarMap<Option<Array>> = VarMap::new(g, None);
+        for (v, a) in g.inputs.iter().zip(args) {
+            env[v] = Some(a);
+        }
+        for (v, a) in &g.captures {
+            env[v] = Some(a.clone());
+        }
         for (step, free) in self.steps.iter().zip(&self.frees) {
             match step {
                 Step::Eqn(i) => {
@@ -148,14 +156,39 @@ impl CpuPlan {
                     }
                 }
                 Step::Fused(k) => {
-                    let ins: Vec<&crate::core::HostData> =
-                        k.inputs.iter().map(|(v, _)| read(&env, *v).host("fused elementwise")).collect();
                     for op in &k.ops {
                         if let Some((_, aval)) = &op.out {
-                            crate::core::reserve("fused elementwise", aval);
+                            reserve("fused elementwise", aval);
                         }
                     }
-                    let outs = k.run(&ins);
+                    // the inputs read for the last time, if this is their only holder
+                    let mut owned: Vec<Option<HostData>> = k
+                        .inputs
+                        .iter()
+                        .map(|(v, splat)| {
+                            if *splat || !free.contains(v) {
+                                return None;
+                            }
+                            let a = env[v].take()?;
+                            match a.try_into_host() {
+                                Ok(h) => Some(h),
+                                Err(a) => {
+                                    env[v] = Some(a);
+                                    None
+                                }
+                            }
+                        })
+                        .collect();
+                    let ins: Vec<KernelInput<'_>> = k
+                        .inputs
+                        .iter()
+                        .zip(owned.iter_mut())
+                        .map(|((v, _), o)| match o.take() {
+                            Some(h) => KernelInput::Owned(h),
+                            None => KernelInput::Borrowed(read(&env, *v).host("fused elementwise")),
+                        })
+                        .collect();
+                    let outs = k.run(ins);
                     for (v, h) in outs {
                         env[v] = Some(Array::from_host(h));
                     }
@@ -303,7 +336,7 @@ mod tests {
         let kernels = fused(&plan);
         assert_eq!(kernels.len(), 2, "{:?}", plan.steps);
         assert_eq!(kernels[0].ops.iter().filter(|o| o.out.is_some()).count(), 1, "y is written once");
-        let y = plan.run(&g, &[Array::arange(0.0, 1.0, 0.001, DType::F64)]);
+        let y = plan.run(&g, vec![Array::arange(0.0, 1.0, 0.001, DType::F64)]);
         let want = {
             let x = Array::arange(0.0, 1.0, 0.001, DType::F64);
             let y = jnp::exp(&x) * 2.0;

@@ -22,6 +22,18 @@ fn as_mat<'a, T: Clone>(x: &'a ArrayD<T>, groups: [&[usize]; 3]) -> CowArray<'a,
     let d: Vec<usize> = groups.iter().map(|g| g.iter().map(|&a| x.shape()[a]).product()).collect();
     let perm: Vec<usize> = groups.iter().flat_map(|g| g.iter().copied()).collect();
     let v = x.view().permuted_axes(IxDyn(&perm));
+    if groups.iter().all(|g| g.len() <= 1) && v.strides().iter().all(|&s| s >= 0) {
+        // at most one axis per group: a strided view (gemm takes any strides), no copy
+        let mut v3 = v.clone();
+        for (i, g) in groups.iter().enumerate() {
+            if g.is_empty() {
+                v3 = v3.insert_axis(Axis(i));
+            }
+        }
+        if let Ok(view) = v3.into_dimensionality::<Ix3>() {
+            return CowArray::from(view);
+        }
+    }
     match v.clone().into_shape_with_order((d[0], d[1], d[2])) {
         Ok(view) => CowArray::from(view),
         Err(_) => {
