@@ -71,8 +71,6 @@ impl Array {
         Array { repr: Arc::new(Repr::Concrete(h)) }
     }
 
-    /// An identity of this array's value, shared by its clones (the address
-    /// of the shared representation): equal ids mean the same value object.
     /// The host data, taken without a copy when this is the array's only
     /// handle and it is concrete; otherwise the array back.
     pub(crate) fn try_into_host(self) -> Result<HostData, Array> {
@@ -83,6 +81,8 @@ impl Array {
         }
     }
 
+    /// An identity of this array's value, shared by its clones (the address
+    /// of the shared representation): equal ids mean the same value object.
     pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.repr) as *const () as usize
     }

@@ -24,4 +24,4 @@ pub(crate) use graph::VarMap;
 pub use graph::{Eqn, Graph, Var};
 pub use op::{MultiPrimitive, Op};
 pub use trace::{Primitive, bind, bind_multi, eval_graph, trace_graph};
-pub(crate) use trace::{bind_op, initial_env, read, tracing};
+pub(crate) use trace::{apply_eqn, bind_op, initial_env, read, tracing};

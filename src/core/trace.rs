@@ -317,14 +317,10 @@ pub fn trace_graph(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) ->
 #[track_caller]
 pub fn eval_graph(g: &Graph, args: &[Array]) -> Vec<Array> {
     assert_eq!(args.len(), g.inputs.len(), "eval_graph: wrong number of arguments");
-    let mut env = initial_env(g, args);
+    let mut env = initial_env(g, args.iter().cloned());
     let last_use = last_uses(g);
     for (i, e) in g.eqns.iter().enumerate() {
-        let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
-        let outs = bind_op(&e.op, &ins);
-        for (v, y) in e.outs.iter().zip(outs) {
-            env[v] = Some(y);
-        }
+        apply_eqn(&mut env, e);
         // Free what no later equation reads, so memory is reused as the graph runs.
         for v in &e.inputs {
             if last_use[v] == Some(i) {
@@ -350,12 +346,23 @@ fn last_uses(g: &Graph) -> VarMap<Option<usize>> {
     last
 }
 
+/// Applies equation `e` with [`bind_op`] to its inputs in `env` and binds
+/// its results there.
+#[track_caller]
+pub(crate) fn apply_eqn(env: &mut VarMap<Option<Array>>, e: &Eqn) {
+    let ins: Vec<&Array> = e.inputs.iter().map(|v| read(env, *v)).collect();
+    let outs = bind_op(&e.op, &ins);
+    for (v, y) in e.outs.iter().zip(outs) {
+        env[v] = Some(y);
+    }
+}
+
 /// The environment every graph interpreter starts from: one slot per variable,
 /// with the inputs bound to `args` (in order) and the captures to their arrays.
-pub(crate) fn initial_env(g: &Graph, args: &[Array]) -> VarMap<Option<Array>> {
+pub(crate) fn initial_env(g: &Graph, args: impl IntoIterator<Item = Array>) -> VarMap<Option<Array>> {
     let mut env: VarMap<Option<Array>> = VarMap::new(g, None);
     for (v, a) in g.inputs.iter().zip(args) {
-        env[v] = Some(a.clone());
+        env[v] = Some(a);
     }
     for (v, a) in &g.captures {
         env[v] = Some(a.clone());

@@ -10,7 +10,7 @@ use crate::tree::{Tree, leaves};
 /// Evaluates `g` on `primals` and propagates `tangents` with each primitive's
 /// jvp rule. `None` tangents are symbolic zeros.
 pub(crate) fn jvp_graph(g: &Graph, primals: &[Array], tangents: &[Option<Array>]) -> (Vec<Array>, Vec<Option<Array>>) {
-    let mut env = initial_env(g, primals);
+    let mut env = initial_env(g, primals.iter().cloned());
     let mut tan: VarMap<Option<Array>> = VarMap::new(g, None);
     for (v, t) in g.inputs.iter().zip(tangents) {
         tan[v] = t.clone();
@@ -39,7 +39,7 @@ pub(crate) struct Tape {
 impl Tape {
     /// Evaluates `g` on `primals`; inputs flagged in `diff` (and float) are active.
     pub(crate) fn forward(g: &Graph, primals: &[Array], diff: &[bool]) -> Tape {
-        let mut env = initial_env(g, primals);
+        let mut env = initial_env(g, primals.iter().cloned());
         let mut active = VarMap::new(g, false);
         for ((v, p), &d) in g.inputs.iter().zip(primals).zip(diff) {
             active[v] = d && p.dtype().is_float();

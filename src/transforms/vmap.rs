@@ -55,7 +55,7 @@ impl AxisSpec {
 /// Runs `g` on inputs that may carry a batch axis at 0 (flagged in `batched`).
 /// Returns each output with its batch flag (batched outputs have the axis at 0).
 pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
-    let mut env = initial_env(g, xs);
+    let mut env = initial_env(g, xs.iter().cloned());
     let mut bat = VarMap::new(g, false);
     for (v, &b) in g.inputs.iter().zip(batched) {
         bat[v] = b;

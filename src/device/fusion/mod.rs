@@ -14,7 +14,7 @@
 
 mod kernel;
 
-use crate::core::{Array, Eqn, Graph, HostData, Op, Var, VarMap, bind_op, read, reserve};
+use crate::core::{Array, Eqn, Graph, HostData, Op, Var, VarMap, apply_eqn, initial_env, read, reserve};
 use kernel::{FusedOp, Kernel, KernelInput, Src};
 use std::collections::HashMap;
 
@@ -110,6 +110,18 @@ impl CpuPlan {
         for k in group_of.iter_mut() {
             *k = k.map(|k| resolve(&groups, k));
         }
+        // the values read outside the group that made them, or returned
+        let mut read_outside: VarMap<bool> = VarMap::new(g, false);
+        for (i, e) in g.eqns.iter().enumerate() {
+            for v in &e.inputs {
+                if producer[v].map(|p| group_of[p]) != Some(group_of[i]) {
+                    read_outside[v] = true;
+                }
+            }
+        }
+        for v in &g.outputs {
+            read_outside[v] = true;
+        }
         // every group of two or more equations becomes a kernel at its last one
         let mut at: HashMap<usize, usize> = HashMap::new();
         for (k, grp) in groups.iter_mut().enumerate() {
@@ -119,11 +131,11 @@ impl CpuPlan {
             }
         }
         let mut steps = Vec::new();
-        for i in 0..g.eqns.len() {
-            match group_of[i] {
+        for (i, grp) in group_of.iter().enumerate() {
+            match *grp {
                 Some(k) if groups[k].members.len() >= 2 => {
                     if let Some(&k) = at.get(&i) {
-                        steps.push(Step::Fused(kernel_of(g, &groups[k].members, &group_of, k)));
+                        steps.push(Step::Fused(kernel_of(g, &groups[k].members, &read_outside)));
                     }
                 }
                 _ => steps.push(Step::Eqn(i)),
@@ -138,23 +150,10 @@ impl CpuPlan {
     /// their buffers to its outputs when nothing else holds them.
     pub(crate) fn run(&self, g: &Graph, args: Vec<Array>) -> Vec<Array> {
         assert_eq!(args.len(), g.inputs.len(), "CpuPlan::run: wrong number of arguments");
-        let mut env: VarMap<Option<Array>> = VarMap::new(g, None);
-        for (v, a) in g.inputs.iter().zip(args) {
-            env[v] = Some(a);
-        }
-        for (v, a) in &g.captures {
-            env[v] = Some(a.clone());
-        }
+        let mut env = initial_env(g, args);
         for (step, free) in self.steps.iter().zip(&self.frees) {
             match step {
-                Step::Eqn(i) => {
-                    let e = &g.eqns[*i];
-                    let ins: Vec<&Array> = e.inputs.iter().map(|v| read(&env, *v)).collect();
-                    let outs = bind_op(&e.op, &ins);
-                    for (v, y) in e.outs.iter().zip(outs) {
-                        env[v] = Some(y);
-                    }
-                }
+                Step::Eqn(i) => apply_eqn(&mut env, &g.eqns[*i]),
                 Step::Fused(k) => {
                     for op in &k.ops {
                         if let Some((_, aval)) = &op.out {
@@ -215,21 +214,10 @@ fn fusible(g: &Graph, e: &Eqn) -> Option<usize> {
     (sizes_fit && p.elementwise(&ins)).then_some(n)
 }
 
-/// The kernel of group `k` (its members in graph order).
-fn kernel_of(g: &Graph, members: &[usize], group_of: &[Option<usize>], k: usize) -> Kernel {
+/// The kernel of a group (its members in graph order), writing out the values
+/// flagged in `read_outside`.
+fn kernel_of(g: &Graph, members: &[usize], read_outside: &VarMap<bool>) -> Kernel {
     let n = g.aval(g.eqns[members[0]].outs[0]).size();
-    // which members' values are read outside the group
-    let mut read_outside: HashMap<Var, bool> = HashMap::new();
-    for (i, e) in g.eqns.iter().enumerate() {
-        if group_of[i] != Some(k) {
-            for v in &e.inputs {
-                read_outside.insert(*v, true);
-            }
-        }
-    }
-    for v in &g.outputs {
-        read_outside.insert(*v, true);
-    }
     let mut slot: HashMap<Var, usize> = HashMap::new();
     let mut input_slot: HashMap<Var, usize> = HashMap::new();
     let mut inputs: Vec<(Var, bool)> = Vec::new();
@@ -253,7 +241,7 @@ fn kernel_of(g: &Graph, members: &[usize], group_of: &[Option<usize>], k: usize)
             Src::Op(j) => ops[j].splat,
         });
         let v = e.outs[0];
-        let out = read_outside.get(&v).copied().unwrap_or(false).then(|| (v, g.aval(v).clone()));
+        let out = read_outside[v].then(|| (v, g.aval(v).clone()));
         ops.push(FusedOp { prim: prim.clone(), args, dtype: g.aval(v).dtype, splat, out });
         slot.insert(v, ops.len() - 1);
     }
