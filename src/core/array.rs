@@ -26,6 +26,10 @@ pub(crate) trait DeviceValue:
     /// Applies `op` to `inputs` (this value among them) on this value's
     /// device: how operations outside `jit` run on device arrays.
     fn run_op(&self, op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array>;
+    /// How it is split over devices, for `{:?}` (`None`: on one device).
+    fn layout(&self) -> Option<String> {
+        None
+    }
     /// For the `device` module, to get its own type back.
     fn as_any(&self) -> &dyn Any;
 }
@@ -452,9 +456,15 @@ impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.repr {
             Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
-            _ => {
+            repr => {
                 let body = self.to_string().replace('\n', "\n      ");
-                write!(f, "Array({body}, dtype={})", self.dtype())
+                write!(f, "Array({body}, dtype={}", self.dtype())?;
+                if let Repr::Device(d) = repr
+                    && let Some(layout) = d.layout()
+                {
+                    write!(f, ", sharding={layout}")?;
+                }
+                f.write_str(")")
             }
         }
     }

@@ -12,6 +12,7 @@ mod graph;
 pub mod lowering;
 pub(crate) mod numeric;
 mod op;
+pub mod sharding;
 mod trace;
 
 pub(crate) use alloc::reserve;

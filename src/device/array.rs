@@ -32,6 +32,12 @@ impl DeviceArray {
         Array { repr: Arc::new(Repr::Device(Box::new(d))) }
     }
 
+    /// Wraps a buffer that is also held elsewhere (a shard of a sharded array).
+    pub(crate) fn wrap_shared(buffer: Arc<Buffer>, aval: Aval, device: XlaDevice) -> Array {
+        let d = DeviceArray { aval, device, buffer: Mutex::new(Some(buffer)), host: OnceLock::new() };
+        Array { repr: Arc::new(Repr::Device(Box::new(d))) }
+    }
+
     /// Copies host data to `device`. No host copy is kept: reading the
     /// values back copies them from the device (once), as for any other
     /// device array, so an uploaded data set is not held twice in host memory.
@@ -90,6 +96,12 @@ impl DeviceValue for DeviceArray {
     }
     #[track_caller]
     fn run_op(&self, op: &Op, inputs: &[&Array], outs: &[Aval]) -> Vec<Array> {
+        if inputs.iter().any(|x| super::sharding::sharded_array(x).is_some()) {
+            return match super::sharding::run_eager(op, inputs, outs) {
+                Ok(ys) => ys,
+                Err(e) => panic!("{}: {e}", op.name()),
+            };
+        }
         match super::eager::device_of(op.name(), inputs) {
             Ok(Some(device)) => super::eager::run(op, &device, inputs, outs),
             Ok(None) => unreachable!("{}: run on a device with no device input", op.name()),
@@ -121,8 +133,11 @@ impl Array {
     pub fn try_host_data(&self) -> Result<&HostData, Error> {
         match &*self.repr {
             Repr::Concrete(h) => Ok(h),
-            Repr::Device(_) => device_array(self)
-                .map_or_else(|| Err(Error::Unsupported("an array of an unknown device".into())), |d| d.fetch()),
+            Repr::Device(_) => match (device_array(self), super::sharding::sharded_array(self)) {
+                (Some(d), _) => d.fetch(),
+                (_, Some(s)) => s.fetch(),
+                _ => Err(Error::Unsupported("an array of an unknown device".into())),
+            },
             Repr::Traced(t) => {
                 Err(Error::Unsupported(format!("the array is abstract ({}): it is being traced", t.aval)))
             }
@@ -142,20 +157,25 @@ impl Array {
         if let Some(d) = device_array(self) {
             d.block_until_ready()?;
         }
+        if let Some(s) = super::sharding::sharded_array(self) {
+            s.block_until_ready()?;
+        }
         Ok(self)
     }
 
-    /// The device holding the array: [`Device::Cpu`] for host arrays.
-    /// Abstract arrays (inside a transformation) have no device and report
-    /// `Device::Cpu`.
+    /// The device holding the array: [`Device::Cpu`] for host arrays. An
+    /// array split over a mesh reports the mesh's first device (its
+    /// [`sharding`](Array::sharding) tells the rest). Abstract arrays (inside
+    /// a transformation) have no device and report `Device::Cpu`.
     ///
     /// ```
     /// assert_eq!(rjax::Array::scalar(1.0f32).device(), rjax::Device::Cpu);
     /// ```
     pub fn device(&self) -> Device {
-        match device_array(self) {
-            Some(d) => Device::Xla(d.device.clone()),
-            None => Device::Cpu,
+        match (device_array(self), super::sharding::sharded_array(self)) {
+            (Some(d), _) => Device::Xla(d.device.clone()),
+            (_, Some(s)) => Device::Xla(s.sharding.mesh().xla_devices()[0].clone()),
+            _ => Device::Cpu,
         }
     }
 }

@@ -31,14 +31,15 @@
 mod array;
 pub(crate) mod eager;
 mod fusion;
-mod program;
+pub(crate) mod program;
 mod runtime;
+pub mod sharding;
 
 pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
 pub(crate) use fusion::CpuPlan;
 pub(crate) use program::Program;
-pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform};
+pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform, XLA_CPU_DEVICE_COUNT};
 pub(crate) use runtime::{Runtime, lock};
 
 use crate::core::{Array, Repr};
@@ -290,6 +291,34 @@ pub fn devices() -> Vec<Device> {
     out
 }
 
+/// The devices of one platform (`"cpu"`, `"xla-cpu"`, `"cuda"`), in the
+/// plugin's order; an error when its plugin is missing or does not start.
+///
+/// ```
+/// assert_eq!(rjax::devices_of("cpu")?, vec![rjax::Device::Cpu]);
+/// assert!(rjax::devices_of("tpu").is_err());
+/// # Ok::<(), rjax::Error>(())
+/// ```
+pub fn devices_of(platform: &str) -> Result<Vec<Device>, Error> {
+    let first = device(platform)?;
+    let Device::Xla(d) = first else { return Ok(vec![Device::Cpu]) };
+    Ok((0..d.rt.devices.len()).map(|ordinal| Device::Xla(XlaDevice { rt: d.rt.clone(), ordinal })).collect())
+}
+
+/// Asks the XLA CPU plugin for `n` devices (default
+/// [`XLA_CPU_DEVICE_COUNT`], or `RJAX_XLA_CPU_DEVICES`), so that meshes of
+/// several devices can be tried on one machine; they share its cores. Call it
+/// before the first use of `xla-cpu`: an error once the plugin started with
+/// another count.
+///
+/// ```
+/// rjax::set_xla_cpu_device_count(rjax::XLA_CPU_DEVICE_COUNT).ok();
+/// assert!(rjax::set_xla_cpu_device_count(0).is_err());
+/// ```
+pub fn set_xla_cpu_device_count(n: usize) -> Result<(), Error> {
+    runtime::set_xla_cpu_devices(n)
+}
+
 static DEFAULT: Mutex<Option<Device>> = Mutex::new(None);
 
 /// Makes `device` the default for new computations (jit without inputs on a
@@ -337,8 +366,26 @@ fn choose_default() -> Device {
     Device::Cpu
 }
 
-/// A copy of `x` on `device` (the same array when it is already there).
-/// Abstract arrays (inside a transformation) are returned unchanged.
+/// Where [`device_put`] can put an array: a [`Device`], or a
+/// [`NamedSharding`](sharding::NamedSharding) / [`Sharding`](sharding::Sharding)
+/// (split over a mesh).
+pub trait Placement: sealed::Sealed {
+    /// `x` placed here.
+    #[doc(hidden)]
+    fn put(&self, x: &Array) -> Result<Array, Error>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Device {}
+    impl Sealed for super::sharding::NamedSharding {}
+    impl Sealed for super::sharding::Sharding {}
+}
+
+/// A copy of `x` at `to`: on a device (the same array when it is already
+/// there), or split over a mesh as a [`NamedSharding`](sharding::NamedSharding)
+/// says (each device gets a copy of its slice). Abstract arrays (inside a
+/// transformation) are returned unchanged.
 ///
 /// ```
 /// use rjax::{device_put, Array, Device};
@@ -346,16 +393,56 @@ fn choose_default() -> Device {
 /// assert_eq!(x.item::<f32>(), 3.0);
 /// # Ok::<(), rjax::Error>(())
 /// ```
-pub fn device_put(x: &Array, device: &Device) -> Result<Array, Error> {
-    if let Some(d) = array::device_array(x) {
-        return match device {
-            Device::Xla(to) if d.device == *to => Ok(x.clone()),
-            Device::Cpu => Ok(Array::from_host(d.fetch()?.clone())),
-            Device::Xla(to) => DeviceArray::upload(d.fetch()?, to),
-        };
+pub fn device_put<P: Placement + ?Sized>(x: &Array, to: &P) -> Result<Array, Error> {
+    to.put(x)
+}
+
+impl Placement for Device {
+    fn put(&self, x: &Array) -> Result<Array, Error> {
+        let device = self;
+        if let Some(d) = array::device_array(x) {
+            return match device {
+                Device::Xla(to) if d.device == *to => Ok(x.clone()),
+                Device::Cpu => Ok(Array::from_host(d.fetch()?.clone())),
+                Device::Xla(to) => DeviceArray::upload(d.fetch()?, to),
+            };
+        }
+        if sharding::sharded_array(x).is_some() {
+            let h = x.try_host_data()?;
+            return match device {
+                Device::Cpu => Ok(Array::from_host(h.clone())),
+                Device::Xla(to) => DeviceArray::upload(h, to),
+            };
+        }
+        match (&*x.repr, device) {
+            (Repr::Concrete(h), Device::Xla(to)) => DeviceArray::upload(h, to),
+            _ => Ok(x.clone()), // abstract, or already on the host
+        }
     }
-    match (&*x.repr, device) {
-        (Repr::Concrete(h), Device::Xla(to)) => DeviceArray::upload(h, to),
-        _ => Ok(x.clone()), // abstract, or already on the host
+}
+
+impl Placement for sharding::NamedSharding {
+    fn put(&self, x: &Array) -> Result<Array, Error> {
+        if !x.is_concrete() {
+            return Ok(x.clone());
+        }
+        if let Some(s) = sharding::sharded_array(x)
+            && s.sharding == *self
+        {
+            return Ok(x.clone());
+        }
+        sharding::ShardedArray::put(x.try_host_data()?, self)
+    }
+}
+
+impl Placement for sharding::Sharding {
+    fn put(&self, x: &Array) -> Result<Array, Error> {
+        match self {
+            sharding::Sharding::SingleDevice(d) => d.put(x),
+            sharding::Sharding::Named(s) => s.put(x),
+            sharding::Sharding::Replicated => Err(Error::Sharding(
+                "device_put: Sharding::Replicated names no mesh; use NamedSharding::replicated(&mesh)".into(),
+            )),
+        }
     }
 }

@@ -9,8 +9,9 @@
 //! others are copied there; donated inputs give their buffers to the outputs.
 
 use super::array::device_array;
+use super::sharding::ShardedProgram;
 use super::{CpuPlan, Device, DeviceArray, XlaDevice, device_put};
-use crate::backend::pjrt::{Buffer, Executable};
+use crate::backend::pjrt::{Buffer, CompileOptions, Executable};
 use crate::backend::stablehlo::{lower_graph, lower_graph_donating};
 use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var};
 use crate::error::Error;
@@ -22,6 +23,8 @@ pub(crate) enum Program {
     Cpu(Graph, CpuPlan),
     /// Compiled by XLA.
     Xla(XlaProgram),
+    /// Compiled by XLA and partitioned over the devices of a mesh.
+    Sharded(ShardedProgram),
 }
 
 /// A program compiled for one XLA device, with its constants on the device.
@@ -72,8 +75,9 @@ impl Program {
     /// lowers nor compiles.
     pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
         let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
-        let exe =
-            device.rt.compile_eager(key, device.ordinal, || Ok(lower_graph(&single_op_graph(op, ins, outs))?.text))?;
+        let exe = device.rt.compile_eager(key, CompileOptions::for_device(device.ordinal), || {
+            Ok(lower_graph(&single_op_graph(op, ins, outs))?.text)
+        })?;
         Ok(Program::Xla(XlaProgram {
             name: op.name().to_string(),
             exe,
@@ -93,6 +97,7 @@ impl Program {
                 Ok(plan.run(graph, host))
             }
             Program::Xla(p) => p.run(xs),
+            Program::Sharded(p) => p.run(xs),
         }
     }
 }
@@ -153,7 +158,7 @@ pub(crate) fn buffer_on(x: &Array, device: &XlaDevice, op: &str) -> Result<Arc<B
 }
 
 /// The graph `outs = op(inputs)`.
-fn single_op_graph(op: &Op, ins: &[Aval], outs: &[Aval]) -> Graph {
+pub(crate) fn single_op_graph(op: &Op, ins: &[Aval], outs: &[Aval]) -> Graph {
     let avals: Vec<Aval> = ins.iter().chain(outs).cloned().collect();
     let inputs: Vec<Var> = (0..ins.len() as u32).map(Var).collect();
     let out_vars: Vec<Var> = (ins.len() as u32..(ins.len() + outs.len()) as u32).map(Var).collect();

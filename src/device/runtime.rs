@@ -1,7 +1,7 @@
 //! One PJRT client per plugin and process, its devices, and its compiled
 //! programs.
 
-use crate::backend::pjrt::{self, Client, Executable, OptionValue, PjrtError, Plugin, compile_options_for};
+use crate::backend::pjrt::{self, Client, CompileOptions, Executable, OptionValue, PjrtError, Plugin};
 use crate::error::Error;
 use lru::LruCache;
 use std::collections::HashMap;
@@ -21,6 +21,44 @@ pub const EAGER_CACHE_SIZE: usize = 512;
 /// The capacity of the eager caches of platforms started from now on.
 static EAGER_CAPACITY: AtomicUsize = AtomicUsize::new(EAGER_CACHE_SIZE);
 
+/// How many devices the XLA CPU plugin is asked for when it starts (0: not
+/// set, see [`xla_cpu_device_count`]).
+static XLA_CPU_DEVICES: AtomicUsize = AtomicUsize::new(0);
+
+/// The devices the XLA CPU plugin shows when nothing else is asked for.
+pub const XLA_CPU_DEVICE_COUNT: usize = 8;
+
+/// How many devices the XLA CPU plugin gets: what
+/// [`set_xla_cpu_device_count`](crate::set_xla_cpu_device_count) set, else
+/// `RJAX_XLA_CPU_DEVICES`, else [`XLA_CPU_DEVICE_COUNT`].
+fn xla_cpu_device_count() -> Result<usize, PjrtError> {
+    match XLA_CPU_DEVICES.load(Ordering::Relaxed) {
+        0 => match std::env::var("RJAX_XLA_CPU_DEVICES") {
+            Ok(v) => v.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                PjrtError::Invalid(format!("RJAX_XLA_CPU_DEVICES={v:?} is not a positive number of devices"))
+            }),
+            Err(_) => Ok(XLA_CPU_DEVICE_COUNT),
+        },
+        n => Ok(n),
+    }
+}
+
+/// Asks for `n` devices of the XLA CPU plugin; an error once it started.
+pub(crate) fn set_xla_cpu_devices(n: usize) -> Result<(), Error> {
+    if n == 0 {
+        return Err(Error::Sharding("set_xla_cpu_device_count: the plugin needs at least 1 device".into()));
+    }
+    XLA_CPU_DEVICES.store(n, Ordering::Relaxed);
+    match Runtime::started(Platform::XlaCpu) {
+        Some(rt) if rt.devices.len() != n => Err(Error::Sharding(format!(
+            "set_xla_cpu_device_count({n}): the XLA CPU plugin already started with {} devices; call it before the \
+             first use of xla-cpu (or set RJAX_XLA_CPU_DEVICES)",
+            rt.devices.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A PJRT client of one plugin with its devices and its compiled programs:
 /// those of `jit`ted functions, shared by text while some `jit` holds them
 /// (so dropping a `jit` frees its programs), and a bounded cache of the
@@ -29,8 +67,8 @@ pub(crate) struct Runtime {
     pub(crate) platform: Platform,
     pub(crate) client: Client,
     pub(crate) devices: Vec<pjrt::Device>,
-    programs: Mutex<HashMap<(String, usize), Weak<Executable>>>,
-    eager: Mutex<LruCache<(String, usize), Arc<Executable>>>,
+    programs: Mutex<HashMap<(String, CompileOptions), Weak<Executable>>>,
+    eager: Mutex<LruCache<(String, CompileOptions), Arc<Executable>>>,
 }
 
 static XLA_CPU: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
@@ -70,7 +108,10 @@ impl Runtime {
                 // Allocate on demand, so memory statistics show what programs use.
                 Client::with_options(Plugin::cuda()?, &[("preallocate", OptionValue::Bool(false))])?
             }
-            _ => Client::new(Plugin::cpu()?)?,
+            _ => {
+                let n = xla_cpu_device_count()?;
+                Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?
+            }
         };
         let devices = client.devices()?;
         if devices.is_empty() {
@@ -85,38 +126,48 @@ impl Runtime {
     /// it compiled. A program the compiler rejects is written to a file named
     /// in the error.
     pub(crate) fn compile(&self, mlir: &str, ordinal: usize) -> Result<(Arc<Executable>, bool), Error> {
-        let key = (mlir.to_string(), ordinal);
+        self.compile_with(mlir, CompileOptions::for_device(ordinal))
+    }
+
+    /// [`Runtime::compile`] for a program partitioned over the devices with
+    /// these PJRT ids.
+    pub(crate) fn compile_partitioned(&self, mlir: &str, ids: &[i32]) -> Result<(Arc<Executable>, bool), Error> {
+        self.compile_with(mlir, CompileOptions::partitioned(ids.to_vec()))
+    }
+
+    fn compile_with(&self, mlir: &str, options: CompileOptions) -> Result<(Arc<Executable>, bool), Error> {
+        let key = (mlir.to_string(), options);
         if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
             return Ok((exe, false));
         }
-        let exe = self.compile_text(mlir, ordinal)?;
+        let exe = self.compile_text(mlir, &key.1)?;
         let mut programs = lock(&self.programs);
         programs.retain(|_, w| w.strong_count() > 0);
         programs.insert(key, Arc::downgrade(&exe));
         Ok((exe, true))
     }
 
-    /// The program of an eager operation cached under `key` for device
-    /// `ordinal`, or the text `make` gives compiled and cached (the cache
+    /// The program of an eager operation cached under `key` with these
+    /// options, or the text `make` gives compiled and cached (the cache
     /// keeps the [`EAGER_CACHE_SIZE`] most recently used).
     pub(crate) fn compile_eager(
         &self,
         key: String,
-        ordinal: usize,
+        options: CompileOptions,
         make: impl FnOnce() -> Result<String, Error>,
     ) -> Result<Arc<Executable>, Error> {
-        let key = (key, ordinal);
+        let key = (key, options);
         if let Some(exe) = lock(&self.eager).get(&key) {
             return Ok(exe.clone());
         }
-        let exe = self.compile_text(&make()?, ordinal)?;
+        let exe = self.compile_text(&make()?, &key.1)?;
         lock(&self.eager).put(key, exe.clone());
         Ok(exe)
     }
 
-    fn compile_text(&self, mlir: &str, ordinal: usize) -> Result<Arc<Executable>, Error> {
+    fn compile_text(&self, mlir: &str, options: &CompileOptions) -> Result<Arc<Executable>, Error> {
         dump(mlir, "program");
-        match self.client.compile_with_options(mlir, &compile_options_for(Some(ordinal))) {
+        match self.client.compile_with_options(mlir, &options.to_proto()) {
             Ok(exe) => Ok(Arc::new(exe)),
             Err(PjrtError::Compile { message }) => {
                 let path = dump(mlir, "rejected").or_else(|| write_rejected(mlir));

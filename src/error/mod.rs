@@ -97,6 +97,10 @@ pub enum Error {
     /// An operation the device or backend does not support.
     #[error("{0}")]
     Unsupported(String),
+    /// A mesh, sharding or collective that cannot be used as given (the
+    /// message names the operation, the mesh and the spec).
+    #[error("{0}")]
+    Sharding(String),
     /// A data set could not be read, downloaded or batched.
     #[error(transparent)]
     Data(#[from] DataError),

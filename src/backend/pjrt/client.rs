@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::buffer::Buffer;
 use super::error::PjrtError;
 use super::ffi;
+use super::options::default_compile_options;
 use super::plugin::{Plugin, slice_or_empty, string_from};
 
 /// The plugin's client object, shared by everything created from it so that it
@@ -259,60 +260,6 @@ impl Client {
     }
 }
 
-/// The serialized `xla.CompileOptionsProto` that [`Client::compile`] sends:
-/// `executable_build_options { device_ordinal: -1, num_replicas: 1, num_partitions: 1 }`
-/// (field 3, holding fields 1, 4 and 5) and the option override
-/// `xla_cpu_enable_fast_min_max: false` (field 7), so that max and min
-/// propagate NaN as in JAX; written by hand.
-pub fn default_compile_options() -> Vec<u8> {
-    compile_options_for(None)
-}
-
-/// The serialized `xla.CompileOptionsProto` for a program that runs on the
-/// client's device number `ordinal` (`None`: the default device, -1).
-///
-/// ```
-/// use rjax::backend::pjrt::{compile_options_for, default_compile_options};
-/// assert_eq!(compile_options_for(None), default_compile_options());
-/// assert_ne!(compile_options_for(Some(1)), default_compile_options());
-/// ```
-pub fn compile_options_for(ordinal: Option<usize>) -> Vec<u8> {
-    let ordinal = ordinal.map(|o| o as i64).unwrap_or(-1);
-    let mut build = Vec::new();
-    proto_varint_field(&mut build, 1, ordinal as u64); // device_ordinal
-    proto_varint_field(&mut build, 4, 1); // num_replicas
-    proto_varint_field(&mut build, 5, 1); // num_partitions
-    let mut out = Vec::new();
-    proto_bytes_field(&mut out, 3, &build); // executable_build_options
-    // env_option_overrides (field 7, a map of name -> OptionOverrideProto):
-    // without it XLA's CPU compiler takes the fast min/max path, where
-    // `maximum(NaN, 1)` is 1; JAX's (and rjax's) max and min propagate NaN
-    let mut fast_min_max_off = Vec::new();
-    proto_bytes_field(&mut fast_min_max_off, 1, b"xla_cpu_enable_fast_min_max");
-    proto_bytes_field(&mut fast_min_max_off, 2, &[2 << 3, 0]); // bool_field: false
-    proto_bytes_field(&mut out, 7, &fast_min_max_off);
-    out
-}
-
-fn proto_bytes_field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
-    proto_varint(out, (field << 3) | 2); // wire type 2, length-delimited
-    proto_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn proto_varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
-    proto_varint(out, field << 3); // wire type 0
-    proto_varint(out, value);
-}
-
-fn proto_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// A device of a [`Client`] (a CPU device, a GPU).
 #[derive(Clone)]
 pub struct Device {
@@ -496,21 +443,54 @@ impl Executable {
     pub fn execute_donating(&self, args: &[&Buffer], donate: &[bool]) -> Result<Vec<Buffer>, PjrtError> {
         if self.num_devices != 1 {
             return Err(PjrtError::Invalid(format!(
-                "the executable runs on {} devices; only single-device programs are supported",
+                "the executable runs on {} devices: run it with `execute_partitioned`, one argument list per device",
                 self.num_devices
             )));
         }
-        if let Some(i) = args.iter().position(|b| !Arc::ptr_eq(&b.client, &self.client)) {
+        let mut outs = self.execute_partitioned(&[args.to_vec()], donate)?;
+        Ok(outs.pop().unwrap_or_default())
+    }
+
+    /// How many devices the program runs on (its partitions).
+    pub fn num_devices(&self) -> usize {
+        self.num_devices
+    }
+
+    /// Runs a program compiled for several devices (see
+    /// [`CompileOptions::partitioned`](super::CompileOptions::partitioned)):
+    /// `args[d]` are the arguments of device `d` in the program's device
+    /// assignment (each buffer on that device), and the result holds the
+    /// outputs of each device in the same order. `donate` flags arguments by
+    /// position, for every device alike. Returns once the work is enqueued.
+    pub fn execute_partitioned(&self, args: &[Vec<&Buffer>], donate: &[bool]) -> Result<Vec<Vec<Buffer>>, PjrtError> {
+        if args.len() != self.num_devices {
             return Err(PjrtError::Invalid(format!(
-                "argument {i} is a buffer of another PJRT client than the executable's"
+                "the executable runs on {} devices but got {} argument lists",
+                self.num_devices,
+                args.len()
             )));
         }
-        let arg_ptrs: Vec<*mut ffi::PJRT_Buffer> = args.iter().map(|b| b.raw).collect();
-        let arg_lists = [arg_ptrs.as_ptr()];
-        let mut outs: Vec<*mut ffi::PJRT_Buffer> = vec![ptr::null_mut(); self.num_outputs];
-        let out_lists = [outs.as_mut_ptr()];
+        let num_args = args.first().map_or(0, Vec::len);
+        for (d, list) in args.iter().enumerate() {
+            if list.len() != num_args {
+                return Err(PjrtError::Invalid(format!(
+                    "device {d} got {} arguments, device 0 got {num_args}",
+                    list.len()
+                )));
+            }
+            if let Some(i) = list.iter().position(|b| !Arc::ptr_eq(&b.client, &self.client)) {
+                return Err(PjrtError::Invalid(format!(
+                    "argument {i} of device {d} is a buffer of another PJRT client than the executable's"
+                )));
+            }
+        }
+        let arg_ptrs: Vec<Vec<*mut ffi::PJRT_Buffer>> =
+            args.iter().map(|list| list.iter().map(|b| b.raw).collect()).collect();
+        let arg_lists: Vec<*const *mut ffi::PJRT_Buffer> = arg_ptrs.iter().map(|l| l.as_ptr()).collect();
+        let mut outs: Vec<Vec<*mut ffi::PJRT_Buffer>> = vec![vec![ptr::null_mut(); self.num_outputs]; args.len()];
+        let out_lists: Vec<*mut *mut ffi::PJRT_Buffer> = outs.iter_mut().map(|l| l.as_mut_ptr()).collect();
         let non_donatable: Vec<i64> =
-            (0..args.len()).filter(|&i| !donate.get(i).copied().unwrap_or(false)).map(|i| i as i64).collect();
+            (0..num_args).filter(|&i| !donate.get(i).copied().unwrap_or(false)).map(|i| i as i64).collect();
         let mut options = ffi::PJRT_ExecuteOptions::new();
         options.non_donatable_input_indices = non_donatable.as_ptr();
         options.num_non_donatable_input_indices = non_donatable.len();
@@ -518,20 +498,24 @@ impl Executable {
         eargs.executable = self.raw;
         eargs.options = &mut options;
         eargs.argument_lists = arg_lists.as_ptr();
-        eargs.num_devices = 1;
-        eargs.num_args = args.len();
+        eargs.num_devices = args.len();
+        eargs.num_args = num_args;
         eargs.output_lists = out_lists.as_ptr();
-        // SAFETY: all arrays outlive the call; `outs` has room for every output.
+        // SAFETY: all arrays outlive the call; `outs` has room for every output of every device.
         unsafe {
             self.client.call(self.api().PJRT_LoadedExecutable_Execute, "PJRT_LoadedExecutable_Execute", &mut eargs)
         }?;
         // Take ownership of every output first, so all are destroyed if one is missing.
-        let buffers: Vec<Buffer> =
-            outs.iter().filter(|p| !p.is_null()).map(|&raw| Buffer { client: self.client.clone(), raw }).collect();
-        if buffers.len() != self.num_outputs {
+        let buffers: Vec<Vec<Buffer>> = outs
+            .iter()
+            .map(|l| {
+                l.iter().filter(|p| !p.is_null()).map(|&raw| Buffer { client: self.client.clone(), raw }).collect()
+            })
+            .collect();
+        if let Some(short) = buffers.iter().find(|l| l.len() != self.num_outputs) {
             return Err(PjrtError::Invalid(format!(
                 "PJRT_LoadedExecutable_Execute returned {} of {} outputs",
-                buffers.len(),
+                short.len(),
                 self.num_outputs
             )));
         }

@@ -34,9 +34,11 @@ mod buffer;
 mod client;
 mod error;
 pub(crate) mod ffi;
+mod options;
 mod plugin;
 
 pub use buffer::{Buffer, Event};
-pub use client::{Client, Device, Executable, MemoryStats, OptionValue, compile_options_for, default_compile_options};
+pub use client::{Client, Device, Executable, MemoryStats, OptionValue};
 pub use error::{ErrorCode, PjrtError};
+pub use options::{CompileOptions, compile_options_for, default_compile_options};
 pub use plugin::{Plugin, PluginKind, locate, locate_with};

@@ -152,7 +152,52 @@ pub fn lower_graph(g: &Graph) -> Result<Lowered, LowerError> {
 /// assert_eq!(m.aliases.last(), Some(&Some(0)));
 /// ```
 pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, LowerError> {
+    lower_graph_partitioned(g, donated, None)
+}
+
+/// How a program is split over devices, for [`lower_graph_partitioned`]:
+/// the number of partitions and the `mhlo.sharding` text of each graph
+/// input and output (captured arrays are replicated).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partitioning {
+    /// How many devices the program runs on.
+    pub num_partitions: usize,
+    /// The sharding of each graph input (`{devices=[2,1]0,1}`, `{replicated}`).
+    pub inputs: Vec<String>,
+    /// The sharding of each graph output.
+    pub outputs: Vec<String>,
+}
+
+/// [`lower_graph_donating`] for a program partitioned by XLA's SPMD
+/// partitioner (`None`: one device): the module carries
+/// `mhlo.num_partitions`, and every argument and result its `mhlo.sharding`.
+///
+/// ```
+/// use rjax::backend::stablehlo::{lower_graph_partitioned, Partitioning};
+/// use rjax::{make_graph, Array, DType};
+/// let g = make_graph(|x: &Array| x * x)(&Array::zeros(&[4], DType::F32));
+/// let p = Partitioning { num_partitions: 2, inputs: vec!["{devices=[2]0,1}".into()], outputs: vec!["{replicated}".into()] };
+/// let m = lower_graph_partitioned(&g, &[], Some(&p)).unwrap();
+/// assert!(m.text.contains("mhlo.num_partitions = 2 : i32"));
+/// assert!(m.text.contains("%arg0: tensor<4xf32> {mhlo.sharding = \"{devices=[2]0,1}\"}"));
+/// ```
+pub fn lower_graph_partitioned(
+    g: &Graph,
+    donated: &[bool],
+    partitioning: Option<&Partitioning>,
+) -> Result<Lowered, LowerError> {
     g.check().map_err(LowerError::new)?;
+    if let Some(p) = partitioning
+        && (p.inputs.len() != g.inputs.len() || p.outputs.len() != g.outputs.len())
+    {
+        return Err(LowerError::new(format!(
+            "a graph of {} inputs and {} outputs given {} input and {} output shardings",
+            g.inputs.len(),
+            g.outputs.len(),
+            p.inputs.len(),
+            p.outputs.len()
+        )));
+    }
     let n_caps = g.captures.len();
     let mut aliases: Vec<Option<usize>> = vec![None; n_caps + g.inputs.len()];
     let mut taken = vec![false; g.outputs.len()];
@@ -172,9 +217,17 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
     for (i, v) in params.enumerate() {
         let aval = g.aval(v).clone();
         let name = format!("%arg{i}");
-        match aliases[i] {
-            Some(k) => decls.push(format!("{name}: {} {{tf.aliasing_output = {k} : i32}}", tensor_type(&aval))),
-            None => decls.push(format!("{name}: {}", tensor_type(&aval))),
+        let mut attrs = Vec::new();
+        if let Some(k) = aliases[i] {
+            attrs.push(format!("tf.aliasing_output = {k} : i32"));
+        }
+        if let Some(p) = partitioning {
+            let sharding = if i < n_caps { "{replicated}" } else { p.inputs[i - n_caps].as_str() };
+            attrs.push(format!("mhlo.sharding = {sharding:?}"));
+        }
+        match attrs.is_empty() {
+            true => decls.push(format!("{name}: {}", tensor_type(&aval))),
+            false => decls.push(format!("{name}: {} {{{}}}", tensor_type(&aval), attrs.join(", "))),
         }
         args.push(Value { name, aval });
     }
@@ -183,10 +236,17 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
     let names: Vec<&str> = outs.iter().map(|v| v.name.as_str()).collect();
     let out_types: Vec<String> = outs.iter().map(|v| tensor_type(&v.aval)).collect();
     cx.emit(format!("\"func.return\"({}) : ({}) -> ()", names.join(", "), out_types.join(", ")));
+    let (module_attrs, result_decls) = match partitioning {
+        None => (String::new(), out_types.clone()),
+        Some(p) => (
+            format!(" attributes {{mhlo.num_partitions = {} : i32, mhlo.num_replicas = 1 : i32}}", p.num_partitions),
+            out_types.iter().zip(&p.outputs).map(|(t, s)| format!("{t} {{mhlo.sharding = {s:?}}}")).collect(),
+        ),
+    };
     let text = format!(
-        "module @rjax {{\n  func.func public @main({}) -> ({}) {{\n{}\n  }}\n}}\n",
+        "module @rjax{module_attrs} {{\n  func.func public @main({}) -> ({}) {{\n{}\n  }}\n}}\n",
         decls.join(", "),
-        out_types.join(", "),
+        result_decls.join(", "),
         cx.lines.join("\n")
     );
     Ok(Lowered {

@@ -1,10 +1,13 @@
 //! `jit`: trace a function once per signature, compile it with XLA (or run
 //! its graph on the built-in CPU backend), and reuse the result.
 
+mod sharded;
+
 use super::{rebuild, trace_with};
 use crate::backend::stablehlo::lower_graph_donating;
 use crate::core::{Array, Aval, Graph, eval_graph, tracing};
-use crate::device::{Device, Error, Platform, Program, default_device, eager, lock};
+use crate::device::sharding::Sharding;
+use crate::device::{Device, Error, Program, default_device, eager, lock};
 use crate::tree::{Tree, TreeDef, leaves};
 use lru::LruCache;
 use std::collections::HashMap;
@@ -41,12 +44,21 @@ pub struct Jit<T, Y, S = ()> {
     f: StagedFn<S, T, Y>,
     donate: Vec<usize>,
     device: Option<Device>,
+    in_shardings: Option<Vec<Sharding>>,
+    out_shardings: Option<Vec<Sharding>>,
     state: Arc<Mutex<State<Y, S>>>,
 }
 
 impl<T, Y, S> Clone for Jit<T, Y, S> {
     fn clone(&self) -> Self {
-        Jit { f: self.f.clone(), donate: self.donate.clone(), device: self.device.clone(), state: self.state.clone() }
+        Jit {
+            f: self.f.clone(),
+            donate: self.donate.clone(),
+            device: self.device.clone(),
+            in_shardings: self.in_shardings.clone(),
+            out_shardings: self.out_shardings.clone(),
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -64,11 +76,11 @@ struct Key<S> {
 }
 
 /// A traced signature: its graph, its output structure, and its programs
-/// per device.
+/// per device (or mesh and shardings), keyed by their text.
 struct Entry<Y> {
     graph: Graph,
     template: Y,
-    programs: Mutex<HashMap<(Platform, usize), Arc<Program>>>,
+    programs: Mutex<HashMap<String, Arc<Program>>>,
 }
 
 /// Compiles `f` (a function of a [`Tree`] of arrays returning a tree): on
@@ -128,7 +140,14 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     fn new(f: StagedFn<S, T, Y>) -> Self {
         let capacity = NonZeroUsize::new(JIT_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN);
         let state = State { entries: LruCache::new(capacity), traces: 0, compiles: 0 };
-        Jit { f, donate: Vec::new(), device: None, state: Arc::new(Mutex::new(state)) }
+        Jit {
+            f,
+            donate: Vec::new(),
+            device: None,
+            in_shardings: None,
+            out_shardings: None,
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     /// Donates the buffers of the input's top-level parts at these positions
@@ -294,6 +313,10 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
             // Inside another transformation: inline the traced graph.
             return Ok(rebuild(&entry.template, eval_graph(&entry.graph, &xs)));
         }
+        if let Some(plan) = self.sharding_plan(&entry, x, &xs)? {
+            let program = self.sharded_program(&entry, &plan, x)?;
+            return Ok(rebuild(&entry.template, program.run(&xs)?));
+        }
         let device = self.pick_device(&xs)?;
         let program = self.program(&entry, &device, x)?;
         Ok(rebuild(&entry.template, program.run(&xs)?))
@@ -301,7 +324,8 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
 
     /// The StableHLO module (MLIR text) compiled for `x`'s signature, as
     /// JAX's `jit(f).lower(x).as_text()`; donated arguments carry their
-    /// `tf.aliasing_output` attributes.
+    /// `tf.aliasing_output` attributes, and a program partitioned over a mesh
+    /// (see [`Jit::in_shardings`]) its `mhlo.sharding` ones.
     ///
     /// ```
     /// let f = rjax::jit(|x: &rjax::Array| x * 2.0);
@@ -326,6 +350,9 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     pub fn lower_static(&self, statics: &S, x: &T) -> Result<String, Error> {
         let xs = leaves(x);
         let entry = self.entry(statics, x, &xs);
+        if let Some(plan) = self.sharding_plan(&entry, x, &xs)? {
+            return self.lower_sharded(&entry, &plan, x);
+        }
         Ok(lower_graph_donating(&entry.graph, &self.donated_leaves(&x.def()))?.text)
     }
 
@@ -373,18 +400,11 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
 
     /// Which input leaves are donated.
     fn donated_leaves(&self, def: &TreeDef) -> Vec<bool> {
-        let n = def.num_leaves();
-        let mut out = vec![false; n];
-        let parts: Vec<usize> = match def {
-            TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
-            TreeDef::Leaf => vec![1],
-        };
-        let mut start = 0;
-        for (i, len) in parts.into_iter().enumerate() {
+        let mut out = vec![false; def.num_leaves()];
+        for (i, range) in top_level_parts(def).into_iter().enumerate() {
             if self.donate.contains(&i) {
-                out[start..start + len].iter_mut().for_each(|d| *d = true);
+                out[range].iter_mut().for_each(|d| *d = true);
             }
-            start += len;
         }
         out
     }
@@ -392,7 +412,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     /// The program for `entry` on `device`, made on first use (for XLA:
     /// compiled, and the constants sent to the device).
     fn program(&self, entry: &Entry<Y>, device: &Device, x: &T) -> Result<Arc<Program>, Error> {
-        let key = (device.platform(), device.ordinal());
+        let key = device.to_string();
         if let Some(p) = lock(&entry.programs).get(&key) {
             return Ok(p.clone());
         }
@@ -402,4 +422,21 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         }
         Ok(lock(&entry.programs).entry(key).or_insert_with(|| Arc::new(program)).clone())
     }
+}
+
+/// The leaves of each top-level part of a tree (tuple elements or struct
+/// fields; a single leaf is one part), as ranges of leaf positions.
+fn top_level_parts(def: &TreeDef) -> Vec<std::ops::Range<usize>> {
+    let sizes: Vec<usize> = match def {
+        TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
+        TreeDef::Leaf => vec![1],
+    };
+    let mut start = 0;
+    sizes
+        .into_iter()
+        .map(|n| {
+            start += n;
+            start - n..start
+        })
+        .collect()
 }
