@@ -10,6 +10,7 @@
 
 pub use crate::control::*;
 pub use crate::primitives::binary::*;
+pub use crate::primitives::collective::*;
 pub use crate::primitives::dot::*;
 pub use crate::primitives::indexing::*;
 pub use crate::primitives::random_bits::*;

@@ -44,8 +44,8 @@ pub use device::{
 };
 pub use rjax_macros::Tree;
 pub use transforms::{
-    AxisSpec, JIT_CACHE_SIZE, Jit, grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_static, jvp, make_graph,
-    value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_axes,
+    AxisSpec, JIT_CACHE_SIZE, Jit, ShardMapped, grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_static, jvp,
+    make_graph, shard_map, value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_axes, vmap_axes_named, vmap_named,
 };
 pub use tree::Tree;
 

@@ -35,12 +35,8 @@ use crate::tree::{Tree, TreeDef, leaves};
 
 /// Moves a graph's captures to the front of its inputs. Returns the closed
 /// graph and the captured arrays, which the caller passes as leading operands.
-pub(crate) fn close(mut g: Graph) -> (Graph, Vec<Array>) {
-    let caps = std::mem::take(&mut g.captures);
-    let mut inputs: Vec<Var> = caps.iter().map(|(v, _)| *v).collect();
-    inputs.append(&mut g.inputs);
-    g.inputs = inputs;
-    (g, caps.into_iter().map(|(_, a)| a).collect())
+pub(crate) fn close(g: Graph) -> (Graph, Vec<Array>) {
+    g.closed()
 }
 
 /// Traces `f` on arguments of the given avals into a closed graph whose

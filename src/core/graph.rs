@@ -53,6 +53,18 @@ impl Graph {
         &self.avals[v.0 as usize]
     }
 
+    /// The graph with its captured arrays moved to the front of its inputs,
+    /// and those arrays (which callers pass as leading operands): how a
+    /// primitive holding a sub-graph (a loop body, a `shard_map` body) takes
+    /// what its function closed over.
+    pub(crate) fn closed(mut self) -> (Graph, Vec<super::Array>) {
+        let caps = std::mem::take(&mut self.captures);
+        let mut inputs: Vec<Var> = caps.iter().map(|(v, _)| *v).collect();
+        inputs.append(&mut self.inputs);
+        self.inputs = inputs;
+        (self, caps.into_iter().map(|(_, a)| a).collect())
+    }
+
     /// Checks that every variable is defined once before use and that every
     /// equation's recorded output aval is what its primitive's shape rule gives.
     ///

@@ -5,6 +5,7 @@
 mod alloc;
 mod array;
 mod aval;
+pub mod axis_env;
 mod block;
 mod display;
 mod dtype;

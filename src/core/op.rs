@@ -101,6 +101,20 @@ impl Op {
         }
     }
 
+    /// The named axes a collective combines over (see
+    /// [`Primitive::named_axes`]); empty for other primitives.
+    ///
+    /// ```
+    /// use rjax::{core::Op, lax::Exp};
+    /// assert!(Op::One(std::sync::Arc::new(Exp)).named_axes().is_empty());
+    /// ```
+    pub fn named_axes(&self) -> Vec<String> {
+        match self {
+            Op::One(p) => p.named_axes(),
+            Op::Many(_) => Vec::new(),
+        }
+    }
+
     /// The results' avals (one for a one-result primitive).
     ///
     /// ```

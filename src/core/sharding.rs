@@ -284,6 +284,52 @@ impl PartitionSpec {
             .collect()
     }
 
+    /// Whether the spec fits an array of `shape` over a mesh with `axes`
+    /// (divisibility aside): no more dimensions than the array, only axes of
+    /// the mesh, none twice.
+    ///
+    /// ```
+    /// use rjax::core::sharding::MeshAxes;
+    /// let axes = MeshAxes::new(&[("a", 2)]).unwrap();
+    /// assert!(rjax::P!["a"].check(&axes, &[3]).is_ok());
+    /// assert!(rjax::P!["b"].check(&axes, &[3]).is_err());
+    /// ```
+    pub fn check(&self, axes: &MeshAxes, shape: &[usize]) -> Result<(), String> {
+        if self.dims.len() > shape.len() {
+            return Err(format!(
+                "{self} has {} dimensions but the array has {} ({shape:?})",
+                self.dims.len(),
+                shape.len()
+            ));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for name in self.axes() {
+            if axes.position(name).is_none() {
+                return Err(format!("{self} names no axis {name:?} of the mesh {axes}"));
+            }
+            if seen.contains(&name) {
+                return Err(format!("{self} uses the mesh axis {name:?} twice"));
+            }
+            seen.push(name);
+        }
+        Ok(())
+    }
+
+    /// How many parts dimension `d` is split into over a mesh with `axes`.
+    ///
+    /// ```
+    /// use rjax::core::sharding::MeshAxes;
+    /// let axes = MeshAxes::new(&[("a", 2), ("b", 3)]).unwrap();
+    /// assert_eq!(rjax::P![["a", "b"]].parts(&axes, 0), 6);
+    /// assert_eq!(rjax::P![["a", "b"]].parts(&axes, 1), 1);
+    /// ```
+    pub fn parts(&self, axes: &MeshAxes, d: usize) -> usize {
+        match self.dim(d) {
+            DimSpec::Whole => 1,
+            DimSpec::Split(names) => names.iter().filter_map(|n| axes.axis_size(n)).product(),
+        }
+    }
+
     /// The spec with a whole dimension inserted at `d` (for a batch
     /// dimension added by `vmap`).
     ///
@@ -407,10 +453,7 @@ impl Layout {
 
     /// Into how many parts dimension `d` is split.
     fn parts(&self, d: usize) -> usize {
-        match self.spec.dim(d) {
-            DimSpec::Whole => 1,
-            DimSpec::Split(names) => names.iter().filter_map(|n| self.axes.axis_size(n)).product(),
-        }
+        self.spec.parts(&self.axes, d)
     }
 
     /// Whether every device holds the whole array.

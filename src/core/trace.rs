@@ -51,6 +51,12 @@ pub trait Primitive: Send + Sync + fmt::Debug + 'static {
     fn params(&self) -> String {
         String::new()
     }
+    /// The named axes the primitive combines values over (collectives such
+    /// as `psum`; empty for every other primitive). A `vmap` over one of them
+    /// applies the primitive's batching rule even to unbatched operands.
+    fn named_axes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The output's shape and dtype, or a message saying why the inputs are invalid.
     fn abstract_eval(&self, inputs: &[Aval]) -> Result<Aval, String>;
     /// Computes the result on the built-in CPU backend.

@@ -20,6 +20,7 @@ macro_rules! no_derivative {
 }
 
 pub mod binary;
+pub mod collective;
 pub mod dot;
 pub mod indexing;
 pub mod random_bits;

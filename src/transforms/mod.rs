@@ -1,5 +1,6 @@
-//! The transformations: `grad`, `value_and_grad`, `vjp`, `jvp`, `vmap`,
-//! `jacfwd`, `jacrev`, `hessian` and `make_graph`.
+//! The transformations: `grad`, `value_and_grad`, `vjp`, `jvp`, `vmap`
+//! (and `vmap_named`), `jacfwd`, `jacrev`, `hessian`, `jit`, `shard_map` and
+//! `make_graph`.
 //!
 //! Each one traces the user function into a [`Graph`](crate::Graph) on abstract
 //! inputs, then interprets that graph with its primitives' rules (jvp, vjp or
@@ -10,12 +11,14 @@
 mod autodiff;
 mod jacobian;
 mod jit;
+mod shard_map;
 mod vmap;
 
 pub use autodiff::{grad, grad_with_aux, jvp, value_and_grad, value_and_grad_with_aux, vjp};
 pub use jacobian::{hessian, jacfwd, jacrev};
 pub use jit::{JIT_CACHE_SIZE, Jit, jit, jit_static};
-pub use vmap::{AxisSpec, vmap, vmap_axes};
+pub use shard_map::{ShardMapped, shard_map};
+pub use vmap::{AxisSpec, vmap, vmap_axes, vmap_axes_named, vmap_named};
 
 use crate::core::{Array, Aval, Graph, trace_graph};
 
@@ -62,4 +65,21 @@ pub(crate) fn trace_with<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: &F, x: &T, avals: 
 /// Rebuilds a tree like `template` from `values`.
 pub(crate) fn rebuild<Y: Tree>(template: &Y, values: Vec<Array>) -> Y {
     template.rebuild(&mut values.into_iter())
+}
+
+/// The leaves of each top-level part of a tree (tuple elements or struct
+/// fields; a single leaf is one part), as ranges of leaf positions.
+pub(crate) fn top_level_parts(def: &crate::tree::TreeDef) -> Vec<std::ops::Range<usize>> {
+    let sizes: Vec<usize> = match def {
+        crate::tree::TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
+        crate::tree::TreeDef::Leaf => vec![1],
+    };
+    let mut start = 0;
+    sizes
+        .into_iter()
+        .map(|n| {
+            start += n;
+            start - n..start
+        })
+        .collect()
 }

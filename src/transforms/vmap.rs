@@ -4,6 +4,7 @@
 
 use super::{rebuild, trace_with};
 use crate::core::VarMap;
+use crate::core::axis_env::{batching_axis, with_axes, with_batching_axis};
 use crate::core::{Array, Aval, Graph, bind_op, initial_env, read};
 use crate::primitives::add_batch;
 use crate::primitives::structure::moveaxis;
@@ -55,6 +56,13 @@ impl AxisSpec {
 /// Runs `g` on inputs that may carry a batch axis at 0 (flagged in `batched`).
 /// Returns each output with its batch flag (batched outputs have the axis at 0).
 pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
+    with_batching_axis(None, || batch_graph_in(g, xs, batched))
+}
+
+/// [`batch_graph`] inside the batching axis in scope: collectives naming it
+/// go through their batching rule even with unbatched operands.
+fn batch_graph_in(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Array, bool)> {
+    let current = batching_axis().map(|(name, _)| name);
     let mut env = initial_env(g, xs.iter().cloned());
     let mut bat = VarMap::new(g, false);
     for (v, &b) in g.inputs.iter().zip(batched) {
@@ -63,7 +71,8 @@ pub(crate) fn batch_graph(g: &Graph, xs: &[Array], batched: &[bool]) -> Vec<(Arr
     for e in &g.eqns {
         let ins: Vec<Array> = e.inputs.iter().map(|v| read(&env, *v).clone()).collect();
         let flags: Vec<bool> = e.inputs.iter().map(|v| bat[v]).collect();
-        let (outs, bs) = if flags.iter().any(|&b| b) {
+        let collective = current.as_ref().is_some_and(|c| e.op.named_axes().contains(c));
+        let (outs, bs) = if collective || flags.iter().any(|&b| b) {
             e.op.batch(&ins, &flags)
         } else {
             let outs = bind_op(&e.op, &ins.iter().collect::<Vec<_>>());
@@ -107,7 +116,41 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
     in_axes: impl Into<AxisSpec>,
     out_axes: impl Into<AxisSpec>,
 ) -> impl Fn(&T) -> Y {
-    let (in_axes, out_axes) = (in_axes.into(), out_axes.into());
+    vmap_impl(f, in_axes.into(), out_axes.into(), None)
+}
+
+/// [`vmap`] over an axis with a name: inside `f`, collectives over `name`
+/// ([`psum`](crate::lax::psum), [`all_gather`](crate::lax::all_gather),
+/// [`axis_index`](crate::lax::axis_index), ...) combine the lanes of the
+/// batch as `shard_map` combines devices, so code written for devices runs
+/// on the built-in backend (JAX's `vmap(f, axis_name=...)`).
+///
+/// ```
+/// use rjax::{lax, vmap_named, Array};
+/// let xs = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4]);
+/// let centered = vmap_named(|x: &Array| x - lax::pmean(x, &["batch"]), "batch")(&xs);
+/// assert_eq!(centered.to_vec::<f32>(), vec![-1.5, -0.5, 0.5, 1.5]);
+/// ```
+pub fn vmap_named<T: Tree, Y: Tree, F: Fn(&T) -> Y>(f: F, name: &str) -> impl Fn(&T) -> Y {
+    vmap_impl(f, AxisSpec::All(Some(0)), AxisSpec::All(Some(0)), Some(name.to_string()))
+}
+
+/// [`vmap_axes`] with an optional axis name (see [`vmap_named`]).
+pub fn vmap_axes_named<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
+    f: F,
+    in_axes: impl Into<AxisSpec>,
+    out_axes: impl Into<AxisSpec>,
+    name: &str,
+) -> impl Fn(&T) -> Y {
+    vmap_impl(f, in_axes.into(), out_axes.into(), Some(name.to_string()))
+}
+
+fn vmap_impl<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
+    f: F,
+    in_axes: AxisSpec,
+    out_axes: AxisSpec,
+    name: Option<String>,
+) -> impl Fn(&T) -> Y {
     move |x: &T| {
         let xs = leaves(x);
         let axes = in_axes.per_leaf("in_axes", xs.len());
@@ -139,8 +182,16 @@ pub fn vmap_axes<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
             .zip(&batched)
             .map(|(m, &b)| if b { Aval::new(&m.shape()[1..], m.dtype()) } else { m.aval() })
             .collect();
-        let (g, y_t) = trace_with(&f, x, avals);
-        let outs = batch_graph(&g, &moved, &batched);
+        let (y_t, outs) = match &name {
+            None => {
+                let (g, y_t) = trace_with(&f, x, avals);
+                (y_t, batch_graph(&g, &moved, &batched))
+            }
+            Some(name) => with_axes(&[(name.clone(), n)], || {
+                let (g, y_t) = trace_with(&f, x, avals);
+                (y_t, with_batching_axis(Some((name, n)), || batch_graph_in(&g, &moved, &batched)))
+            }),
+        };
         let oaxes = out_axes.per_leaf("out_axes", outs.len());
         let placed: Vec<Array> = outs
             .into_iter()

@@ -20,6 +20,7 @@ mod array;
 mod program;
 
 pub(crate) use array::{ShardedArray, sharded_array};
+pub(crate) use program::single_op_program;
 pub(crate) use program::{Cache, ShardedProgram, lower_sharded, run_eager};
 
 pub use crate::core::sharding::{DimSpec, Layout, MeshAxes, PartitionSpec};
@@ -278,6 +279,40 @@ impl fmt::Display for Sharding {
             Sharding::Replicated => f.write_str("Replicated"),
         }
     }
+}
+
+thread_local! {
+    /// The meshes seen by each open trace collector (innermost last).
+    static SEEN: std::cell::RefCell<Vec<Vec<Mesh>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` (tracing a function for `jit`) and returns the meshes that
+/// `shard_map` and `with_sharding_constraint` calls inside it named: the
+/// program must run partitioned over them.
+pub(crate) fn collect_meshes<R>(f: impl FnOnce() -> R) -> (R, Vec<Mesh>) {
+    struct Close;
+    impl Drop for Close {
+        fn drop(&mut self) {
+            SEEN.with(|s| s.borrow_mut().pop());
+        }
+    }
+    SEEN.with(|s| s.borrow_mut().push(Vec::new()));
+    let close = Close;
+    let r = f();
+    let seen = SEEN.with(|s| s.borrow_mut().last_mut().map(std::mem::take).unwrap_or_default());
+    drop(close);
+    (r, seen)
+}
+
+/// Tells every open collector that the function being traced uses `mesh`.
+pub(crate) fn note_mesh(mesh: &Mesh) {
+    SEEN.with(|s| {
+        for seen in s.borrow_mut().iter_mut() {
+            if !seen.contains(mesh) {
+                seen.push(mesh.clone());
+            }
+        }
+    });
 }
 
 /// One device's part of an array (see [`Array::addressable_shards`]).

@@ -215,12 +215,26 @@ pub(crate) fn run_eager(op: &Op, inputs: &[&Array], outs: &[Aval]) -> Result<Vec
             sharded.iter().find(|s| s.aval.shape == a.shape).map_or_else(|| replicated.clone(), |s| s.sharding.clone())
         })
         .collect();
+    single_op_program(op, inputs, outs, &mesh, &ins, &out_shardings)
+}
+
+/// Runs `outs = op(inputs)` as a program partitioned over `mesh`, its
+/// inputs and outputs split as `ins` and `out_shardings` say (cached with
+/// the eager operations' programs).
+pub(crate) fn single_op_program(
+    op: &Op,
+    inputs: &[&Array],
+    outs: &[Aval],
+    mesh: &Mesh,
+    ins: &[NamedSharding],
+    out_shardings: &[NamedSharding],
+) -> Result<Vec<Array>, Error> {
     let in_avals: Vec<Aval> = inputs.iter().map(|x| x.aval()).collect();
-    let specs: Vec<String> = ins.iter().chain(&out_shardings).map(|s| s.spec().to_string()).collect();
+    let specs: Vec<String> = ins.iter().chain(out_shardings).map(|s| s.spec().to_string()).collect();
     let key =
         format!("eager {}[{}] {:?} -> {:?} as {specs:?} on {}", op.name(), op.params(), in_avals, outs, mesh.key());
     let graph = single_op_graph(op, &in_avals, outs);
-    let (program, _) = ShardedProgram::compile(op.name(), &graph, &mesh, &ins, &out_shardings, &[], Cache::Eager(key))?;
+    let (program, _) = ShardedProgram::compile(op.name(), &graph, mesh, ins, out_shardings, &[], Cache::Eager(key))?;
     let xs: Vec<Array> = inputs.iter().map(|&x| x.clone()).collect();
     program.run(&xs)
 }

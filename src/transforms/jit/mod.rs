@@ -3,10 +3,10 @@
 
 mod sharded;
 
-use super::{rebuild, trace_with};
+use super::{rebuild, top_level_parts, trace_with};
 use crate::backend::stablehlo::lower_graph_donating;
 use crate::core::{Array, Aval, Graph, eval_graph, tracing};
-use crate::device::sharding::Sharding;
+use crate::device::sharding::{Mesh, Sharding, collect_meshes, note_mesh};
 use crate::device::{Device, Error, Program, default_device, eager, lock};
 use crate::tree::{Tree, TreeDef, leaves};
 use lru::LruCache;
@@ -80,6 +80,8 @@ struct Key<S> {
 struct Entry<Y> {
     graph: Graph,
     template: Y,
+    /// The meshes `shard_map` or sharding constraints in the function name.
+    meshes: Vec<Mesh>,
     programs: Mutex<HashMap<String, Arc<Program>>>,
 }
 
@@ -310,7 +312,9 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         let xs = leaves(x);
         let entry = self.entry(statics, x, &xs);
         if tracing() || xs.iter().any(|l| !l.is_concrete()) {
-            // Inside another transformation: inline the traced graph.
+            // Inside another transformation: inline the traced graph (an
+            // enclosing jit runs over the meshes it uses).
+            entry.meshes.iter().for_each(note_mesh);
             return Ok(rebuild(&entry.template, eval_graph(&entry.graph, &xs)));
         }
         if let Some(plan) = self.sharding_plan(&entry, x, &xs)? {
@@ -379,8 +383,8 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
             return e.clone();
         }
         let f = &self.f;
-        let (graph, template) = trace_with(&|t: &T| f(statics, t), x, key.avals.clone());
-        let fresh = Arc::new(Entry { graph, template, programs: Mutex::new(HashMap::new()) });
+        let ((graph, template), meshes) = collect_meshes(|| trace_with(&|t: &T| f(statics, t), x, key.avals.clone()));
+        let fresh = Arc::new(Entry { graph, template, meshes, programs: Mutex::new(HashMap::new()) });
         let mut st = lock(&self.state);
         st.traces += 1;
         // Another thread may have traced the same signature meanwhile: keep one.
@@ -422,21 +426,4 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         }
         Ok(lock(&entry.programs).entry(key).or_insert_with(|| Arc::new(program)).clone())
     }
-}
-
-/// The leaves of each top-level part of a tree (tuple elements or struct
-/// fields; a single leaf is one part), as ranges of leaf positions.
-fn top_level_parts(def: &TreeDef) -> Vec<std::ops::Range<usize>> {
-    let sizes: Vec<usize> = match def {
-        TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
-        TreeDef::Leaf => vec![1],
-    };
-    let mut start = 0;
-    sizes
-        .into_iter()
-        .map(|n| {
-            start += n;
-            start - n..start
-        })
-        .collect()
 }

@@ -2,10 +2,11 @@
 //! [`Jit::in_shardings`] / [`Jit::out_shardings`], or from the inputs, as in
 //! JAX), and the partitioned program for them.
 
-use super::{Entry, Jit, top_level_parts};
+use super::{Entry, Jit};
 use crate::core::Array;
 use crate::device::sharding::{Cache, Mesh, NamedSharding, ShardedProgram, Sharding, lower_sharded, sharded_array};
 use crate::device::{Error, Program, lock};
+use crate::transforms::top_level_parts;
 use crate::tree::{Tree, TreeDef};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -72,7 +73,8 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         let given_in = self.in_shardings.as_deref();
         let given_out = self.out_shardings.as_deref();
         let any_sharded = xs.iter().any(|l| sharded_array(l).is_some());
-        if given_in.is_none() && given_out.is_none() && (!any_sharded || self.device.is_some()) {
+        let uses_mesh = !entry.meshes.is_empty();
+        if given_in.is_none() && given_out.is_none() && !uses_mesh && (!any_sharded || self.device.is_some()) {
             return Ok(None);
         }
         if let Some(d) = &self.device {
@@ -88,6 +90,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
                 Sharding::Named(n) => Some(n.mesh().clone()),
                 _ => None,
             })
+            .or_else(|| entry.meshes.first().cloned())
             .or_else(|| xs.iter().find_map(|l| sharded_array(l).map(|s| s.sharding.mesh().clone())));
         let Some(mesh) = mesh else {
             return Err(Error::Sharding(
@@ -96,6 +99,12 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
                     .into(),
             ));
         };
+        if let Some(other) = entry.meshes.iter().find(|m| **m != mesh) {
+            return Err(Error::Sharding(format!(
+                "jit: the function uses the meshes {other} and {mesh} (in shard_map or sharding constraints, or \
+                 the shardings given); one program runs over one mesh"
+            )));
+        }
         let replicated = NamedSharding::replicated(&mesh);
         let mut ins: Vec<Option<NamedSharding>> = match given_in {
             Some(given) => expand(given, &x.def(), &mesh, "in_shardings", "input")?,
