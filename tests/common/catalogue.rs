@@ -245,6 +245,14 @@ const WIDE2: &[Domain] = &[Real(-40.0, 40.0), Real(-40.0, 40.0)];
 const DIVISION: &[Domain] = &[Real(-40.0, 40.0), AwayFromZero(1.0, 9.0)];
 
 const REDUCE_VMAP: &[&str] = &["reductions_and_arg_reductions"];
+/// The collectives' tests: values on both backends and derivatives, batching
+/// over named and unnamed axes, lowering.
+const COLL_FD: &[&str] = &["collectives.rs::collectives_agree_and_differentiate"];
+const COLL_VMAP: &[&str] = &[
+    "collectives.rs::collectives_agree_and_differentiate",
+    "collectives.rs::shard_map_composes_with_jit_grad_and_vmap",
+];
+const COLL_TEXT: &[&str] = &["collectives.rs::collectives_lower_to_xla_collectives"];
 const REDUCE_XLA: &[&str] = &["reductions_and_indexing"];
 const REDUCE_TEXT: &[&str] = &["reductions"];
 
@@ -449,6 +457,19 @@ pub static PRIMITIVES: &[Entry] = &[
         hlo: &["stablehlo.reduce"], tests: &[], REDUCE_VMAP, REDUCE_XLA, REDUCE_TEXT),
     dedicated!("argmin", api: &["argmin"], arity: Some(1), ALL, domain: &[Ties], None,
         hlo: &["stablehlo.reduce"], tests: &[], REDUCE_VMAP, REDUCE_XLA, REDUCE_TEXT),
+    // ---- collective.rs: applied over named axes only (shard_map, vmap_named); tests/collectives.rs
+    dedicated!("psum", api: &["psum", "pmean"], arity: Some(1), NUM, domain: &[Real(-2.0, 2.0)], Linear,
+        hlo: &["stablehlo.all_reduce"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("pmax", api: &["pmax"], arity: Some(1), NUM, domain: &[Distinct], Smooth,
+        hlo: &["stablehlo.all_reduce"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("all_gather", api: &["all_gather"], arity: Some(1), ALL, domain: &[Real(-2.0, 2.0)], Linear,
+        hlo: &["stablehlo.all_gather"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("psum_scatter", api: &["psum_scatter"], arity: Some(1), NUM, domain: &[Real(-2.0, 2.0)], Linear,
+        hlo: &["stablehlo.reduce_scatter"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("ppermute", api: &["ppermute"], arity: Some(1), ALL, domain: &[Real(-2.0, 2.0)], Linear,
+        hlo: &["stablehlo.collective_permute"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("axis_index", api: &["axis_index"], arity: Some(0), &[DType::I32], domain: &[], None,
+        hlo: &["stablehlo.partition_id"], tests: &[], COLL_VMAP, COLL_FD, COLL_TEXT),
     // ---- indexing.rs
     dedicated!("gather", api: &["gather", "take"], arity: Some(2), ALL, domain: &[Real(-2.0, 2.0), Index], Linear,
         hlo: &["stablehlo.gather"], tests: &["gather", "take", "take_along_axis", "take_along_axis_other_length"],
