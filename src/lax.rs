@@ -9,6 +9,7 @@
 //! ```
 
 pub use crate::control::*;
+pub use crate::device::sharding::with_sharding_constraint;
 pub use crate::primitives::binary::*;
 pub use crate::primitives::collective::*;
 pub use crate::primitives::dot::*;

@@ -614,3 +614,49 @@ pub fn ppermute(x: &Array, axis: &str, perm: &[(usize, usize)]) -> Array {
 pub fn axis_index(axis: &str) -> Array {
     bind(AxisIndex { axis: axis.to_string() }, &[])
 }
+
+/// The sharding-constraint primitive: the identity, telling XLA's
+/// partitioner how its result is to be split (`mhlo.sharding` on a
+/// `Sharding` custom call). Apply it with
+/// [`with_sharding_constraint`](crate::sharding::with_sharding_constraint).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ShardingConstraint {
+    /// The mesh's axes.
+    pub axes: MeshAxes,
+    /// How the value is split over them.
+    pub spec: crate::core::sharding::PartitionSpec,
+    /// Which devices the mesh holds (for printing and identity).
+    pub mesh: String,
+}
+
+impl Primitive for ShardingConstraint {
+    fn name(&self) -> &'static str {
+        "sharding_constraint"
+    }
+    fn params(&self) -> String {
+        format!("spec={} mesh={}", self.spec, self.mesh)
+    }
+    fn abstract_eval(&self, x: &[Aval]) -> Result<Aval, String> {
+        crate::core::sharding::Layout::new(self.axes.clone(), self.spec.clone(), &x[0].shape)?;
+        Ok(x[0].clone())
+    }
+    fn eval(&self, x: &[&HostData]) -> HostData {
+        x[0].clone()
+    }
+    fn jvp(&self, _: &[Array], _: &Array, t: &[Option<Array>]) -> Option<Array> {
+        t[0].as_ref().map(|t| bind(self.clone(), &[t]))
+    }
+    fn vjp(&self, _: &[Array], _: &Array, ct: &Array, _: &[bool]) -> Vec<Option<Array>> {
+        vec![Some(bind(self.clone(), &[ct]))]
+    }
+    fn batch(&self, x: &[Array], batched: &[bool]) -> (Array, bool) {
+        let spec = if batched[0] { self.spec.insert_whole(0) } else { self.spec.clone() };
+        (bind(ShardingConstraint { spec, ..self.clone() }, &[&x[0]]), batched[0])
+    }
+    fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        let layout = crate::core::sharding::Layout::new(self.axes.clone(), self.spec.clone(), &out.shape)
+            .map_err(LowerError::new)?;
+        let attrs = format!("{{call_target_name = \"Sharding\", mhlo.sharding = \"{}\"}}", layout.hlo());
+        Ok(cx.op("stablehlo.custom_call", &[&x[0]], &attrs, out))
+    }
+}

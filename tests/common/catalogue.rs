@@ -253,6 +253,7 @@ const COLL_VMAP: &[&str] = &[
     "collectives.rs::shard_map_composes_with_jit_grad_and_vmap",
 ];
 const COLL_TEXT: &[&str] = &["collectives.rs::collectives_lower_to_xla_collectives"];
+const CONSTRAINT: &[&str] = &["sharding.rs::sharding_constraints_inside_jit"];
 const REDUCE_XLA: &[&str] = &["reductions_and_indexing"];
 const REDUCE_TEXT: &[&str] = &["reductions"];
 
@@ -470,6 +471,9 @@ pub static PRIMITIVES: &[Entry] = &[
         hlo: &["stablehlo.collective_permute"], tests: COLL_FD, COLL_VMAP, COLL_FD, COLL_TEXT),
     dedicated!("axis_index", api: &["axis_index"], arity: Some(0), &[DType::I32], domain: &[], None,
         hlo: &["stablehlo.partition_id"], tests: &[], COLL_VMAP, COLL_FD, COLL_TEXT),
+    dedicated!("sharding_constraint", api: &["with_sharding_constraint"], arity: Some(1), ALL,
+        domain: &[Real(-2.0, 2.0)], Linear, hlo: &["stablehlo.custom_call"], tests: CONSTRAINT, CONSTRAINT,
+        CONSTRAINT, CONSTRAINT),
     // ---- indexing.rs
     dedicated!("gather", api: &["gather", "take"], arity: Some(2), ALL, domain: &[Real(-2.0, 2.0), Index], Linear,
         hlo: &["stablehlo.gather"], tests: &["gather", "take", "take_along_axis", "take_along_axis_other_length"],

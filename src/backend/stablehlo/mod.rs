@@ -205,7 +205,11 @@ pub fn lower_graph_partitioned(
         if !donated.get(i).copied().unwrap_or(false) {
             continue;
         }
-        if let Some(k) = (0..g.outputs.len()).find(|&k| !taken[k] && g.aval(g.outputs[k]) == g.aval(*v)) {
+        // A partitioned program aliases only buffers split alike (each device's part the same size).
+        let same_split = |k: usize| partitioning.is_none_or(|p| p.inputs[i] == p.outputs[k]);
+        if let Some(k) =
+            (0..g.outputs.len()).find(|&k| !taken[k] && g.aval(g.outputs[k]) == g.aval(*v) && same_split(k))
+        {
             taken[k] = true;
             aliases[n_caps + i] = Some(k);
         }

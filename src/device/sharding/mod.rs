@@ -281,6 +281,36 @@ impl fmt::Display for Sharding {
     }
 }
 
+/// `x`, with XLA told to split it as `sharding` says at this point of a
+/// jitted function (JAX's `with_sharding_constraint`): the partitioner lays
+/// out the computation around it accordingly. Outside `jit`, the array is
+/// put so split ([`device_put`](crate::device_put)). An error when the spec
+/// does not fit `x` or names an axis the mesh lacks.
+///
+/// ```no_run
+/// use rjax::sharding::{Mesh, NamedSharding, with_sharding_constraint};
+/// use rjax::{jit, Array, DType, P};
+/// let mesh = Mesh::on("xla-cpu", &[("data", 2)])?;
+/// let rows = NamedSharding::new(&mesh, P!["data"]);
+/// let f = jit(move |x: &Array| with_sharding_constraint(&(x * 2.0), &rows).unwrap().sum());
+/// assert_eq!(f.call(&Array::ones(&[4], DType::F32)).item::<f32>(), 8.0);
+/// # Ok::<(), rjax::Error>(())
+/// ```
+#[track_caller]
+pub fn with_sharding_constraint(x: &Array, sharding: &NamedSharding) -> Result<Array, Error> {
+    sharding.layout("with_sharding_constraint", x.shape())?;
+    if x.is_concrete() && !crate::core::tracing() {
+        return crate::device::device_put(x, sharding);
+    }
+    note_mesh(&sharding.mesh);
+    let prim = crate::primitives::collective::ShardingConstraint {
+        axes: sharding.mesh.axes.clone(),
+        spec: sharding.spec.clone(),
+        mesh: sharding.mesh.key(),
+    };
+    Ok(crate::core::bind(prim, &[x]))
+}
+
 thread_local! {
     /// The meshes seen by each open trace collector (innermost last).
     static SEEN: std::cell::RefCell<Vec<Vec<Mesh>>> = const { std::cell::RefCell::new(Vec::new()) };
