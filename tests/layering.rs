@@ -32,6 +32,8 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Device", "device"),
     ("Platform", "backend"),
     ("s", "numpy"),
+    ("P", "core"),
+    ("__p_dim", "core"),
 ];
 
 /// The top-level module a source file belongs to (`src/core/array.rs` -> `core`).

@@ -107,7 +107,7 @@ fn case_mesh(kind: usize) -> (Mesh, &'static str, &'static str) {
 }
 
 fn mlp_loss((w1, w2, x, y): &(Array, Array, Array, Array)) -> Array {
-    let h = rjax::numpy::maximum(&x.matmul(w1), &Array::scalar(0.0f64).astype(x.dtype()));
+    let h = rjax::numpy::maximum(x.matmul(w1), Array::scalar(0.0f64).astype(x.dtype()));
     let out = h.matmul(w2);
     rjax::numpy::square(&(out - y)).mean()
 }

@@ -33,6 +33,7 @@ use rjax::data::cifar10::Source;
 use rjax::nn::{Init, Mlp, accuracy, mean_cross_entropy};
 use rjax::optim::{GradientTransformation, OptState, adam, apply_updates};
 use rjax::random::Key;
+use rjax::sharding::Mesh;
 use rjax::{Array, Device, Jit, Tree, jit, value_and_grad_with_aux};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,6 +63,12 @@ pub struct Args {
     /// epoch is one compiled program over the data set kept on the device).
     #[arg(long)]
     per_batch: bool,
+    /// Split every batch over N devices of the --device platform (data
+    /// parallel: the parameters replicated, the gradient summed over the
+    /// devices by XLA), one jitted step per batch. N must divide
+    /// --batch-size; the XLA CPU plugin shows 8 devices.
+    #[arg(long, value_name = "N")]
+    data_parallel: Option<usize>,
 }
 
 /// Checks, before loading data or training, that the output folder can take
@@ -170,6 +177,23 @@ fn pick_device(name: &str) -> Result<Device, String> {
     Ok(Device::Cpu)
 }
 
+/// The mesh of `--data-parallel N`: the first N devices of `device`'s
+/// platform along one axis, "data".
+fn data_parallel_mesh(n: Option<usize>, device: &Device, batch_size: usize) -> Result<Option<Mesh>, String> {
+    let Some(n) = n else { return Ok(None) };
+    if n == 0 || batch_size % n != 0 {
+        return Err(format!("--data-parallel {n}: N must be at least 1 and divide --batch-size ({batch_size})"));
+    }
+    if *device == Device::Cpu {
+        return Err(format!(
+            "--data-parallel {n}: the built-in cpu backend is one device; use --device xla-cpu (or cuda)"
+        ));
+    }
+    let mesh =
+        Mesh::on(&device.platform().to_string(), &[("data", n)]).map_err(|e| format!("--data-parallel {n}: {e}"))?;
+    Ok(Some(mesh))
+}
+
 /// The whole run: trains, evaluates, prints the table and writes the outputs;
 /// the data set comes from `source` when it is not in `--data-dir`. Returns
 /// the table's figures.
@@ -177,16 +201,20 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     let p = &args.protocol;
     p.check()?;
     let device = pick_device(&args.device)?;
+    let mesh = data_parallel_mesh(args.data_parallel, &device, p.batch_size)?;
     let out = prepare_out(&args.out, args.overwrite, args.resume)?;
     let data = p.load(source)?;
     p.check_sizes(data.train.len())?;
     println!("{}", data.describe(&format!("device {}", device.describe())));
+    if let Some(m) = &mesh {
+        println!("data parallel: each batch split over {m}");
+    }
 
     let keys = p.keys();
     let tx = adam(p.lr);
     let params = Mlp::new(&keys.init, &WIDTHS, Init::LecunNormal);
     let mut state = TrainState { opt: tx.init(&params), params };
-    let trainer = Trainer::new(args.per_batch, data, &tx, p, &device)?;
+    let trainer = Trainer::new(args.per_batch, data, &tx, p, &device, mesh.as_ref())?;
 
     let mut history: Vec<Epoch> = Vec::new();
     let (mut stopping, mut best_params) = (EarlyStopping::new(p.patience), None);
@@ -272,7 +300,10 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     // Read back what was written: a checkpoint that does not load is an error now, not later.
     rjax::checkpoint::load(args.out.join("best.safetensors"), &best)?;
     let summary = report::Summary {
-        device: device.to_string(),
+        device: match &mesh {
+            Some(m) => format!("{device} (data parallel over {} devices)", m.size()),
+            None => device.to_string(),
+        },
         device_description: device.describe(),
         train_seconds,
         epochs: history.len(),

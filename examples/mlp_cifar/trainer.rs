@@ -9,7 +9,11 @@ use rjax::data::{Batches, Dataset};
 use rjax::nn::Mlp;
 use rjax::optim::GradientTransformation;
 use rjax::random::{self, Key};
-use rjax::{Array, Device, Jit};
+use rjax::sharding::{Mesh, NamedSharding, Sharding};
+use rjax::{Array, Device, Jit, P};
+
+/// The jitted evaluation of a batch: summed loss and correct predictions.
+pub type EvalStep = Jit<(Mlp, Array, Array), (Array, Array)>;
 
 /// Which data set to evaluate on.
 #[derive(Clone, Copy)]
@@ -30,6 +34,9 @@ pub enum Trainer {
         data: Data,
         step: Jit<StepIn, StepOut>,
         eval: Jit<(Mlp, Array, Array), (Array, Array)>,
+        /// Data parallel: the number of devices, and the evaluation on one
+        /// device for the batches they do not divide.
+        split: Option<(usize, EvalStep)>,
     },
     Compiled {
         train: OnDevice,
@@ -42,18 +49,34 @@ pub enum Trainer {
 
 impl Trainer {
     /// The per-batch trainer when `per_batch`, else the compiled one, whose
-    /// data is copied to `device` (and the host copy dropped).
+    /// data is copied to `device` (and the host copy dropped). With a `mesh`
+    /// (data parallel), per-batch steps whose batches are split over its
+    /// "data" axis, the state replicated.
     pub fn new(
         per_batch: bool,
         data: Data,
         tx: &GradientTransformation,
         p: &Protocol,
         device: &Device,
+        mesh: Option<&Mesh>,
     ) -> Result<Trainer, rjax::Error> {
         let (rate, batch_size) = (p.dropout, p.batch_size);
+        if let Some(mesh) = mesh {
+            let rows: Sharding = NamedSharding::new(mesh, P!["data"]).into();
+            let copy = Sharding::Replicated;
+            let step = train_step(tx, rate)
+                .in_shardings(vec![copy.clone(), rows.clone(), rows.clone(), copy.clone()])
+                .out_shardings(vec![copy.clone(), copy.clone(), copy.clone()])
+                .donate_argnums(&[0]);
+            let eval = eval_step()
+                .in_shardings(vec![copy.clone(), rows.clone(), rows])
+                .out_shardings(vec![copy.clone(), copy]);
+            let split = Some((mesh.size(), eval_step().on(mesh.devices()[0].clone())));
+            return Ok(Trainer::PerBatch { data, step, eval, split });
+        }
         if per_batch {
             let step = train_step(tx, rate).on(device.clone()).donate_argnums(&[0]);
-            return Ok(Trainer::PerBatch { data, step, eval: eval_step().on(device.clone()) });
+            return Ok(Trainer::PerBatch { data, step, eval: eval_step().on(device.clone()), split: None });
         }
         Ok(Trainer::Compiled {
             train: OnDevice::put(&data.train, device)?,
@@ -90,12 +113,12 @@ impl Trainer {
     /// Mean loss and accuracy of `params` on `split`.
     pub fn evaluate(&self, params: &Mlp, split: Split) -> Result<(f64, f64), rjax::Error> {
         match self {
-            Trainer::PerBatch { data, eval, .. } => {
+            Trainer::PerBatch { data, eval, split: devices, .. } => {
                 let set = match split {
                     Split::Val => &data.val,
                     Split::Test => &data.test,
                 };
-                evaluate_batches(eval, params, set)
+                evaluate_batches(eval, devices.as_ref(), params, set)
             }
             Trainer::Compiled { val, test, eval, .. } => {
                 let set = match split {
@@ -145,15 +168,21 @@ fn per_batch_epoch(
     Ok((state, Trained { losses, correct: total }))
 }
 
-/// Mean loss and accuracy on a host data set, a jitted call per 1000 images.
+/// Mean loss and accuracy on a host data set, a jitted call per 1000 images
+/// (data parallel: batches the devices do not divide go to `split`'s one device).
 fn evaluate_batches(
     eval: &Jit<(Mlp, Array, Array), (Array, Array)>,
+    split: Option<&(usize, EvalStep)>,
     p: &Mlp,
     set: &Dataset,
 ) -> Result<(f64, f64), rjax::Error> {
     let (mut loss, mut correct) = (Vec::new(), Vec::new());
     for (x, y) in set.batches(1000)? {
-        let (l, c) = eval.try_call(&(p.clone(), x, y))?;
+        let program = match split {
+            Some((n, one)) if x.shape()[0] % n != 0 => one,
+            _ => eval,
+        };
+        let (l, c) = program.try_call(&(p.clone(), x, y))?;
         loss.push(l);
         correct.push(c);
     }

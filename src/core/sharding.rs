@@ -133,23 +133,28 @@ impl MeshAxes {
     /// ```
     pub fn groups(&self, names: &[&str]) -> Vec<Vec<usize>> {
         let along: Vec<usize> = names.iter().filter_map(|n| self.position(n)).collect();
-        let mut groups: Vec<(Vec<usize>, Vec<(Vec<usize>, usize)>)> = Vec::new();
+        // Devices with equal coordinates off those axes form a group.
+        let mut keys: Vec<Vec<usize>> = Vec::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         for d in 0..self.size() {
             let c = self.coords(d);
             let rest: Vec<usize> = (0..c.len()).filter(|i| !along.contains(i)).map(|i| c[i]).collect();
-            let pos: Vec<usize> = along.iter().map(|&i| c[i]).collect();
-            match groups.iter_mut().find(|(r, _)| *r == rest) {
-                Some((_, members)) => members.push((pos, d)),
-                None => groups.push((rest, vec![(pos, d)])),
+            match keys.iter().position(|k| *k == rest) {
+                Some(g) => groups[g].push(d),
+                None => {
+                    keys.push(rest);
+                    groups.push(vec![d]);
+                }
             }
         }
+        // Within a group, by position along the axes (the first slowest).
+        for g in &mut groups {
+            g.sort_by_key(|&d| {
+                let c = self.coords(d);
+                along.iter().map(|&i| c[i]).collect::<Vec<usize>>()
+            });
+        }
         groups
-            .into_iter()
-            .map(|(_, mut members)| {
-                members.sort();
-                members.into_iter().map(|(_, d)| d).collect()
-            })
-            .collect()
     }
 }
 
