@@ -38,9 +38,8 @@ pub use crate::core::{
 };
 pub use device::sharding;
 pub use device::{
-    Device, EAGER_CACHE_SIZE, Error, MemoryStats, Placement, Platform, XLA_CPU_DEVICE_COUNT, XlaDevice, clear_caches,
-    default_device, device, device_put, devices, devices_of, set_default_device, set_eager_cache_capacity,
-    set_xla_cpu_device_count,
+    Device, EAGER_CACHE_SIZE, Error, MemoryStats, Placement, Platform, XlaDevice, clear_caches, default_device, device,
+    device_put, devices, devices_of, set_default_device, set_eager_cache_capacity, set_xla_cpu_device_count,
 };
 pub use rjax_macros::Tree;
 pub use transforms::{

@@ -17,7 +17,10 @@ use rjax::core::sharding::PartitionSpec;
 use rjax::sharding::Mesh;
 use rjax::{Array, DType, P, grad, jit, lax, numpy as jnp, shard_map, vmap_named};
 
+/// A mesh of the XLA CPU plugin's devices, 8 of them (asked for before the
+/// plugin starts; every test of this file starts it through here).
 fn mesh(axes: &[(&str, usize)]) -> Mesh {
+    let _ = rjax::set_xla_cpu_device_count(8);
     Mesh::on("xla-cpu", axes).expect("a mesh of xla-cpu devices")
 }
 

@@ -1,4 +1,4 @@
-//! Arrays split over a mesh of the XLA CPU plugin's devices (8 by default):
+//! Arrays split over a mesh of the XLA CPU plugin's devices (8, asked for):
 //! `device_put` with a sharding, reading back, shards, printing, eager
 //! operations, and `jit` partitioned by XLA's SPMD partitioner against the
 //! same function on one device.
@@ -8,7 +8,10 @@ mod xla_gate;
 use rjax::sharding::{Mesh, NamedSharding, Sharding};
 use rjax::{Array, P, device_put, jit};
 
+/// A mesh of the XLA CPU plugin's devices, 8 of them (asked for before the
+/// plugin starts; every test of this file starts it through here).
 fn mesh(axes: &[(&str, usize)]) -> Mesh {
+    let _ = rjax::set_xla_cpu_device_count(8);
     Mesh::on("xla-cpu", axes).expect("a mesh of xla-cpu devices")
 }
 
@@ -252,6 +255,7 @@ fn bad_meshes_and_specs_are_named() {
     if !xla_gate::xla_available() {
         return;
     }
+    let _ = mesh(&[("data", 8)]);
     let e = Mesh::on("xla-cpu", &[("data", 64)]).unwrap_err().to_string();
     assert!(e.contains("need 64 devices but xla-cpu has 8"), "{e}");
     let devices = rjax::devices_of("xla-cpu").unwrap();

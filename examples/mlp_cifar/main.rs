@@ -66,7 +66,8 @@ pub struct Args {
     /// Split every batch over N devices of the --device platform (data
     /// parallel: the parameters replicated, the gradient summed over the
     /// devices by XLA), one jitted step per batch. N must divide
-    /// --batch-size; the XLA CPU plugin shows 8 devices.
+    /// --batch-size; the XLA CPU plugin shows 4 devices
+    /// (RJAX_XLA_CPU_DEVICES=8 for more).
     #[arg(long, value_name = "N")]
     data_parallel: Option<usize>,
 }

@@ -39,7 +39,7 @@ pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
 pub(crate) use fusion::CpuPlan;
 pub(crate) use program::Program;
-pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform, XLA_CPU_DEVICE_COUNT};
+pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform};
 pub(crate) use runtime::{Runtime, lock};
 
 use crate::core::{Array, Repr};
@@ -305,14 +305,14 @@ pub fn devices_of(platform: &str) -> Result<Vec<Device>, Error> {
     Ok((0..d.rt.devices.len()).map(|ordinal| Device::Xla(XlaDevice { rt: d.rt.clone(), ordinal })).collect())
 }
 
-/// Asks the XLA CPU plugin for `n` devices (default
-/// [`XLA_CPU_DEVICE_COUNT`], or `RJAX_XLA_CPU_DEVICES`), so that meshes of
-/// several devices can be tried on one machine; they share its cores. Call it
-/// before the first use of `xla-cpu`: an error once the plugin started with
-/// another count.
+/// Asks the XLA CPU plugin for `n` devices (as `RJAX_XLA_CPU_DEVICES=n`
+/// does; without either, the plugin's own count: 4 for xla-cpu-pjrt 0.0.1),
+/// so that meshes of more devices can be tried on one machine; they share
+/// its cores. Call it before the first use of `xla-cpu`: an error once the
+/// plugin started with another count.
 ///
 /// ```
-/// rjax::set_xla_cpu_device_count(rjax::XLA_CPU_DEVICE_COUNT).ok();
+/// rjax::set_xla_cpu_device_count(8).ok(); // before anything uses xla-cpu
 /// assert!(rjax::set_xla_cpu_device_count(0).is_err());
 /// ```
 pub fn set_xla_cpu_device_count(n: usize) -> Result<(), Error> {

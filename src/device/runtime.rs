@@ -25,21 +25,21 @@ static EAGER_CAPACITY: AtomicUsize = AtomicUsize::new(EAGER_CACHE_SIZE);
 /// set, see [`xla_cpu_device_count`]).
 static XLA_CPU_DEVICES: AtomicUsize = AtomicUsize::new(0);
 
-/// The devices the XLA CPU plugin shows when nothing else is asked for.
-pub const XLA_CPU_DEVICE_COUNT: usize = 8;
-
-/// How many devices the XLA CPU plugin gets: what
+/// How many devices the XLA CPU plugin is asked for: what
 /// [`set_xla_cpu_device_count`](crate::set_xla_cpu_device_count) set, else
-/// `RJAX_XLA_CPU_DEVICES`, else [`XLA_CPU_DEVICE_COUNT`].
-fn xla_cpu_device_count() -> Result<usize, PjrtError> {
+/// `RJAX_XLA_CPU_DEVICES`, else none (`None`: the plugin's own count, 4 for
+/// xla-cpu-pjrt 0.0.1). More devices than that make single-device programs
+/// slower on this plugin (measured in docs/benchmarks.md), so rjax asks for
+/// them only when told.
+fn xla_cpu_device_count() -> Result<Option<usize>, PjrtError> {
     match XLA_CPU_DEVICES.load(Ordering::Relaxed) {
         0 => match std::env::var("RJAX_XLA_CPU_DEVICES") {
-            Ok(v) => v.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Ok(v) => v.trim().parse::<usize>().ok().filter(|&n| n > 0).map(Some).ok_or_else(|| {
                 PjrtError::Invalid(format!("RJAX_XLA_CPU_DEVICES={v:?} is not a positive number of devices"))
             }),
-            Err(_) => Ok(XLA_CPU_DEVICE_COUNT),
+            Err(_) => Ok(None),
         },
-        n => Ok(n),
+        n => Ok(Some(n)),
     }
 }
 
@@ -108,10 +108,10 @@ impl Runtime {
                 // Allocate on demand, so memory statistics show what programs use.
                 Client::with_options(Plugin::cuda()?, &[("preallocate", OptionValue::Bool(false))])?
             }
-            _ => {
-                let n = xla_cpu_device_count()?;
-                Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?
-            }
+            _ => match xla_cpu_device_count()? {
+                Some(n) => Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?,
+                None => Client::new(Plugin::cpu()?)?,
+            },
         };
         let devices = client.devices()?;
         if devices.is_empty() {

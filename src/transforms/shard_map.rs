@@ -170,14 +170,16 @@ struct ShardMap {
 }
 
 impl ShardMap {
-    /// Per-device avals of the body's inputs.
+    /// Per-device avals of values with these whole avals and specs (checked
+    /// when the `shard_map` was made: the parts divide the dimensions).
     fn shard_avals(&self, avals: &[Aval], specs: &[PartitionSpec]) -> Vec<Aval> {
+        let axes = self.mesh.axes();
         avals
             .iter()
             .zip(specs)
-            .map(|(a, s)| {
-                let shape = layout(self.mesh.axes(), s, &a.shape, "").map(|l| l.shard_shape()).unwrap_or_default();
-                Aval { shape, dtype: a.dtype }
+            .map(|(a, s)| Aval {
+                shape: a.shape.iter().enumerate().map(|(d, &n)| n / s.parts(axes, d)).collect(),
+                dtype: a.dtype,
             })
             .collect()
     }
@@ -209,13 +211,14 @@ impl ShardMap {
         out_specs: Vec<PartitionSpec>,
     ) -> ShardMap {
         let axes = self.mesh.axes();
+        // the specs are those of existing inputs and outputs, with whole dimensions added: they fit
         let out_avals = body
             .outputs
             .iter()
             .zip(&out_specs)
             .map(|(v, s)| {
                 let a = body.aval(*v);
-                Aval { shape: global_shape(axes, s, &a.shape, "").unwrap_or_default(), dtype: a.dtype }
+                Aval { shape: a.shape.iter().enumerate().map(|(d, &n)| n * s.parts(axes, d)).collect(), dtype: a.dtype }
             })
             .collect();
         ShardMap { mesh: self.mesh.clone(), body, in_specs, out_specs, in_avals, out_avals }
