@@ -539,3 +539,47 @@ fn repeated_execution_keeps_memory_flat() {
     );
     assert!(growth < 50 << 20, "resident memory grew by {} MB over 10,000 executions", growth >> 20);
 }
+
+/// A program partitioned over 2 devices by XLA's SPMD partitioner
+/// (`CompileOptions::partitioned`): one argument list per device, each
+/// device's part of the result; the wrong number of lists, or a buffer of
+/// another client, is an error naming it.
+#[test]
+fn partitioned_programs_run_one_argument_list_per_device() {
+    if !xla_gate::xla_available() {
+        return;
+    }
+    use rjax::backend::pjrt::CompileOptions;
+    let _g = shared();
+    let c = client();
+    let devices = c.devices().unwrap();
+    assert!(devices.len() >= 2, "the CPU plugin shows {} devices", devices.len());
+    let ids = vec![devices[0].id().unwrap(), devices[1].id().unwrap()];
+    let exe = c
+        .compile_with_options(
+            r#"module @m attributes {mhlo.num_partitions = 2 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%x: tensor<4xf32> {mhlo.sharding = "{devices=[2]0,1}"}) -> (tensor<f32> {mhlo.sharding = "{replicated}"}) {
+    %z = stablehlo.constant dense<0.0> : tensor<f32>
+    %s = stablehlo.reduce(%x init: %z) applies stablehlo.add across dimensions = [0] : (tensor<4xf32>, tensor<f32>) -> tensor<f32>
+    return %s : tensor<f32>
+  }
+}"#,
+            &CompileOptions::partitioned(ids).to_proto(),
+        )
+        .unwrap();
+    assert_eq!(exe.num_devices(), 2);
+    let a = c.buffer_on(&f32s(&[2], vec![1.0, 2.0]), &devices[0]).unwrap();
+    let b = c.buffer_on(&f32s(&[2], vec![3.0, 4.0]), &devices[1]).unwrap();
+    let outs = exe.execute_partitioned(&[vec![&a], vec![&b]], &[]).unwrap();
+    for per_device in &outs {
+        assert_eq!(as_f32(&per_device[0].to_host().unwrap()).iter().copied().collect::<Vec<_>>(), vec![10.0]);
+    }
+    let err = exe.execute_partitioned(&[vec![&a]], &[]).unwrap_err().to_string();
+    assert!(err.contains("runs on 2 devices but got 1 argument lists"), "{err}");
+    let err = exe.execute(&[&a]).unwrap_err().to_string();
+    assert!(err.contains("execute_partitioned"), "{err}");
+    let other = Client::new(c.plugin()).unwrap();
+    let foreign = other.buffer_on(&f32s(&[2], vec![3.0, 4.0]), &other.devices().unwrap()[1]).unwrap();
+    let err = exe.execute_partitioned(&[vec![&a], vec![&foreign]], &[]).unwrap_err().to_string();
+    assert!(err.contains("argument 0 of device 1 is a buffer of another PJRT client"), "{err}");
+}

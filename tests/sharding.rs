@@ -3,6 +3,8 @@
 //! operations, and `jit` partitioned by XLA's SPMD partitioner against the
 //! same function on one device.
 
+#[path = "../examples/model_parallel.rs"]
+mod model_parallel;
 mod xla_gate;
 
 use rjax::sharding::{Mesh, NamedSharding, Sharding};
@@ -295,4 +297,19 @@ fn bad_meshes_and_specs_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("in_shardings has 2 entries but the input has 1 top-level parts"), "{e}");
+}
+
+/// examples/model_parallel: a wide layer split over "model" gives one
+/// device's loss and gradients (f32 rounding), its weights stay split (each
+/// device half of the 4096 units), and SGD lowers the loss.
+#[test]
+fn the_model_parallel_example_runs() {
+    if !xla_gate::xla_available() {
+        return;
+    }
+    let _ = mesh(&[("data", 4)]);
+    let r = model_parallel::run(20).expect("the example runs");
+    assert_eq!(r.shard_shape, vec![256, 2048]);
+    assert!(r.max_diff < 1e-5, "split vs one device: {}", r.max_diff);
+    assert!(r.losses.1 < r.losses.0, "loss {} -> {}", r.losses.0, r.losses.1);
 }
