@@ -313,3 +313,36 @@ fn the_model_parallel_example_runs() {
     assert!(r.max_diff < 1e-5, "split vs one device: {}", r.max_diff);
     assert!(r.losses.1 < r.losses.0, "loss {} -> {}", r.losses.0, r.losses.1);
 }
+
+/// The partitioned path on the XLA platform under test (`RJAX_TEST_XLA`:
+/// xla-cpu here, cuda where `scripts/gpu-check run` runs it): a mesh of up to
+/// 2 of its devices, a sharded jit, a shard_map with a psum, and its
+/// gradient, against the same functions on the built-in backend.
+#[test]
+fn partitioned_programs_on_the_platform_under_test() {
+    if !xla_gate::xla_available() {
+        return;
+    }
+    let name = xla_gate::xla_name();
+    if name == "xla-cpu" {
+        let _ = rjax::set_xla_cpu_device_count(8);
+    }
+    let devices = rjax::devices_of(&name).expect("the platform's devices");
+    let n = devices.len().min(2);
+    let m = Mesh::new(&devices[..n], &[("data", n)]).expect("a mesh");
+    let rows = NamedSharding::new(&m, P!["data", None]);
+    let x = iota(&[4, 3]).astype(rjax::DType::F64) * 0.1;
+    let f = |x: &Array| (rjax::numpy::sin(x) * x).sum();
+    let sharded = jit(f).in_shardings(vec![rows.clone().into()]);
+    assert!(close_all(&sharded.call(&x), &f(&x), 1e-12));
+    let sm = rjax::shard_map(
+        |x: &Array| rjax::lax::psum(&(rjax::numpy::sin(x) * x).sum(), &["data"]),
+        &m,
+        vec![P!["data", None]],
+        vec![P![]],
+    );
+    assert!(close_all(&sm.call(&x), &f(&x), 1e-12));
+    let g = rjax::grad(|x: &Array| sm.call(x))(&x);
+    assert!(close_all(&g, &rjax::grad(f)(&x), 1e-12));
+    assert_eq!(g.sharding(), Sharding::Named(rows));
+}
