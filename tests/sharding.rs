@@ -346,3 +346,24 @@ fn partitioned_programs_on_the_platform_under_test() {
     assert!(close_all(&g, &rjax::grad(f)(&x), 1e-12));
     assert_eq!(g.sharding(), Sharding::Named(rows));
 }
+
+/// `.on(device)` asks for one device: with shardings, or a function that
+/// runs over a mesh, that is an error saying which.
+#[test]
+fn one_device_and_a_mesh_do_not_mix() {
+    if !xla_gate::xla_available() {
+        return;
+    }
+    let m = mesh(&[("data", 2)]);
+    let dev = m.devices()[0].clone();
+    let e = jit(|x: &Array| x * 2.0)
+        .on(dev.clone())
+        .in_shardings(vec![NamedSharding::new(&m, P!["data"]).into()])
+        .try_call(&iota(&[4]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shardings were given"), "{e}");
+    let sm = rjax::shard_map(|x: &Array| x * 2.0, &m, vec![P!["data"]], vec![P!["data"]]);
+    let e = jit(move |x: &Array| sm.call(x)).on(dev).try_call(&iota(&[4])).unwrap_err().to_string();
+    assert!(e.contains("runs over a mesh (shard_map"), "{e}");
+}

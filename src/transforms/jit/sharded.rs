@@ -78,9 +78,12 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
             return Ok(None);
         }
         if let Some(d) = &self.device {
-            return Err(Error::Sharding(format!(
-                "jit: .on({d}) runs on one device but shardings were given; drop one of them"
-            )));
+            let why = if uses_mesh && given_in.is_none() && given_out.is_none() {
+                "the function runs over a mesh (shard_map or a sharding constraint)"
+            } else {
+                "shardings were given"
+            };
+            return Err(Error::Sharding(format!("jit: .on({d}) runs on one device but {why}; drop one of them")));
         }
         let mesh = given_in
             .into_iter()
