@@ -6,7 +6,7 @@
 //! scalar, clamped into range (below 0 runs branch 0, past the end the last
 //! branch), or a bool scalar choosing between two branches (false: 0, true: 1).
 
-use super::{Cursor, avals_of, avals_text, close, depends, pick, share_consts, trace_closed};
+use super::{Cursor, avals_of, avals_text, depends, pick, share_consts, trace_closed};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
 use crate::primitives::binary::{eq, ge, select};
@@ -288,7 +288,7 @@ fn branches_impl<T: Tree, Y: Tree>(op: &str, index: &Array, branches: &[Branch<'
                 }
             }
         }
-        parts.push(close(g));
+        parts.push(g.closed());
     }
     let Some((_, _, _, template)) = first else { panic!("{op}: needs at least one branch") };
     let (graphs, consts) = share_consts(parts);

@@ -33,16 +33,10 @@ use crate::core::VarMap;
 use crate::core::{Array, Aval, Graph, HostData, Var, trace_graph};
 use crate::tree::{Tree, TreeDef, leaves};
 
-/// Moves a graph's captures to the front of its inputs. Returns the closed
-/// graph and the captured arrays, which the caller passes as leading operands.
-pub(crate) fn close(g: Graph) -> (Graph, Vec<Array>) {
-    g.closed()
-}
-
 /// Traces `f` on arguments of the given avals into a closed graph whose
 /// leading inputs are the arrays it captured (returned with it).
 pub(crate) fn trace_closed(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> (Graph, Vec<Array>) {
-    close(trace_graph(avals, f))
+    trace_graph(avals, f).closed()
 }
 
 /// Gives closed graphs with their own leading constants (as [`close`] returns

@@ -7,7 +7,7 @@
 //! `carry ++ y`.
 
 use super::{
-    Cursor, avals_of, check_carry, close, copy_tree, depends, fixpoint, graph_text, host_index, host_stack, pick,
+    Cursor, avals_of, check_carry, copy_tree, depends, fixpoint, graph_text, host_index, host_stack, pick,
     trace_closed, with_lead,
 };
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_array, lower_graph_into};
@@ -448,7 +448,7 @@ fn scan_impl<C: Tree, X: Tree, Y: Tree>(
     let nk = cl.len();
     let outs: Vec<Aval> = g.outputs.iter().map(|v| g.aval(*v).clone()).collect();
     check_carry(op, &init.def(), &cdef, &avals[..nk], &outs[..nk.min(outs.len())]);
-    let (g, consts) = close(g);
+    let (g, consts) = g.closed();
     let mut ops = consts.clone();
     ops.extend(cl);
     ops.extend(xl);

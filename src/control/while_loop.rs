@@ -6,9 +6,7 @@
 //! the next carry. Forward mode and batching work; reverse mode does not (the
 //! number of steps is not known before running), as in JAX.
 
-use super::{
-    Cursor, avals_of, avals_text, check_carry, close, depends, fixpoint, graph_text, pick, trace_closed, with_lead,
-};
+use super::{Cursor, avals_of, avals_text, check_carry, depends, fixpoint, graph_text, pick, trace_closed, with_lead};
 use crate::backend::stablehlo::{LowerError, Lowering, Value, lower_graph_into};
 use crate::core::{Array, Aval, DType, Graph, HostData, MultiPrimitive, bind_multi, eval_graph, trace_graph};
 use crate::primitives::binary::select;
@@ -319,8 +317,8 @@ pub fn while_loop<C: Tree>(cond_fn: impl Fn(&C) -> Array, body: impl Fn(&C) -> C
     if cl.is_empty() {
         panic!("while_loop: the carry {} has no arrays, so the loop could never stop", avals_text(&avals));
     }
-    let (cg, cc) = close(cg);
-    let (bg, bc) = close(bg);
+    let (cg, cc) = cg.closed();
+    let (bg, bc) = bg.closed();
     let mut ops = cc.clone();
     ops.extend_from_slice(&bc);
     ops.extend(cl);

@@ -335,6 +335,29 @@ impl PartitionSpec {
         }
     }
 
+    /// The shape of each device's part of an array of `shape` (`parts`
+    /// dividing each dimension: checked by [`Layout::new`]).
+    ///
+    /// ```
+    /// use rjax::core::sharding::MeshAxes;
+    /// let axes = MeshAxes::new(&[("a", 2)]).unwrap();
+    /// assert_eq!(rjax::P![None, "a"].shard_shape(&axes, &[3, 8]), vec![3, 4]);
+    /// ```
+    pub fn shard_shape(&self, axes: &MeshAxes, shape: &[usize]) -> Vec<usize> {
+        shape.iter().enumerate().map(|(d, &n)| n / self.parts(axes, d)).collect()
+    }
+
+    /// The shape of the whole array whose parts have `shard` shape.
+    ///
+    /// ```
+    /// use rjax::core::sharding::MeshAxes;
+    /// let axes = MeshAxes::new(&[("a", 2)]).unwrap();
+    /// assert_eq!(rjax::P![None, "a"].whole_shape(&axes, &[3, 4]), vec![3, 8]);
+    /// ```
+    pub fn whole_shape(&self, axes: &MeshAxes, shard: &[usize]) -> Vec<usize> {
+        shard.iter().enumerate().map(|(d, &n)| n * self.parts(axes, d)).collect()
+    }
+
     /// The spec with a whole dimension inserted at `d` (for a batch
     /// dimension added by `vmap`).
     ///
@@ -474,7 +497,7 @@ impl Layout {
 
     /// The shape of each device's slice.
     pub fn shard_shape(&self) -> Vec<usize> {
-        self.shape.iter().enumerate().map(|(d, &n)| n / self.parts(d)).collect()
+        self.spec.shard_shape(&self.axes, &self.shape)
     }
 
     /// The slice of the array device `index` (row-major in the mesh) holds.

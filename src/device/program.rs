@@ -56,7 +56,7 @@ impl Program {
             Device::Xla(d) => d,
         };
         let lowered = lower_graph_donating(graph, donate)?;
-        let (exe, fresh) = d.rt.compile(&lowered.text, d.ordinal)?;
+        let (exe, fresh) = d.rt.compile(&lowered.text, CompileOptions::for_device(d.ordinal))?;
         let captures = lowered.captures.iter().map(|c| buffer_on(c, d, name)).collect::<Result<Vec<_>, _>>()?;
         let n_caps = captures.len();
         let program = XlaProgram {

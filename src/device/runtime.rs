@@ -121,21 +121,12 @@ impl Runtime {
         Ok(Runtime { platform, client, devices, programs: Mutex::new(HashMap::new()), eager: Mutex::new(eager) })
     }
 
-    /// Compiles `mlir` for device `ordinal`, or returns the program compiled
-    /// from the same text that someone still holds. The flag tells whether
+    /// Compiles `mlir` with `options` (one device, or partitioned over
+    /// several), or returns the program compiled from the same text and
+    /// options that someone still holds. The flag tells whether
     /// it compiled. A program the compiler rejects is written to a file named
     /// in the error.
-    pub(crate) fn compile(&self, mlir: &str, ordinal: usize) -> Result<(Arc<Executable>, bool), Error> {
-        self.compile_with(mlir, CompileOptions::for_device(ordinal))
-    }
-
-    /// [`Runtime::compile`] for a program partitioned over the devices with
-    /// these PJRT ids.
-    pub(crate) fn compile_partitioned(&self, mlir: &str, ids: &[i32]) -> Result<(Arc<Executable>, bool), Error> {
-        self.compile_with(mlir, CompileOptions::partitioned(ids.to_vec()))
-    }
-
-    fn compile_with(&self, mlir: &str, options: CompileOptions) -> Result<(Arc<Executable>, bool), Error> {
+    pub(crate) fn compile(&self, mlir: &str, options: CompileOptions) -> Result<(Arc<Executable>, bool), Error> {
         let key = (mlir.to_string(), options);
         if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
             return Ok((exe, false));

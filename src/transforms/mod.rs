@@ -23,7 +23,7 @@ pub use vmap::{AxisSpec, vmap, vmap_axes, vmap_axes_named, vmap_named};
 use crate::core::{Array, Aval, Graph, trace_graph};
 
 // the interpreters, for rules that transform sub-graphs (control flow)
-use crate::tree::{Tree, leaves};
+use crate::tree::{Tree, TreeDef, leaves};
 pub(crate) use autodiff::{Tape, jvp_graph};
 pub(crate) use vmap::batch_graph;
 
@@ -69,10 +69,10 @@ pub(crate) fn rebuild<Y: Tree>(template: &Y, values: Vec<Array>) -> Y {
 
 /// The leaves of each top-level part of a tree (tuple elements or struct
 /// fields; a single leaf is one part), as ranges of leaf positions.
-pub(crate) fn top_level_parts(def: &crate::tree::TreeDef) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn top_level_parts(def: &TreeDef) -> Vec<std::ops::Range<usize>> {
     let sizes: Vec<usize> = match def {
-        crate::tree::TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
-        crate::tree::TreeDef::Leaf => vec![1],
+        TreeDef::Node { children, .. } => children.iter().map(|c| c.num_leaves()).collect(),
+        TreeDef::Leaf => vec![1],
     };
     let mut start = 0;
     sizes
@@ -82,4 +82,15 @@ pub(crate) fn top_level_parts(def: &crate::tree::TreeDef) -> Vec<std::ops::Range
             start - n..start
         })
         .collect()
+}
+
+/// One value per leaf of `def` from one per top-level part (every leaf of a
+/// part gets its value), or, when `per_part` has another length, the number
+/// of parts.
+pub(crate) fn spread_over_leaves<A: Clone>(per_part: &[A], def: &TreeDef) -> Result<Vec<A>, usize> {
+    let parts = top_level_parts(def);
+    if per_part.len() != parts.len() {
+        return Err(parts.len());
+    }
+    Ok(per_part.iter().zip(parts).flat_map(|(a, leaves)| std::iter::repeat_n(a.clone(), leaves.len())).collect())
 }

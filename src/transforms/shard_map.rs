@@ -17,7 +17,7 @@
 //! input replicated along an axis is summed over it.
 
 use super::autodiff::{Tape, jvp_graph};
-use super::top_level_parts;
+use super::spread_over_leaves;
 use super::vmap::batch_graph;
 use crate::backend::stablehlo::lower_graph_into;
 use crate::core::axis_env::{with_axes, with_lowering_mesh};
@@ -28,7 +28,7 @@ use crate::device::sharding::{Mesh, NamedSharding, note_mesh, single_op_program}
 use crate::error::Error;
 use crate::primitives::collective::{axis_index, psum};
 use crate::primitives::{add_batch, binary, full, structure, zeros_like};
-use crate::tree::{Tree, leaves};
+use crate::tree::{Tree, TreeDef, leaves};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -91,7 +91,7 @@ impl<T: Tree, Y: Tree, F: Fn(&T) -> Y> ShardMapped<T, Y, F> {
             let layout = layout(axes, spec, leaf.shape(), &format!("input leaf {i}"))?;
             in_avals.push(Aval { shape: layout.shard_shape(), dtype: leaf.dtype() });
         }
-        let bound = mesh_axes(axes);
+        let bound = axes.axes().to_vec();
         let mut template = None;
         let body = with_axes(&bound, || {
             trace_graph(&in_avals, |args| {
@@ -104,58 +104,30 @@ impl<T: Tree, Y: Tree, F: Fn(&T) -> Y> ShardMapped<T, Y, F> {
         });
         let Some(template) = template else { unreachable!("trace_graph calls the function once") };
         let out_specs = per_leaf(&self.out_specs, &template.def(), "out_specs", "output")?;
-        let mut out_avals = Vec::with_capacity(out_specs.len());
         for (k, (v, spec)) in body.outputs.iter().zip(&out_specs).enumerate() {
-            let shard = body.aval(*v);
-            let shape = global_shape(axes, spec, &shard.shape, &format!("output leaf {k}"))?;
-            out_avals.push(Aval { shape, dtype: shard.dtype });
+            spec.check(axes, &body.aval(*v).shape)
+                .map_err(|e| Error::Sharding(format!("shard_map: output leaf {k}: {e}")))?;
         }
         note_mesh(&self.mesh);
-        // What the body closed over is passed to every device whole.
-        let (body, consts) = body.closed();
-        let in_specs = vec![PartitionSpec::replicated(); consts.len()].into_iter().chain(in_specs).collect();
-        let in_avals = consts.iter().chain(&xs).map(|l| l.aval()).collect();
-        let prim = ShardMap { mesh: self.mesh.clone(), body, in_specs, out_specs, in_avals, out_avals };
-        let refs: Vec<&Array> = consts.iter().chain(&xs).collect();
-        let outs = bind_multi(Arc::new(prim), &refs);
+        let in_avals = xs.iter().map(|l| l.aval()).collect();
+        let refs: Vec<&Array> = xs.iter().collect();
+        let outs = ShardMap::bind(&self.mesh, body, in_specs, in_avals, out_specs, &refs);
         Ok(template.rebuild(&mut outs.into_iter()))
     }
 }
 
 /// One spec per leaf from one per top-level part.
-fn per_leaf(
-    specs: &[PartitionSpec],
-    def: &crate::tree::TreeDef,
-    what: &str,
-    side: &str,
-) -> Result<Vec<PartitionSpec>, Error> {
-    let parts = top_level_parts(def);
-    if specs.len() != parts.len() {
-        return Err(Error::Sharding(format!(
-            "shard_map: {what} has {} specs but the {side} has {} top-level parts (tuple elements or struct fields)",
-            specs.len(),
-            parts.len()
-        )));
-    }
-    let mut out = vec![PartitionSpec::default(); def.num_leaves()];
-    for (spec, range) in specs.iter().zip(parts) {
-        out[range].iter_mut().for_each(|o| *o = spec.clone());
-    }
-    Ok(out)
+fn per_leaf(specs: &[PartitionSpec], def: &TreeDef, what: &str, side: &str) -> Result<Vec<PartitionSpec>, Error> {
+    spread_over_leaves(specs, def).map_err(|parts| {
+        Error::Sharding(format!(
+            "shard_map: {what} has {} specs but the {side} has {parts} top-level parts (tuple elements or struct fields)",
+            specs.len()
+        ))
+    })
 }
 
 fn layout(axes: &MeshAxes, spec: &PartitionSpec, shape: &[usize], what: &str) -> Result<Layout, Error> {
     Layout::new(axes.clone(), spec.clone(), shape).map_err(|e| Error::Sharding(format!("shard_map: {what}: {e}")))
-}
-
-/// The whole shape of a result whose per-device part has `shard` shape.
-fn global_shape(axes: &MeshAxes, spec: &PartitionSpec, shard: &[usize], what: &str) -> Result<Vec<usize>, Error> {
-    spec.check(axes, shard).map_err(|e| Error::Sharding(format!("shard_map: {what}: {e}")))?;
-    Ok(shard.iter().enumerate().map(|(d, &n)| n * spec.parts(axes, d)).collect())
-}
-
-fn mesh_axes(axes: &MeshAxes) -> Vec<(String, usize)> {
-    axes.axes().to_vec()
 }
 
 /// The `shard_map` primitive: `body` on each device's part of the inputs.
@@ -174,20 +146,16 @@ impl ShardMap {
     /// when the `shard_map` was made: the parts divide the dimensions).
     fn shard_avals(&self, avals: &[Aval], specs: &[PartitionSpec]) -> Vec<Aval> {
         let axes = self.mesh.axes();
-        avals
-            .iter()
-            .zip(specs)
-            .map(|(a, s)| Aval {
-                shape: a.shape.iter().enumerate().map(|(d, &n)| n / s.parts(axes, d)).collect(),
-                dtype: a.dtype,
-            })
-            .collect()
+        avals.iter().zip(specs).map(|(a, s)| Aval { shape: s.shard_shape(axes, &a.shape), dtype: a.dtype }).collect()
     }
 
-    /// A `shard_map` over the same mesh with a new body (as traced: what it
-    /// closed over becomes leading replicated operands), applied to `args`.
-    fn apply(
-        &self,
+    /// The `shard_map` of `body` (as traced: what it closed over becomes
+    /// leading operands, whole on every device) over `mesh`, applied to
+    /// `args` (whole arrays of `in_avals`). The specs fit (checked where
+    /// they came from), so each result's shape is its per-device shape
+    /// times the parts its spec splits it into.
+    fn bind(
+        mesh: &Mesh,
         body: Graph,
         in_specs: Vec<PartitionSpec>,
         in_avals: Vec<Aval>,
@@ -195,38 +163,25 @@ impl ShardMap {
         args: &[&Array],
     ) -> Vec<Array> {
         let (body, consts) = body.closed();
-        let specs = vec![PartitionSpec::replicated(); consts.len()].into_iter().chain(in_specs).collect();
-        let avals = consts.iter().map(|c| c.aval()).chain(in_avals).collect();
-        let prim = self.with_body(body, specs, avals, out_specs);
-        let all: Vec<&Array> = consts.iter().chain(args.iter().copied()).collect();
-        bind_multi(Arc::new(prim), &all)
-    }
-
-    /// A `shard_map` over the same mesh with a new (closed) body.
-    fn with_body(
-        &self,
-        body: Graph,
-        in_specs: Vec<PartitionSpec>,
-        in_avals: Vec<Aval>,
-        out_specs: Vec<PartitionSpec>,
-    ) -> ShardMap {
-        let axes = self.mesh.axes();
-        // the specs are those of existing inputs and outputs, with whole dimensions added: they fit
+        let in_specs = vec![PartitionSpec::replicated(); consts.len()].into_iter().chain(in_specs).collect();
+        let in_avals = consts.iter().map(|c| c.aval()).chain(in_avals).collect();
         let out_avals = body
             .outputs
             .iter()
             .zip(&out_specs)
             .map(|(v, s)| {
                 let a = body.aval(*v);
-                Aval { shape: a.shape.iter().enumerate().map(|(d, &n)| n * s.parts(axes, d)).collect(), dtype: a.dtype }
+                Aval { shape: s.whole_shape(mesh.axes(), &a.shape), dtype: a.dtype }
             })
             .collect();
-        ShardMap { mesh: self.mesh.clone(), body, in_specs, out_specs, in_avals, out_avals }
+        let prim = ShardMap { mesh: mesh.clone(), body, in_specs, out_specs, in_avals, out_avals };
+        let all: Vec<&Array> = consts.iter().chain(args.iter().copied()).collect();
+        bind_multi(Arc::new(prim), &all)
     }
 
     /// Traces `f` as a body on per-device avals, with the mesh's axes bound.
     fn trace_body(&self, avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Graph {
-        with_axes(&mesh_axes(self.mesh.axes()), || trace_graph(avals, f))
+        with_axes(self.mesh.axes().axes(), || trace_graph(avals, f))
     }
 
     /// The shardings of the inputs and outputs, for running it as a program.
@@ -296,7 +251,7 @@ impl MultiPrimitive for ShardMap {
         let out_specs: Vec<PartitionSpec> = self.out_specs.iter().chain(&self.out_specs).cloned().collect();
         let args: Vec<&Array> =
             x.iter().chain(t.iter().zip(&has_t).filter(|(_, h)| **h).filter_map(|(t, _)| t.as_ref())).collect();
-        let mut outs = self.apply(body, in_specs, in_avals, out_specs, &args);
+        let mut outs = ShardMap::bind(&self.mesh, body, in_specs, in_avals, out_specs, &args);
         let touts = outs.split_off(self.out_avals.len());
         let touts = touts.into_iter().zip(&outs).map(|(t, y)| y.dtype().is_float().then_some(t)).collect();
         (outs, touts)
@@ -334,7 +289,7 @@ impl MultiPrimitive for ShardMap {
         let in_specs: Vec<PartitionSpec> = self.in_specs.iter().chain(&self.out_specs).cloned().collect();
         let in_avals: Vec<Aval> = self.in_avals.iter().chain(&self.out_avals).cloned().collect();
         let args: Vec<&Array> = x.iter().chain(&cts).collect();
-        let grads = self.apply(body, in_specs, in_avals, self.in_specs.clone(), &args);
+        let grads = ShardMap::bind(&self.mesh, body, in_specs, in_avals, self.in_specs.clone(), &args);
         grads.into_iter().zip(&diff).map(|(g, d)| d.then_some(g)).collect()
     }
     fn batch(&self, x: &[Array], batched: &[bool]) -> (Vec<Array>, Vec<bool>) {
@@ -363,7 +318,7 @@ impl MultiPrimitive for ShardMap {
         let in_avals: Vec<Aval> = x.iter().map(|a| a.aval()).collect();
         let out_specs: Vec<PartitionSpec> = self.out_specs.iter().map(|s| s.insert_whole(0)).collect();
         let refs: Vec<&Array> = x.iter().collect();
-        let outs = self.apply(body, in_specs, in_avals, out_specs, &refs);
+        let outs = ShardMap::bind(&self.mesh, body, in_specs, in_avals, out_specs, &refs);
         let k = outs.len();
         (outs, vec![true; k])
     }

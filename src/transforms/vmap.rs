@@ -182,16 +182,13 @@ fn vmap_impl<T: Tree, Y: Tree, F: Fn(&T) -> Y>(
             .zip(&batched)
             .map(|(m, &b)| if b { Aval::new(&m.shape()[1..], m.dtype()) } else { m.aval() })
             .collect();
-        let (y_t, outs) = match &name {
-            None => {
-                let (g, y_t) = trace_with(&f, x, avals);
-                (y_t, batch_graph(&g, &moved, &batched))
-            }
-            Some(name) => with_axes(&[(name.clone(), n)], || {
-                let (g, y_t) = trace_with(&f, x, avals);
-                (y_t, with_batching_axis(Some((name, n)), || batch_graph_in(&g, &moved, &batched)))
-            }),
-        };
+        // a named axis is bound while `f` is traced and batched
+        let bound: Vec<(String, usize)> = name.iter().map(|a| (a.clone(), n)).collect();
+        let (y_t, outs) = with_axes(&bound, || {
+            let (g, y_t) = trace_with(&f, x, avals);
+            let axis = name.as_deref().map(|a| (a, n));
+            (y_t, with_batching_axis(axis, || batch_graph_in(&g, &moved, &batched)))
+        });
         let oaxes = out_axes.per_leaf("out_axes", outs.len());
         let placed: Vec<Array> = outs
             .into_iter()

@@ -53,6 +53,12 @@ impl ShardedArray {
         Ok(ShardedArray::wrap(buffers, aval, sharding.clone(), layout))
     }
 
+    /// Whether it is split as `layout` over the mesh of `sharding` (specs
+    /// that differ only in trailing whole dimensions split alike).
+    pub(crate) fn is_laid_out_as(&self, sharding: &NamedSharding, layout: &Layout) -> bool {
+        self.sharding.mesh() == sharding.mesh() && self.layout.hlo() == layout.hlo()
+    }
+
     /// The buffers, shared, for passing to a program.
     pub(crate) fn buffers(&self, op: &str) -> Result<Vec<Arc<Buffer>>, Error> {
         crate::device::lock(&self.buffers).clone().ok_or_else(|| Error::Donated(op.to_string()))

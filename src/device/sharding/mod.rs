@@ -155,8 +155,13 @@ impl Mesh {
 
     /// Identifies the mesh: platform, devices and axes.
     pub(crate) fn key(&self) -> String {
+        format!("{} {}", self.place(), self.axes)
+    }
+
+    /// The platform and device numbers, `xla-cpu:0,1,2,3`.
+    fn place(&self) -> String {
         let ordinals: Vec<String> = self.devices.iter().map(|d| d.ordinal.to_string()).collect();
-        format!("{}:{} {}", self.devices[0].rt.platform, ordinals.join(","), self.axes)
+        format!("{}:{}", self.devices[0].rt.platform, ordinals.join(","))
     }
 }
 
@@ -170,8 +175,7 @@ impl Eq for Mesh {}
 
 impl fmt::Display for Mesh {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ordinals: Vec<String> = self.devices.iter().map(|d| d.ordinal.to_string()).collect();
-        write!(f, "Mesh({} on {}:{})", self.axes, self.devices[0].rt.platform, ordinals.join(","))
+        write!(f, "Mesh({} on {})", self.axes, self.place())
     }
 }
 

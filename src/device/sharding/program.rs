@@ -33,13 +33,63 @@ pub(crate) enum Cache {
     Eager(String),
 }
 
-/// The layout of each input and output leaf of `graph` (an error naming
-/// `name` and the leaf when a sharding does not fit its shape or is over
-/// another mesh), and the graph lowered with them.
-type Layouts = (Lowered, Vec<(NamedSharding, Layout)>, Vec<(Aval, NamedSharding, Layout)>);
+/// The layout of each input and output leaf of a graph.
+struct Layouts {
+    inputs: Vec<(NamedSharding, Layout)>,
+    outputs: Vec<(Aval, NamedSharding, Layout)>,
+}
 
-/// Lowers `graph` partitioned over `mesh`, its inputs and outputs split as
-/// `ins` and `outs` say.
+impl Layouts {
+    /// The layouts of `graph`'s leaves split as `ins` and `outs` say, or an
+    /// error naming `name` and the leaf when a sharding does not fit its
+    /// shape or is over another mesh than `mesh`.
+    fn of(
+        name: &str,
+        graph: &Graph,
+        mesh: &Mesh,
+        ins: &[NamedSharding],
+        outs: &[NamedSharding],
+    ) -> Result<Layouts, Error> {
+        let same_mesh = |s: &NamedSharding| {
+            if s.mesh() == mesh {
+                Ok(())
+            } else {
+                Err(Error::Sharding(format!(
+                    "{name}: the shardings are over different meshes ({} and {mesh}); use one mesh for every \
+                     argument and result",
+                    s.mesh()
+                )))
+            }
+        };
+        let mut inputs = Vec::with_capacity(ins.len());
+        for (i, (s, v)) in ins.iter().zip(&graph.inputs).enumerate() {
+            same_mesh(s)?;
+            let layout = s.layout(&format!("{name} (argument leaf {i})"), &graph.aval(*v).shape)?;
+            inputs.push((s.clone(), layout));
+        }
+        let mut outputs = Vec::with_capacity(outs.len());
+        for (k, (s, v)) in outs.iter().zip(&graph.outputs).enumerate() {
+            same_mesh(s)?;
+            let aval = graph.aval(*v).clone();
+            let layout = s.layout(&format!("{name} (result leaf {k})"), &aval.shape)?;
+            outputs.push((aval, s.clone(), layout));
+        }
+        Ok(Layouts { inputs, outputs })
+    }
+
+    /// `graph` lowered with these layouts over a mesh of `n` devices.
+    fn lower(&self, graph: &Graph, n: usize, donate: &[bool]) -> Result<Lowered, Error> {
+        let partitioning = Partitioning {
+            num_partitions: n,
+            inputs: self.inputs.iter().map(|(_, l)| l.hlo()).collect(),
+            outputs: self.outputs.iter().map(|(_, _, l)| l.hlo()).collect(),
+        };
+        Ok(lower_graph_partitioned(graph, donate, Some(&partitioning))?)
+    }
+}
+
+/// The module text of `graph` partitioned over `mesh`, its inputs and
+/// outputs split as `ins` and `outs` say (what `Jit::lower` shows).
 pub(crate) fn lower_sharded(
     name: &str,
     graph: &Graph,
@@ -47,43 +97,15 @@ pub(crate) fn lower_sharded(
     ins: &[NamedSharding],
     outs: &[NamedSharding],
     donate: &[bool],
-) -> Result<Layouts, Error> {
-    let same_mesh = |s: &NamedSharding| {
-        if s.mesh() == mesh {
-            Ok(())
-        } else {
-            Err(Error::Sharding(format!(
-                "{name}: the shardings are over different meshes ({} and {mesh}); use one mesh for every argument \
-                 and result",
-                s.mesh()
-            )))
-        }
-    };
-    let mut inputs = Vec::with_capacity(ins.len());
-    for (i, (s, v)) in ins.iter().zip(&graph.inputs).enumerate() {
-        same_mesh(s)?;
-        let layout = s.layout(&format!("{name} (argument leaf {i})"), &graph.aval(*v).shape)?;
-        inputs.push((s.clone(), layout));
-    }
-    let mut outputs = Vec::with_capacity(outs.len());
-    for (k, (s, v)) in outs.iter().zip(&graph.outputs).enumerate() {
-        same_mesh(s)?;
-        let aval = graph.aval(*v).clone();
-        let layout = s.layout(&format!("{name} (result leaf {k})"), &aval.shape)?;
-        outputs.push((aval, s.clone(), layout));
-    }
-    let partitioning = Partitioning {
-        num_partitions: mesh.size(),
-        inputs: inputs.iter().map(|(_, l)| l.hlo()).collect(),
-        outputs: outputs.iter().map(|(_, _, l)| l.hlo()).collect(),
-    };
-    let lowered = lower_graph_partitioned(graph, donate, Some(&partitioning))?;
-    Ok((lowered, inputs, outputs))
+) -> Result<String, Error> {
+    Ok(Layouts::of(name, graph, mesh, ins, outs)?.lower(graph, mesh.size(), donate)?.text)
 }
 
 impl ShardedProgram {
     /// `graph` compiled for `mesh` with one sharding per input and output
-    /// (all over `mesh`). The flag tells whether XLA compiled.
+    /// (all over `mesh`). The flag tells whether XLA compiled. A program of
+    /// the eager cache is lowered only when the cache misses, and donates
+    /// nothing.
     pub(crate) fn compile(
         name: &str,
         graph: &Graph,
@@ -93,24 +115,29 @@ impl ShardedProgram {
         donate: &[bool],
         cache: Cache,
     ) -> Result<(ShardedProgram, bool), Error> {
-        let (lowered, inputs, outputs) = lower_sharded(name, graph, mesh, ins, outs, donate)?;
-        let ids = mesh.device_ids()?;
+        let layouts = Layouts::of(name, graph, mesh, ins, outs)?;
+        let options = CompileOptions::partitioned(mesh.device_ids()?);
         let rt = mesh.runtime();
-        let (exe, fresh) = match cache {
-            Cache::Held => rt.compile_partitioned(&lowered.text, &ids)?,
+        let (exe, fresh, donate) = match cache {
+            Cache::Held => {
+                let lowered = layouts.lower(graph, mesh.size(), donate)?;
+                let (exe, fresh) = rt.compile(&lowered.text, options)?;
+                let n_caps = graph.captures.len();
+                (exe, fresh, lowered.aliases[n_caps..].iter().map(|a| a.is_some()).collect())
+            }
             Cache::Eager(key) => {
-                (rt.compile_eager(key, CompileOptions::partitioned(ids), || Ok(lowered.text.clone()))?, false)
+                let exe = rt.compile_eager(key, options, || Ok(layouts.lower(graph, mesh.size(), &[])?.text))?;
+                (exe, false, vec![false; graph.inputs.len()])
             }
         };
         let replicated = NamedSharding::replicated(mesh);
-        let mut captures = Vec::with_capacity(lowered.captures.len());
-        for c in &lowered.captures {
+        let mut captures = Vec::with_capacity(graph.captures.len());
+        for (_, c) in &graph.captures {
             let h = c.try_host_data()?;
             let layout = replicated.layout(name, h.shape())?;
             captures.push(upload_slices(h, &layout, &replicated)?.into_iter().map(Arc::new).collect());
         }
-        let n_caps = lowered.captures.len();
-        let donate = lowered.aliases[n_caps..].iter().map(|a| a.is_some()).collect();
+        let Layouts { inputs, outputs } = layouts;
         Ok((
             ShardedProgram { name: name.to_string(), exe, mesh: mesh.clone(), captures, inputs, outputs, donate },
             fresh,
@@ -131,7 +158,7 @@ impl ShardedProgram {
         for (i, x) in xs.iter().enumerate() {
             let (sharding, layout) = &self.inputs[i];
             let taken = match sharded_array(x) {
-                Some(s) if self.donate[i] && same_layout(s, sharding, layout) => {
+                Some(s) if self.donate[i] && s.is_laid_out_as(sharding, layout) => {
                     let unique = !xs.iter().enumerate().any(|(j, y)| j != i && y.id() == x.id());
                     if unique { s.take_for_donation() } else { None }
                 }
@@ -161,7 +188,7 @@ impl ShardedProgram {
     /// it is so already, else its values split anew.
     fn buffers_for(&self, x: &Array, sharding: &NamedSharding, layout: &Layout) -> Result<Vec<Arc<Buffer>>, Error> {
         if let Some(s) = sharded_array(x)
-            && same_layout(s, sharding, layout)
+            && s.is_laid_out_as(sharding, layout)
         {
             return s.buffers(&self.name);
         }
@@ -183,11 +210,6 @@ impl Arg {
             Arg::Owned(b) => b,
         }
     }
-}
-
-/// Whether `s` is laid out as `layout` over the mesh of `sharding`.
-fn same_layout(s: &ShardedArray, sharding: &NamedSharding, layout: &Layout) -> bool {
-    s.sharding.mesh() == sharding.mesh() && s.layout.hlo() == layout.hlo()
 }
 
 /// Runs `op` on `inputs`, some of them split over a mesh, as a program

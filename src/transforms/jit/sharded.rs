@@ -6,7 +6,7 @@ use super::{Entry, Jit};
 use crate::core::Array;
 use crate::device::sharding::{Cache, Mesh, NamedSharding, ShardedProgram, Sharding, lower_sharded, sharded_array};
 use crate::device::{Error, Program, lock};
-use crate::transforms::top_level_parts;
+use crate::transforms::spread_over_leaves;
 use crate::tree::{Tree, TreeDef};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -110,7 +110,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         }
         let replicated = NamedSharding::replicated(&mesh);
         let mut ins: Vec<Option<NamedSharding>> = match given_in {
-            Some(given) => expand(given, &x.def(), &mesh, "in_shardings", "input")?,
+            Some(given) => expand(given, &x.def(), &mesh, "in_shardings", "input")?.into_iter().map(Some).collect(),
             None => vec![None; xs.len()],
         };
         for (i, (leaf, want)) in xs.iter().zip(ins.iter_mut()).enumerate() {
@@ -129,7 +129,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
                 None => *want = Some(have.sharding.clone()),
                 Some(w) => {
                     let layout = w.layout(&format!("jit: in_shardings (input leaf {i})"), leaf.shape())?;
-                    if *have.sharding.mesh() != mesh || have.layout.hlo() != layout.hlo() {
+                    if !have.is_laid_out_as(w, &layout) {
                         return Err(Error::Sharding(format!(
                             "jit: input leaf {i} ({}) is split as {} but in_shardings asks for {w}; device_put it \
                              with that sharding first",
@@ -143,10 +143,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         let ins = ins.into_iter().map(|s| s.unwrap_or_else(|| replicated.clone())).collect();
         let out_def = entry.template.def();
         let outs = match given_out {
-            Some(given) => expand(given, &out_def, &mesh, "out_shardings", "output")?
-                .into_iter()
-                .map(|s| s.unwrap_or_else(|| replicated.clone()))
-                .collect(),
+            Some(given) => expand(given, &out_def, &mesh, "out_shardings", "output")?,
             None => vec![replicated; out_def.num_leaves()],
         };
         Ok(Some(Plan { mesh, ins, outs }))
@@ -171,30 +168,15 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     /// The module text of `entry` partitioned as `plan` says.
     pub(super) fn lower_sharded(&self, entry: &Entry<Y>, plan: &Plan, x: &T) -> Result<String, Error> {
         let donate = self.donated_leaves(&x.def());
-        Ok(lower_sharded("jit", &entry.graph, &plan.mesh, &plan.ins, &plan.outs, &donate)?.0.text)
+        lower_sharded("jit", &entry.graph, &plan.mesh, &plan.ins, &plan.outs, &donate)
     }
 }
 
 /// One sharding per leaf from one per top-level part of `def`.
-fn expand(
-    given: &[Sharding],
-    def: &TreeDef,
-    mesh: &Mesh,
-    what: &str,
-    side: &str,
-) -> Result<Vec<Option<NamedSharding>>, Error> {
-    let parts = top_level_parts(def);
-    if given.len() != parts.len() {
-        return Err(Error::Sharding(format!(
-            "jit: {what} has {} entries but the {side} has {} top-level parts (tuple elements or struct fields); \
-             give one sharding per part",
-            given.len(),
-            parts.len()
-        )));
-    }
-    let mut out = vec![None; def.num_leaves()];
-    for (p, (s, range)) in given.iter().zip(parts).enumerate() {
-        let named = match s {
+fn expand(given: &[Sharding], def: &TreeDef, mesh: &Mesh, what: &str, side: &str) -> Result<Vec<NamedSharding>, Error> {
+    let mut named = Vec::with_capacity(given.len());
+    for (p, s) in given.iter().enumerate() {
+        named.push(match s {
             Sharding::Named(n) if n.mesh() == mesh => n.clone(),
             Sharding::Named(n) => {
                 return Err(Error::Sharding(format!(
@@ -209,8 +191,13 @@ fn expand(
                      one device, or NamedSharding::replicated(&mesh)"
                 )));
             }
-        };
-        out[range].iter_mut().for_each(|o| *o = Some(named.clone()));
+        });
     }
-    Ok(out)
+    spread_over_leaves(&named, def).map_err(|parts| {
+        Error::Sharding(format!(
+            "jit: {what} has {} entries but the {side} has {parts} top-level parts (tuple elements or struct \
+             fields); give one sharding per part",
+            given.len()
+        ))
+    })
 }
