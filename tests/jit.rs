@@ -252,15 +252,22 @@ fn device_names_parse_and_unknown_ones_are_errors() {
     let e = rjax::device("tpu").expect_err("unknown");
     assert!(e.to_string().contains("use cpu, xla-cpu, cuda"), "{e}");
     assert!(rjax::device("cpu:3").is_err());
-    if xla().is_some() {
-        let d = rjax::device("xla-cpu:0").expect("xla-cpu:0");
-        assert_eq!(d.to_string(), "xla-cpu:0");
+    // the XLA platform under test: xla-cpu, or cuda on a GPU machine
+    if let Some(dev) = xla() {
+        let platform = xla_gate::xla_name();
+        let d = rjax::device(&format!("{platform}:0")).expect("ordinal 0");
+        assert_eq!(d, dev);
+        assert_eq!(d.to_string(), format!("{platform}:0"));
         assert!(rjax::devices().contains(&d));
-        let e = rjax::device("xla-cpu:999").expect_err("no such ordinal");
+        let e = rjax::device(&format!("{platform}:999")).expect_err("no such ordinal");
         assert!(e.to_string().contains("device(s)"), "{e}");
         let text = d.describe();
-        for part in ["xla-cpu:0: ", ", cpu ", "PJRT C API 0.", "xla_cpu_pjrt.so"] {
-            assert!(text.contains(part), "describe() lacks {part:?}: {text}");
+        let plugin = if platform == "xla-cpu" { "xla_cpu_pjrt.so" } else { ".so" };
+        for part in [format!("{platform}:0: "), "PJRT C API 0.".into(), plugin.into()] {
+            assert!(text.contains(&part), "describe() lacks {part:?}: {text}");
+        }
+        if platform == "xla-cpu" {
+            assert!(text.contains(", cpu "), "{text}");
         }
     }
 }

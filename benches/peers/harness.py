@@ -12,11 +12,18 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-MARK_BEGIN, MARK_END = "<!-- peers:begin -->", "<!-- peers:end -->"
+
+
+def marks(device):
+    """The markers around a device's block in docs/benchmarks.md (the CPU's
+    keeps its first name)."""
+    tag = "peers" if device == "cpu" else f"peers-{device}"
+    return f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
 
 
 def systems(a):
@@ -26,9 +33,17 @@ def systems(a):
     out = lambda name: os.path.join(a.work, name.replace(" ", "_").replace("+", ""))  # noqa: E731
     rows = []
     rjax = [a.rjax, *proto, "--overwrite", "--device"]
+    dev = ["--device", a.device]
+    jax_per_batch = ("jax+flax per-batch", py + [f"{HERE}/jax_flax.py", "--mode", "per-batch", *dev, *proto], "out")
+    jax_scan = ("jax+flax scan", py + [f"{HERE}/jax_flax.py", "--mode", "scan", *dev, *proto], "out")
+    torch_eager = ("pytorch eager", py + [f"{HERE}/torch_mlp.py", *dev, *proto], "out")
     if a.device == "cuda":
+        # on a lent GPU the time is short: each kind of system once before
+        # the second variants, so that a cut-off run still compares them
         rows.append(("rjax cuda", rjax + ["cuda"], "out"))
+        rows += [jax_per_batch, torch_eager]
         rows.append(("rjax cuda per-batch", rjax + ["cuda", "--per-batch"], "out"))
+        rows.append(jax_scan)
     else:
         rows.append(("rjax xla-cpu", rjax + ["xla-cpu"], "out"))
         rows.append(("rjax xla-cpu per-batch", rjax + ["xla-cpu", "--per-batch"], "out"))
@@ -37,10 +52,7 @@ def systems(a):
         rows.append(("rjax built-in cpu", rjax + ["cpu"], "out"))
         if a.dfdx:
             rows.append(("dfdx", [a.dfdx, *proto], "out"))
-    dev = ["--device", a.device]
-    rows.append(("jax+flax per-batch", py + [f"{HERE}/jax_flax.py", "--mode", "per-batch", *dev, *proto], "out"))
-    rows.append(("jax+flax scan", py + [f"{HERE}/jax_flax.py", "--mode", "scan", *dev, *proto], "out"))
-    rows.append(("pytorch eager", py + [f"{HERE}/torch_mlp.py", *dev, *proto], "out"))
+        rows += [jax_per_batch, jax_scan, torch_eager]
     if a.torch_compile:
         rows.append(("pytorch compile", py + [f"{HERE}/torch_mlp.py", "--compile", *dev, *proto], "out"))
     return [(n, c + ["--out", out(n)], out(n)) for n, c, _ in rows if not a.only or any(o in n for o in a.only)]
@@ -73,16 +85,27 @@ print(best)
     return flop / rate, rate
 
 
-def run_one(name, cmd, out, log):
-    """Runs one system; returns its metrics and peak RSS (MB) or an error."""
+def run_one(name, cmd, out, log, limit_s=None):
+    """Runs one system; returns its metrics and peak RSS (MB) or an error.
+    A system still running after limit_s seconds is stopped and reported
+    as such, with the end of its log (its epochs so far)."""
     os.makedirs(out, exist_ok=True)
     print(f"== {name}: {shlex.join(cmd)}", flush=True)
     t = time.perf_counter()
     with open(log, "w") as f:
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        timer = threading.Timer(limit_s, p.kill) if limit_s else None
+        if timer:
+            timer.start()
         _, status, usage = os.wait4(p.pid, 0)
+        if timer:
+            timer.cancel()
     wall = time.perf_counter() - t
     rc = os.waitstatus_to_exitcode(status)
+    if limit_s and wall >= limit_s:
+        with open(log) as f:
+            tail = f.read()[-1500:]
+        return {"system": name, "error": f"stopped at the {limit_s:.0f} s limit", "log_tail": tail, "wall_seconds": wall}
     try:
         with open(os.path.join(out, "metrics.json")) as f:
             m = json.load(f)
@@ -122,18 +145,18 @@ def table(results, bound_s, rate, a):
         f"Command: `benches/peers/run {' '.join(sys.argv[1:])}`",
         "",
         "| system | steady epoch (s, training) | first epoch (s) | validation (s) | samples/s | x GEMM bound "
-        "| test acc | epochs (best) | peak RSS (MB) | peak device (MB) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| test acc | epochs (best) | training, all epochs (s) | peak RSS (MB) | peak device (MB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['system']} | failed: {r['error']} | | | | | | | | |")
+            lines.append(f"| {r['system']} | failed: {r['error']} | | | | | | | | | |")
             continue
         dev_mb = f"{r['peak_device_mb']:.0f}" if r.get("peak_device_mb") else "n/a"
         lines.append(
             f"| {r['system']} | {r['steady_epoch_s']:.2f} | {r['first_epoch_s']:.2f} | {r['val_s']:.2f} "
             f"| {r['samples_per_s']:.0f} | {r['steady_epoch_s'] / bound_s:.1f} | {r['test_acc']:.4f} "
-            f"| {r['epochs']} ({r['best_epoch']}) | {r['peak_rss_mb']:.0f} | {dev_mb} |")
+            f"| {r['epochs']} ({r['best_epoch']}) | {r['train_seconds_total']:.1f} | {r['peak_rss_mb']:.0f} | {dev_mb} |")
     return "\n".join(lines)
 
 
@@ -168,6 +191,7 @@ def main():
     p.add_argument("--only", nargs="*", help="run only the systems whose names contain one of these")
     p.add_argument("--torch-compile", action="store_true")
     p.add_argument("--xnnpack", action="store_true", help="also rjax on XLA CPU with XNNPACK on")
+    p.add_argument("--limit-s", type=float, help="stop any one system after this many seconds")
     p.add_argument("--docs", help="markdown file whose peers section gets the table (docs/benchmarks.md)")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -175,7 +199,8 @@ def main():
     results = []
     with open(os.path.join(a.work, "results.jsonl"), "a") as jl:
         for name, cmd, out in systems(a):
-            r = run_one(name, cmd, out, os.path.join(a.work, name.replace(" ", "_").replace("+", "") + ".log"))
+            log = os.path.join(a.work, name.replace(" ", "_").replace("+", "") + ".log")
+            r = run_one(name, cmd, out, log, a.limit_s)
             r["gemm_bound_s"] = bound_s
             results.append(r)
             jl.write(json.dumps(r) + "\n")
@@ -188,12 +213,13 @@ def main():
     if a.docs:
         with open(a.docs) as f:
             text = f.read()
-        block = f"{MARK_BEGIN}\n{md}\n\n![epoch times](peers-{a.device}.png)\n{MARK_END}"
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + block + rest.split(MARK_END, 1)[1]
+        begin, end = marks(a.device)
+        block = f"{begin}\n{md}\n\n![epoch times](peers-{a.device}.png)\n{end}"
+        if begin in text:
+            head, rest = text.split(begin, 1)
+            text = head + block + rest.split(end, 1)[1]
         else:
-            text += "\n## Peers side by side (benches/peers/run)\n\n" + block + "\n"
+            text += f"\n## Peers side by side on {a.device} (benches/peers/run)\n\n" + block + "\n"
         with open(a.docs, "w") as f:
             f.write(text)
         os.replace(png, os.path.join(os.path.dirname(a.docs), f"peers-{a.device}.png"))

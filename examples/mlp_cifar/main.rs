@@ -316,6 +316,12 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         peak_device_mb: device.memory_stats().ok().and_then(|m| m.peak_bytes_in_use).map(|b| b as f64 / 1048576.0),
     };
     report::print_table(&summary);
+    if let Ok(m) = device.memory_stats() {
+        // what stays (data, state) against the peak (compiling included)
+        let mb = |b: u64| b as f64 / 1048576.0;
+        let peak = m.peak_bytes_in_use.map_or("n/a".into(), |b| format!("{:.0} MB", mb(b)));
+        println!("device memory: {:.0} MB in use at the end, {peak} at the peak", mb(m.bytes_in_use));
+    }
     report::write_metrics(&args.out.join("metrics.json"), args, &summary, &history)?;
     report::plot_curves(&args.out.join("curves.png"), &history)?;
     println!("wrote {}/{{metrics.json, curves.png, best.safetensors, latest.safetensors}}", args.out.display());

@@ -86,8 +86,20 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
     std::fs::write(path, text)
 }
 
+/// The chart's typeface, carried in the example (font/LICENSE) so that the
+/// chart needs no system fonts: a bare server or GPU image has none.
+static FONT: &[u8] = include_bytes!("font/DejaVuSans-ascii.ttf");
+
+/// Makes [`FONT`] plotters' "sans-serif", once.
+fn register_font() -> Result<(), Box<dyn std::error::Error>> {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *DONE.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    if ok { Ok(()) } else { Err("the chart's font (font/DejaVuSans-ascii.ttf) does not parse".into()) }
+}
+
 /// Loss and accuracy per epoch, train and validation, side by side.
 pub fn plot_curves(path: &Path, history: &[Epoch]) -> Result<(), Box<dyn std::error::Error>> {
+    register_font()?;
     let root = BitMapBackend::new(path, (1200, 450)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(600);

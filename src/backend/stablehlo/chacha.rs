@@ -46,6 +46,17 @@ impl State<'_> {
         self.step(a, b, d, 8);
         self.step(c, d, b, 7);
     }
+    /// One column round and one diagonal round.
+    fn double_round(&mut self) {
+        self.quarter(0, 4, 8, 12);
+        self.quarter(1, 5, 9, 13);
+        self.quarter(2, 6, 10, 14);
+        self.quarter(3, 7, 11, 15);
+        self.quarter(0, 5, 10, 15);
+        self.quarter(1, 6, 11, 12);
+        self.quarter(2, 7, 8, 13);
+        self.quarter(3, 4, 9, 14);
+    }
 }
 
 /// Keystream words `0..prod(shape)` for every key of `key` (`u32[..., 8]`) on
@@ -91,7 +102,10 @@ pub(crate) fn chacha20(
 
     // 10 double rounds as a loop, so that XLA compiles (and fuses) one double
     // round rather than 20 rounds unrolled: fusing the unrolled rounds makes
-    // XLA recompute shared intermediate words in every consumer
+    // XLA recompute shared intermediate words in every consumer. (Computing
+    // the first double round before the loop, to spare the copies of the
+    // constant words into the loop's buffers, made the report's epoch slower
+    // on an H200: docs/benchmarks.md, "GPU".)
     let counter = Aval::new(&[], DType::I32);
     let mut carried = vec![counter.clone()];
     carried.extend(std::iter::repeat_n(aval.clone(), 16));
@@ -103,14 +117,7 @@ pub(crate) fn chacha20(
         let one = cx.scalar(1.0, DType::I32);
         let next = cx.binary("stablehlo.add", &p[0], &one);
         let mut st = State { cx, x: p[1..].to_vec(), shifts: HashMap::new(), aval: aval.clone() };
-        st.quarter(0, 4, 8, 12);
-        st.quarter(1, 5, 9, 13);
-        st.quarter(2, 6, 10, 14);
-        st.quarter(3, 7, 11, 15);
-        st.quarter(0, 5, 10, 15);
-        st.quarter(1, 6, 11, 12);
-        st.quarter(2, 7, 8, 13);
-        st.quarter(3, 4, 9, 14);
+        st.double_round();
         let mut out = vec![next];
         out.extend(st.x);
         Ok(out)
