@@ -38,8 +38,9 @@ pub use crate::core::{
 };
 pub use device::sharding;
 pub use device::{
-    Device, EAGER_CACHE_SIZE, Error, MemoryStats, Placement, Platform, XlaDevice, clear_caches, default_device, device,
-    device_put, devices, devices_of, set_default_device, set_eager_cache_capacity, set_xla_cpu_device_count,
+    CompilationCacheStats, Device, EAGER_CACHE_SIZE, Error, MemoryStats, Placement, Platform, XlaDevice, clear_caches,
+    compilation_cache_dir, compilation_cache_stats, default_device, device, device_put, devices, devices_of,
+    set_compilation_cache_dir, set_default_device, set_eager_cache_capacity, set_xla_cpu_device_count,
 };
 pub use rjax_macros::Tree;
 pub use transforms::{

@@ -29,6 +29,7 @@
 //! ```
 
 mod array;
+mod compilation_cache;
 pub(crate) mod eager;
 mod fusion;
 pub(crate) mod program;
@@ -37,6 +38,9 @@ pub mod sharding;
 
 pub use crate::error::Error;
 pub(crate) use array::DeviceArray;
+pub use compilation_cache::{
+    CompilationCacheStats, compilation_cache_dir, compilation_cache_stats, set_compilation_cache_dir,
+};
 pub(crate) use fusion::CpuPlan;
 pub(crate) use program::Program;
 pub use runtime::{EAGER_CACHE_SIZE, MemoryStats, Platform};

@@ -2,6 +2,7 @@
 //! programs.
 
 use crate::backend::pjrt::{self, Client, CompileOptions, Executable, OptionValue, PjrtError, Plugin};
+use crate::device::compilation_cache;
 use crate::error::Error;
 use lru::LruCache;
 use std::collections::HashMap;
@@ -131,7 +132,7 @@ impl Runtime {
         if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
             return Ok((exe, false));
         }
-        let exe = self.compile_text(mlir, &key.1)?;
+        let exe = self.compile_text(mlir, &key.1, true)?;
         let mut programs = lock(&self.programs);
         programs.retain(|_, w| w.strong_count() > 0);
         programs.insert(key, Arc::downgrade(&exe));
@@ -151,17 +152,34 @@ impl Runtime {
         if let Some(exe) = lock(&self.eager).get(&key) {
             return Ok(exe.clone());
         }
-        let exe = self.compile_text(&make()?, &key.1)?;
+        let exe = self.compile_text(&make()?, &key.1, false)?;
         lock(&self.eager).put(key, exe.clone());
         Ok(exe)
     }
 
-    fn compile_text(&self, mlir: &str, options: &CompileOptions) -> Result<Arc<Executable>, Error> {
+    /// Compiles `mlir`; with `keep`, through the compilation cache on disk
+    /// when there is one (loaded from there, or kept there once compiled).
+    fn compile_text(&self, mlir: &str, options: &CompileOptions, keep: bool) -> Result<Arc<Executable>, Error> {
         dump(mlir, "program");
-        let compiled = self.client.compile_with_options(mlir, &options.to_proto());
+        let proto = options.to_proto();
+        let cached = keep.then(compilation_cache::compilation_cache_dir).flatten().map(|dir| {
+            let path = compilation_cache::entry(&dir, &self.client, &proto, mlir);
+            (compilation_cache::load(&self.client, &path), path)
+        });
+        let path = match cached {
+            Some((Some(exe), _)) => return Ok(Arc::new(exe)),
+            Some((None, path)) => Some(path),
+            None => None,
+        };
+        let compiled = self.client.compile_with_options(mlir, &proto);
         release_freed_memory();
         match compiled {
-            Ok(exe) => Ok(Arc::new(exe)),
+            Ok(exe) => {
+                if let Some(path) = path {
+                    compilation_cache::store(&path, &exe);
+                }
+                Ok(Arc::new(exe))
+            }
             Err(PjrtError::Compile { message }) => {
                 let path = dump(mlir, "rejected").or_else(|| write_rejected(mlir));
                 Err(Error::Compile { platform: self.platform, message, mlir_path: path })

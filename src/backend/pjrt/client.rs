@@ -248,8 +248,51 @@ impl Client {
         if args.executable.is_null() {
             return Err(PjrtError::Invalid("PJRT_Client_Compile returned no executable".into()));
         }
+        self.own(args.executable)
+    }
+
+    /// Loads a program that [`Executable::serialize`] wrote, on this client's
+    /// devices, without compiling it. The bytes must come from the same
+    /// plugin build (the plugin rejects others, or may misread them: keep
+    /// the plugin's path and version beside them, as rjax's compilation
+    /// cache does).
+    ///
+    /// ```no_run
+    /// use rjax::backend::pjrt::Client;
+    /// let client = Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+    ///        %y = stablehlo.add %x, %x : tensor<3xf32>
+    ///        return %y : tensor<3xf32>
+    ///      }",
+    /// )?;
+    /// let again = client.deserialize(&exe.serialize()?)?;
+    /// assert_eq!(again.num_outputs(), 1);
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn deserialize(&self, bytes: &[u8]) -> Result<Executable, PjrtError> {
+        let mut args = ffi::PJRT_Executable_DeserializeAndLoad_Args::new();
+        args.client = self.inner.raw;
+        args.serialized_executable = bytes.as_ptr().cast::<c_char>();
+        args.serialized_executable_size = bytes.len();
+        // SAFETY: the bytes outlive the call; the plugin copies what it keeps.
+        unsafe {
+            self.inner.call(
+                self.api().PJRT_Executable_DeserializeAndLoad,
+                "PJRT_Executable_DeserializeAndLoad",
+                &mut args,
+            )
+        }?;
+        if args.loaded_executable.is_null() {
+            return Err(PjrtError::Invalid("PJRT_Executable_DeserializeAndLoad returned no executable".into()));
+        }
+        self.own(args.loaded_executable)
+    }
+
+    /// Takes ownership of a loaded executable the plugin returned.
+    fn own(&self, raw: *mut ffi::PJRT_LoadedExecutable) -> Result<Executable, PjrtError> {
         // Owned from here on, so it is destroyed on any error below.
-        let mut exe = Executable { client: self.inner.clone(), raw: args.executable, num_outputs: 0, num_devices: 0 };
+        let mut exe = Executable { client: self.inner.clone(), raw, num_outputs: 0, num_devices: 0 };
         exe.num_outputs = exe.query_num_outputs()?;
         exe.num_devices = exe.query_num_devices()?;
         Ok(exe)
@@ -522,7 +565,51 @@ impl Executable {
         Ok(buffers)
     }
 
-    fn query_num_outputs(&self) -> Result<usize, PjrtError> {
+    /// The compiled program as bytes that [`Client::deserialize`] loads
+    /// again (in this process or another) without compiling: what a
+    /// compilation cache keeps. Only the same plugin build can read them.
+    ///
+    /// ```no_run
+    /// use rjax::backend::pjrt::Client;
+    /// let client = Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+    ///        %y = stablehlo.add %x, %x : tensor<3xf32>
+    ///        return %y : tensor<3xf32>
+    ///      }",
+    /// )?;
+    /// assert!(!exe.serialize()?.is_empty());
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn serialize(&self) -> Result<Vec<u8>, PjrtError> {
+        self.with_executable(|exe| {
+            let mut args = ffi::PJRT_Executable_Serialize_Args::new();
+            args.executable = exe;
+            // SAFETY: valid executable; the bytes live until the deleter runs.
+            unsafe { self.client.call(self.api().PJRT_Executable_Serialize, "PJRT_Executable_Serialize", &mut args) }?;
+            let bytes = if args.serialized_bytes.is_null() {
+                Vec::new()
+            } else {
+                // SAFETY: the plugin's buffer of `serialized_bytes_size` bytes, alive until deleted below.
+                unsafe { std::slice::from_raw_parts(args.serialized_bytes.cast::<u8>(), args.serialized_bytes_size) }
+                    .to_vec()
+            };
+            if let Some(delete) = args.serialized_executable_deleter {
+                // SAFETY: called once, on the object the plugin returned; the bytes were copied.
+                unsafe { delete(args.serialized_executable) };
+            }
+            if bytes.is_empty() {
+                return Err(PjrtError::Invalid("PJRT_Executable_Serialize returned no bytes".into()));
+            }
+            Ok(bytes)
+        })
+    }
+
+    /// Runs `f` on the plugin's `PJRT_Executable` of this program, destroyed after.
+    fn with_executable<T>(
+        &self,
+        f: impl FnOnce(*mut ffi::PJRT_Executable) -> Result<T, PjrtError>,
+    ) -> Result<T, PjrtError> {
         let mut get = ffi::PJRT_LoadedExecutable_GetExecutable_Args::new();
         get.loaded_executable = self.raw;
         // SAFETY: valid loaded executable; the returned executable is ours to destroy.
@@ -533,16 +620,22 @@ impl Executable {
                 &mut get,
             )
         }?;
-        let mut num = ffi::PJRT_Executable_NumOutputs_Args::new();
-        num.executable = get.executable;
-        // SAFETY: valid executable.
-        let result =
-            unsafe { self.client.call(self.api().PJRT_Executable_NumOutputs, "PJRT_Executable_NumOutputs", &mut num) };
+        let result = f(get.executable);
         let mut destroy = ffi::PJRT_Executable_Destroy_Args::new();
         destroy.executable = get.executable;
         // SAFETY: destroys the executable obtained above, not used afterwards.
         unsafe { self.client.call(self.api().PJRT_Executable_Destroy, "PJRT_Executable_Destroy", &mut destroy) }?;
-        result.map(|()| num.num_outputs)
+        result
+    }
+
+    fn query_num_outputs(&self) -> Result<usize, PjrtError> {
+        self.with_executable(|exe| {
+            let mut num = ffi::PJRT_Executable_NumOutputs_Args::new();
+            num.executable = exe;
+            // SAFETY: valid executable.
+            unsafe { self.client.call(self.api().PJRT_Executable_NumOutputs, "PJRT_Executable_NumOutputs", &mut num) }?;
+            Ok(num.num_outputs)
+        })
     }
 
     fn query_num_devices(&self) -> Result<usize, PjrtError> {

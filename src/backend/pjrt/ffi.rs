@@ -256,6 +256,22 @@ pjrt_struct!(PJRT_LoadedExecutable_Destroy_Args {
     struct_size: usize, extension_start: *mut PJRT_Extension_Base;
     last executable: *mut PJRT_LoadedExecutable
 });
+/// `PJRT_SerializedExecutable`: what backs the bytes of a serialization.
+pub type PJRT_SerializedExecutable = c_void;
+
+pjrt_struct!(PJRT_Executable_Serialize_Args {
+    struct_size: usize, extension_start: *mut PJRT_Extension_Base, executable: *const PJRT_Executable,
+    serialized_bytes: *const c_char, serialized_bytes_size: usize,
+    serialized_executable: *mut PJRT_SerializedExecutable;
+    last serialized_executable_deleter: Option<unsafe extern "C" fn(exec: *mut PJRT_SerializedExecutable)>
+});
+pjrt_struct!(PJRT_Executable_DeserializeAndLoad_Args {
+    struct_size: usize, extension_start: *mut PJRT_Extension_Base, client: *mut PJRT_Client,
+    serialized_executable: *const c_char, serialized_executable_size: usize,
+    loaded_executable: *mut PJRT_LoadedExecutable,
+    overridden_serialized_compile_options: *const c_char;
+    last overridden_serialized_compile_options_size: usize
+});
 pjrt_struct!(PJRT_LoadedExecutable_GetExecutable_Args {
     struct_size: usize, extension_start: *mut PJRT_Extension_Base,
     loaded_executable: *mut PJRT_LoadedExecutable;
@@ -370,14 +386,14 @@ pub struct PJRT_Api {
     pub PJRT_Executable_GetCostAnalysis: Unbound,
     pub PJRT_Executable_OutputMemoryKinds: Unbound,
     pub PJRT_Executable_OptimizedProgram: Unbound,
-    pub PJRT_Executable_Serialize: Unbound,
+    pub PJRT_Executable_Serialize: Fn<PJRT_Executable_Serialize_Args>,
     pub PJRT_LoadedExecutable_Destroy: Fn<PJRT_LoadedExecutable_Destroy_Args>,
     pub PJRT_LoadedExecutable_GetExecutable: Fn<PJRT_LoadedExecutable_GetExecutable_Args>,
     pub PJRT_LoadedExecutable_AddressableDevices: Fn<PJRT_LoadedExecutable_AddressableDevices_Args>,
     pub PJRT_LoadedExecutable_Delete: Unbound,
     pub PJRT_LoadedExecutable_IsDeleted: Unbound,
     pub PJRT_LoadedExecutable_Execute: Fn<PJRT_LoadedExecutable_Execute_Args>,
-    pub PJRT_Executable_DeserializeAndLoad: Unbound,
+    pub PJRT_Executable_DeserializeAndLoad: Fn<PJRT_Executable_DeserializeAndLoad_Args>,
     pub PJRT_LoadedExecutable_Fingerprint: Unbound,
     pub PJRT_Buffer_Destroy: Fn<PJRT_Buffer_Destroy_Args>,
     pub PJRT_Buffer_ElementType: Fn<PJRT_Buffer_ElementType_Args>,
@@ -496,6 +512,8 @@ mod tests {
             PJRT_LoadedExecutable_GetExecutable_Args: 32, 32;
             PJRT_LoadedExecutable_AddressableDevices_Args: 40, 40;
             PJRT_Executable_NumOutputs_Args: 32, 32;
+            PJRT_Executable_Serialize_Args: 56, 56;
+            PJRT_Executable_DeserializeAndLoad_Args: 64, 64;
             PJRT_ExecuteOptions: 112, 112;
             PJRT_LoadedExecutable_Execute_Args: 80, 80;
             PJRT_Buffer_Destroy_Args: 24, 24;
@@ -513,5 +531,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Client_Compile), 40 + 20 * 8);
         assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_LoadedExecutable_Execute), 40 + 55 * 8);
         assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Buffer_ToHostBuffer), 40 + 70 * 8);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Executable_Serialize), 40 + 49 * 8);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Executable_DeserializeAndLoad), 40 + 56 * 8);
     }
 }
