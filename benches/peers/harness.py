@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,15 +38,21 @@ def systems(a):
     jax_per_batch = ("jax+flax per-batch", py + [f"{HERE}/jax_flax.py", "--mode", "per-batch", *dev, *proto], "out")
     jax_scan = ("jax+flax scan", py + [f"{HERE}/jax_flax.py", "--mode", "scan", *dev, *proto], "out")
     torch_eager = ("pytorch eager", py + [f"{HERE}/torch_mlp.py", *dev, *proto], "out")
+    # with --warm-cache, rjax's compiled-epoch run fills a compilation cache
+    # and a second run loads its programs from there (no compiling)
+    cache = ["env", f"RJAX_COMPILATION_CACHE_DIR={os.path.join(a.work, 'compilation-cache')}"]
+    main = (lambda dev: [("rjax " + dev, cache + rjax + [dev], "out"),
+                         ("rjax " + dev + ", programs from the cache", cache + rjax + [dev], "out")]
+            if a.warm_cache else [("rjax " + dev, rjax + [dev], "out")])
     if a.device == "cuda":
         # on a lent GPU the time is short: each kind of system once before
         # the second variants, so that a cut-off run still compares them
-        rows.append(("rjax cuda", rjax + ["cuda"], "out"))
+        rows += main("cuda")
         rows += [jax_per_batch, torch_eager]
         rows.append(("rjax cuda per-batch", rjax + ["cuda", "--per-batch"], "out"))
         rows.append(jax_scan)
     else:
-        rows.append(("rjax xla-cpu", rjax + ["xla-cpu"], "out"))
+        rows += main("xla-cpu")
         rows.append(("rjax xla-cpu per-batch", rjax + ["xla-cpu", "--per-batch"], "out"))
         if a.xnnpack:
             rows.append(("rjax xla-cpu XNNPACK", ["env", "XLA_FLAGS=--xla_cpu_use_xnnpack=true", *rjax, "xla-cpu"], "out"))
@@ -191,10 +198,13 @@ def main():
     p.add_argument("--only", nargs="*", help="run only the systems whose names contain one of these")
     p.add_argument("--torch-compile", action="store_true")
     p.add_argument("--xnnpack", action="store_true", help="also rjax on XLA CPU with XNNPACK on")
+    p.add_argument("--warm-cache", action="store_true",
+                   help="also rjax's compiled epoch with its programs loaded from a compilation cache")
     p.add_argument("--limit-s", type=float, help="stop any one system after this many seconds")
     p.add_argument("--docs", help="markdown file whose peers section gets the table (docs/benchmarks.md)")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
+    shutil.rmtree(os.path.join(a.work, "compilation-cache"), ignore_errors=True)
     bound_s, rate = gemm_bound(a.device)
     results = []
     with open(os.path.join(a.work, "results.jsonl"), "a") as jl:

@@ -82,7 +82,7 @@ pub struct CompilationCacheStats {
 ///
 /// ```
 /// let s = rjax::compilation_cache_stats();
-/// assert!(s.hits <= s.hits + s.misses);
+/// println!("{} programs loaded from the cache, {} compiled and {} kept", s.hits, s.misses, s.writes);
 /// ```
 pub fn compilation_cache_stats() -> CompilationCacheStats {
     CompilationCacheStats {
