@@ -176,10 +176,14 @@ fn try_store(path: &Path, exe: &Executable) -> Result<(), Box<dyn std::error::Er
     file.extend_from_slice(&payload);
     let dir = path.parent().ok_or("no folder")?;
     std::fs::create_dir_all(dir)?;
+    // one temporary name per process and write, so that two writers of the
+    // same program (processes or threads) never write into one file
+    static SERIAL: AtomicUsize = AtomicUsize::new(0);
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}-{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("program"),
-        std::process::id()
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::write(&tmp, &file)?;
     if let Err(e) = std::fs::rename(&tmp, path) {
