@@ -20,10 +20,17 @@ fn programs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A program of a few operations, run by a fresh `jit` each call (so that
-/// nothing is held in memory between calls).
-fn run(x: &Array) -> Vec<f32> {
+/// nothing is held in memory between calls): its values, and whether XLA
+/// compiled it (rather than loading it from the cache).
+fn run_counted(x: &Array) -> (Vec<f32>, bool) {
     let f = jit(|x: &Array| jnp::tanh(&(x * 1.5)) + jnp::sum(&jnp::exp(x), jnp::ALL, true));
-    f.call(x).to_vec::<f32>()
+    let y = f.call(x);
+    assert_eq!(y.device(), x.device());
+    (y.to_vec::<f32>(), f.compile_count() == 1)
+}
+
+fn run(x: &Array) -> Vec<f32> {
+    run_counted(x).0
 }
 
 #[test]
@@ -40,7 +47,8 @@ fn programs_load_from_the_cache_and_damaged_files_compile_again() {
 
     // compiled, then kept
     let s0 = compilation_cache_stats();
-    let want = run(&x);
+    let (want, compiled) = run_counted(&x);
+    assert!(compiled);
     let s1 = compilation_cache_stats();
     assert_eq!((s1.misses - s0.misses, s1.writes - s0.writes, s1.hits - s0.hits), (1, 1, 0));
     let files = programs(&cache);
@@ -48,7 +56,7 @@ fn programs_load_from_the_cache_and_damaged_files_compile_again() {
     let whole = std::fs::read(&files[0]).unwrap();
 
     // loaded, not compiled: the same bits
-    assert_eq!(run(&x), want);
+    assert_eq!(run_counted(&x), (want.clone(), false));
     let s2 = compilation_cache_stats();
     assert_eq!((s2.hits - s1.hits, s2.misses - s1.misses, s2.writes - s1.writes), (1, 0, 0));
 
@@ -57,7 +65,9 @@ fn programs_load_from_the_cache_and_damaged_files_compile_again() {
     assert_eq!(run(&x), want);
     let s3 = compilation_cache_stats();
     assert_eq!((s3.rejected - s2.rejected, s3.writes - s2.writes, s3.hits - s2.hits), (1, 1, 0));
-    assert_eq!(std::fs::read(&files[0]).unwrap().len(), whole.len());
+    assert_eq!(run_counted(&x), (want.clone(), false), "the rewritten file loads");
+    let whole = std::fs::read(&files[0]).unwrap();
+    let s3 = compilation_cache_stats();
 
     // bytes altered inside (same length): the checksum catches it
     let mut altered = whole.clone();
@@ -75,21 +85,34 @@ fn programs_load_from_the_cache_and_damaged_files_compile_again() {
     run(&y);
     assert_eq!(programs(&cache).len(), 2);
 
+    // on another device of the platform: another program (the device is in
+    // its compile options), loaded back onto that device
+    let all = rjax::devices_of(&xla_gate::xla_name()).unwrap();
+    let mut files_now = 2;
+    if let Some(second) = all.get(1) {
+        let x1 = device_put(&x, second).unwrap();
+        assert_eq!(run_counted(&x1), (want.clone(), true));
+        files_now += 1;
+        assert_eq!(programs(&cache).len(), files_now);
+        assert_eq!(run_counted(&x1), (want.clone(), false), "loaded for {second}");
+    }
+
     // eager operations on device arrays are not kept
     let _ = (&x * 2.0).to_vec::<f32>();
-    assert_eq!(programs(&cache).len(), 2);
+    assert_eq!(programs(&cache).len(), files_now);
 
     // a folder that cannot be made (a file is in the way): the program runs anyway
     let blocked = dir.path().join("a-file");
     std::fs::write(&blocked, b"in the way").unwrap();
     set_compilation_cache_dir(Some(blocked.join("cache")));
     let s5 = compilation_cache_stats();
-    assert_eq!(run(&x), want);
-    assert_eq!(compilation_cache_stats().writes, s5.writes);
+    assert_eq!(run_counted(&x), (want.clone(), true));
+    let s5b = compilation_cache_stats();
+    assert_eq!((s5b.writes, s5b.rejected, s5b.misses - s5.misses), (s5.writes, s5.rejected, 1));
 
     // off: nothing is read or written
     set_compilation_cache_dir(None::<&Path>);
     let s6 = compilation_cache_stats();
-    assert_eq!(run(&x), want);
+    assert_eq!(run_counted(&x), (want.clone(), true));
     assert_eq!(compilation_cache_stats(), s6);
 }

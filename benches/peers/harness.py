@@ -97,11 +97,22 @@ def run_one(name, cmd, out, log, limit_s=None):
     A system still running after limit_s seconds is stopped and reported
     as such, with the end of its log (its epochs so far)."""
     os.makedirs(out, exist_ok=True)
+    # a metrics.json of an earlier run is never read as this run's
+    try:
+        os.remove(os.path.join(out, "metrics.json"))
+    except FileNotFoundError:
+        pass
     print(f"== {name}: {shlex.join(cmd)}", flush=True)
     t = time.perf_counter()
+    stopped = threading.Event()
+
+    def stop(p):
+        stopped.set()
+        p.kill()
+
     with open(log, "w") as f:
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-        timer = threading.Timer(limit_s, p.kill) if limit_s else None
+        timer = threading.Timer(limit_s, stop, args=(p,)) if limit_s else None
         if timer:
             timer.start()
         _, status, usage = os.wait4(p.pid, 0)
@@ -109,17 +120,20 @@ def run_one(name, cmd, out, log, limit_s=None):
             timer.cancel()
     wall = time.perf_counter() - t
     rc = os.waitstatus_to_exitcode(status)
-    if limit_s and wall >= limit_s:
-        with open(log) as f:
-            tail = f.read()[-1500:]
+    with open(log) as f:
+        tail = f.read()[-1500:]
+    if stopped.is_set():
         return {"system": name, "error": f"stopped at the {limit_s:.0f} s limit", "log_tail": tail, "wall_seconds": wall}
+    if rc != 0:
+        return {"system": name, "error": f"exit {rc}", "log_tail": tail, "wall_seconds": wall}
     try:
         with open(os.path.join(out, "metrics.json")) as f:
             m = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        with open(log) as f:
-            tail = f.read()[-1500:]
-        return {"system": name, "error": f"exit {rc}: {e}", "log_tail": tail, "wall_seconds": wall}
+        return {"system": name, "error": f"no metrics: {e}", "log_tail": tail, "wall_seconds": wall}
+    if "from the cache" in name and not m.get("compilation_cache", {}).get("hits"):
+        return {"system": name, "error": "no program came from the compilation cache", "log_tail": tail,
+                "wall_seconds": wall}
     ep = m["epochs"]
     train = [e.get("train_seconds", e["seconds"]) for e in ep]
     steady = statistics.median(train[1:]) if len(train) > 1 else train[0]

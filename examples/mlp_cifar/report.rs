@@ -66,6 +66,7 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
         })
         .collect();
     let p = &args.protocol;
+    let cache = rjax::compilation_cache_stats();
     let doc = json!({
         "config": {
             "device": args.device, "data_dir": p.data_dir, "epochs": p.epochs, "patience": p.patience,
@@ -73,6 +74,11 @@ pub fn write_metrics(path: &Path, args: &Args, s: &Summary, history: &[Epoch]) -
             "val_size": p.val_size, "widths": super::WIDTHS,
         },
         "versions": { "rjax": env!("CARGO_PKG_VERSION"), "rustc_target": std::env::consts::ARCH },
+        // programs loaded from the compilation cache instead of compiled (RJAX_COMPILATION_CACHE_DIR)
+        "compilation_cache": {
+            "dir": rjax::compilation_cache_dir(), "hits": cache.hits, "misses": cache.misses,
+            "writes": cache.writes, "rejected": cache.rejected,
+        },
         "device": s.device,
         "device_description": s.device_description,
         "summary": {

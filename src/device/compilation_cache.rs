@@ -4,20 +4,20 @@
 //!
 //! Off unless a folder is given ([`set_compilation_cache_dir`] or
 //! `RJAX_COMPILATION_CACHE_DIR`). A program's file is named by the MD5 of
-//! everything that decides the compiled code: the plugin's file, platform
-//! and version, the serialized compile options and the program's text. Each
+//! everything that decides the compiled code (see [`entry`]). Each
 //! file holds a header (magic, length, CRC-32 of the bytes) before the bytes
 //! of `PJRT_Executable_Serialize`; it is written to a temporary name and
 //! renamed, so a reader sees a whole file or none, and a file cut short or
 //! altered is detected, reported and compiled again, never half-read.
 //! Programs of eager operations are not kept (they compile in milliseconds).
 
-use crate::backend::pjrt::{Client, Executable};
+use crate::backend::pjrt::{Client, Device, Executable};
 use md5::{Digest, Md5};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::UNIX_EPOCH;
 
 /// What a cache file starts with (version 1 of the layout).
 const MAGIC: &[u8; 8] = b"RJAXEXE1";
@@ -36,8 +36,13 @@ static REJECTED: AtomicUsize = AtomicUsize::new(0);
 /// Keeps compiled programs in `dir` (created when needed) from now on, and
 /// loads them from there instead of compiling; `None` turns the cache off.
 /// Without a call, `RJAX_COMPILATION_CACHE_DIR` names the folder, and
-/// without that there is no cache. Programs compiled by one plugin build are
-/// only ever loaded by the same build.
+/// without that there is no cache. A file is only loaded under the same
+/// plugin file (path, size, modification time), platform version, device
+/// kinds, `XLA_FLAGS`, compile options and program text as it was written.
+///
+/// The folder must be yours alone: what is loaded from it runs as native
+/// code in this process (rjax creates it readable by its user only). Stale
+/// files are never removed; delete the folder to empty the cache.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("rjax-doc-cache");
@@ -93,17 +98,28 @@ pub fn compilation_cache_stats() -> CompilationCacheStats {
     }
 }
 
-/// The file of one program: named by the MD5 of the plugin's identity, the
-/// compile options and the text.
-pub(crate) fn entry(dir: &Path, client: &Client, options: &[u8], mlir: &str) -> PathBuf {
+/// The file of one program: named by the MD5 of everything that decides its
+/// compiled code: the plugin (its path, and its file's size and modification
+/// time, so that a plugin replaced in place is another plugin), its platform,
+/// version and API version, the kind of each of its devices (another GPU
+/// model, or a CPU of other instruction sets where the folder is shared),
+/// `XLA_FLAGS` (which the plugin reads), the compile options and the text.
+pub(crate) fn entry(dir: &Path, client: &Client, devices: &[Device], options: &[u8], mlir: &str) -> PathBuf {
     let mut h = Md5::new();
     let plugin = client.plugin();
     let (major, minor) = plugin.api_version();
+    let file = std::fs::metadata(plugin.path()).ok();
+    let modified = file.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    let kinds: Vec<String> = devices.iter().map(|d| d.kind().unwrap_or_default()).collect();
     let identity = format!(
-        "{}\n{}\n{}\n{major}.{minor}\n",
+        "{}\n{:?} {:?}\n{}\n{}\n{major}.{minor}\n{}\n{}\n",
         plugin.path().display(),
+        file.map(|m| m.len()),
+        modified,
         client.platform_name().unwrap_or_default(),
-        client.platform_version().unwrap_or_default()
+        client.platform_version().unwrap_or_default(),
+        kinds.join(","),
+        std::env::var("XLA_FLAGS").unwrap_or_default(),
     );
     for part in [identity.as_bytes(), options, mlir.as_bytes()] {
         h.update((part.len() as u64).to_le_bytes());
@@ -113,11 +129,13 @@ pub(crate) fn entry(dir: &Path, client: &Client, options: &[u8], mlir: &str) -> 
     dir.join(format!("{digest}.rjax-program"))
 }
 
-/// The program kept in `path`, if there is a whole one the plugin loads.
-pub(crate) fn load(client: &Client, path: &Path) -> Option<Executable> {
+/// The program kept in `path`, if there is a whole one the plugin loads,
+/// placed as `options` (the compile options it was compiled with) say.
+pub(crate) fn load(client: &Client, path: &Path, options: &[u8]) -> Option<Executable> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+        // no such file, or no such folder (a file in the way: then storing reports it)
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
             MISSES.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -127,7 +145,11 @@ pub(crate) fn load(client: &Client, path: &Path) -> Option<Executable> {
         Ok(p) => p,
         Err(why) => return reject(path, why),
     };
-    match client.deserialize(payload) {
+    // SAFETY: the bytes are whole (length and CRC-32 checked) and were
+    // written by `store` from `PJRT_Executable_Serialize` of a plugin with
+    // this file's identity (its name is their digest); the folder is the
+    // user's own (created private), as the docs require.
+    match unsafe { client.deserialize(payload, Some(options)) } {
         Ok(exe) => {
             HITS.fetch_add(1, Ordering::Relaxed);
             Some(exe)
@@ -175,7 +197,7 @@ fn try_store(path: &Path, exe: &Executable) -> Result<(), Box<dyn std::error::Er
     file.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     file.extend_from_slice(&payload);
     let dir = path.parent().ok_or("no folder")?;
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     // one temporary name per process and write, so that two writers of the
     // same program (processes or threads) never write into one file
     static SERIAL: AtomicUsize = AtomicUsize::new(0);
@@ -192,6 +214,16 @@ fn try_store(path: &Path, exe: &Executable) -> Result<(), Box<dyn std::error::Er
     }
     WRITES.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Creates `dir` (and its parents) readable and writable by the user alone:
+/// what is loaded from it runs as native code.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 #[cfg(test)]

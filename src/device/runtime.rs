@@ -124,19 +124,19 @@ impl Runtime {
 
     /// Compiles `mlir` with `options` (one device, or partitioned over
     /// several), or returns the program compiled from the same text and
-    /// options that someone still holds. The flag tells whether
-    /// it compiled. A program the compiler rejects is written to a file named
+    /// options that someone still holds, or loads it from the compilation
+    /// cache on disk. The flag tells whether XLA compiled it. A program the compiler rejects is written to a file named
     /// in the error.
     pub(crate) fn compile(&self, mlir: &str, options: CompileOptions) -> Result<(Arc<Executable>, bool), Error> {
         let key = (mlir.to_string(), options);
         if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
             return Ok((exe, false));
         }
-        let exe = self.compile_text(mlir, &key.1, true)?;
+        let (exe, compiled) = self.compile_text(mlir, &key.1, true)?;
         let mut programs = lock(&self.programs);
         programs.retain(|_, w| w.strong_count() > 0);
         programs.insert(key, Arc::downgrade(&exe));
-        Ok((exe, true))
+        Ok((exe, compiled))
     }
 
     /// The program of an eager operation cached under `key` with these
@@ -152,22 +152,23 @@ impl Runtime {
         if let Some(exe) = lock(&self.eager).get(&key) {
             return Ok(exe.clone());
         }
-        let exe = self.compile_text(&make()?, &key.1, false)?;
+        let (exe, _) = self.compile_text(&make()?, &key.1, false)?;
         lock(&self.eager).put(key, exe.clone());
         Ok(exe)
     }
 
     /// Compiles `mlir`; with `keep`, through the compilation cache on disk
     /// when there is one (loaded from there, or kept there once compiled).
-    fn compile_text(&self, mlir: &str, options: &CompileOptions, keep: bool) -> Result<Arc<Executable>, Error> {
+    /// The flag tells whether XLA compiled it (false: loaded from the cache).
+    fn compile_text(&self, mlir: &str, options: &CompileOptions, keep: bool) -> Result<(Arc<Executable>, bool), Error> {
         dump(mlir, "program");
         let proto = options.to_proto();
         let cached = keep.then(compilation_cache::compilation_cache_dir).flatten().map(|dir| {
-            let path = compilation_cache::entry(&dir, &self.client, &proto, mlir);
-            (compilation_cache::load(&self.client, &path), path)
+            let path = compilation_cache::entry(&dir, &self.client, &self.devices, &proto, mlir);
+            (compilation_cache::load(&self.client, &path, &proto), path)
         });
         let path = match cached {
-            Some((Some(exe), _)) => return Ok(Arc::new(exe)),
+            Some((Some(exe), _)) => return Ok((Arc::new(exe), false)),
             Some((None, path)) => Some(path),
             None => None,
         };
@@ -178,7 +179,7 @@ impl Runtime {
                 if let Some(path) = path {
                     compilation_cache::store(&path, &exe);
                 }
-                Ok(Arc::new(exe))
+                Ok((Arc::new(exe), true))
             }
             Err(PjrtError::Compile { message }) => {
                 let path = dump(mlir, "rejected").or_else(|| write_rejected(mlir));

@@ -252,10 +252,19 @@ impl Client {
     }
 
     /// Loads a program that [`Executable::serialize`] wrote, on this client's
-    /// devices, without compiling it. The bytes must come from the same
-    /// plugin build (the plugin rejects others, or may misread them: keep
-    /// the plugin's path and version beside them, as rjax's compilation
-    /// cache does).
+    /// devices, without compiling it. `compile_options` (a serialized
+    /// `xla.CompileOptionsProto`, as given to
+    /// [`Client::compile_with_options`]) says where it runs: without them the
+    /// plugin puts it on its first device, whatever it was compiled for.
+    ///
+    /// # Safety
+    ///
+    /// The bytes become native code run by this process, and the plugin
+    /// checks little of them: they must be, whole, what `serialize` returned
+    /// for a program of the same plugin build (rjax's compilation cache
+    /// names each file by the plugin's identity and checks its length and
+    /// CRC-32 before calling this). Bytes from anyone else, or damaged, may
+    /// be rejected with an error or may misbehave.
     ///
     /// ```no_run
     /// use rjax::backend::pjrt::Client;
@@ -266,16 +275,21 @@ impl Client {
     ///        return %y : tensor<3xf32>
     ///      }",
     /// )?;
-    /// let again = client.deserialize(&exe.serialize()?)?;
+    /// // SAFETY: the bytes of `serialize` of this plugin, unchanged.
+    /// let again = unsafe { client.deserialize(&exe.serialize()?, None) }?;
     /// assert_eq!(again.num_outputs(), 1);
     /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
     /// ```
-    pub fn deserialize(&self, bytes: &[u8]) -> Result<Executable, PjrtError> {
+    pub unsafe fn deserialize(&self, bytes: &[u8], compile_options: Option<&[u8]>) -> Result<Executable, PjrtError> {
         let mut args = ffi::PJRT_Executable_DeserializeAndLoad_Args::new();
         args.client = self.inner.raw;
         args.serialized_executable = bytes.as_ptr().cast::<c_char>();
         args.serialized_executable_size = bytes.len();
-        // SAFETY: the bytes outlive the call; the plugin copies what it keeps.
+        if let Some(options) = compile_options {
+            args.overridden_serialized_compile_options = options.as_ptr().cast::<c_char>();
+            args.overridden_serialized_compile_options_size = options.len();
+        }
+        // SAFETY: the bytes and options outlive the call; the plugin copies what it keeps.
         unsafe {
             self.inner.call(
                 self.api().PJRT_Executable_DeserializeAndLoad,

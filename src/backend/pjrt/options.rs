@@ -87,10 +87,21 @@ impl CompileOptions {
         varint_field(&mut build, 5, self.num_partitions() as u64); // num_partitions
         if !self.partition_devices.is_empty() {
             varint_field(&mut build, 6, 1); // use_spmd_partitioning
+        }
+        // The devices, as JAX always gives them: those of the partitions, or
+        // the one device (on one host a device's id is its ordinal). Without
+        // an assignment a program loaded from its serialization
+        // (`Client::deserialize`) is put on device 0, whatever
+        // `device_ordinal` said when it was compiled.
+        let devices = match self.device_ordinal {
+            Some(o) if self.partition_devices.is_empty() => vec![o as i32],
+            _ => self.partition_devices.clone(),
+        };
+        if !devices.is_empty() {
             let mut assignment = Vec::new();
             varint_field(&mut assignment, 1, 1); // replica_count
-            varint_field(&mut assignment, 2, self.partition_devices.len() as u64); // computation_count
-            for &id in &self.partition_devices {
+            varint_field(&mut assignment, 2, devices.len() as u64); // computation_count
+            for &id in &devices {
                 let mut computation = Vec::new();
                 varint_field(&mut computation, 1, id as i64 as u64); // replica_device_ids
                 bytes_field(&mut assignment, 3, &computation);

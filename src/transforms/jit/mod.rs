@@ -195,7 +195,9 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
         lock(&self.state).traces
     }
 
-    /// How many programs this function compiled with XLA (0 on the built-in CPU).
+    /// How many programs this function compiled with XLA (0 on the built-in
+    /// CPU; programs loaded from the compilation cache on disk are not
+    /// counted: see [`set_compilation_cache_dir`](crate::set_compilation_cache_dir)).
     ///
     /// ```
     /// let f = rjax::jit(|x: &rjax::Array| x * 2.0).on(rjax::Device::Cpu);
