@@ -300,6 +300,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
     rjax::checkpoint::save(out.join("best.safetensors"), &best)?;
     // Read back what was written: a checkpoint that does not load is an error now, not later.
     rjax::checkpoint::load(args.out.join("best.safetensors"), &best)?;
+    let memory = device.memory_stats().ok();
     let summary = report::Summary {
         device: match &mesh {
             Some(m) => format!("{device} (data parallel over {} devices)", m.size()),
@@ -313,10 +314,10 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         test_loss,
         test_acc,
         peak_rss_mb: report::peak_rss_mb(),
-        peak_device_mb: device.memory_stats().ok().and_then(|m| m.peak_bytes_in_use).map(|b| b as f64 / 1048576.0),
+        peak_device_mb: memory.as_ref().and_then(|m| m.peak_bytes_in_use).map(|b| b as f64 / 1048576.0),
     };
     report::print_table(&summary);
-    if let Ok(m) = device.memory_stats() {
+    if let Some(m) = memory {
         // what stays (data, state) against the peak (compiling included)
         let mb = |b: u64| b as f64 / 1048576.0;
         let peak = m.peak_bytes_in_use.map_or("n/a".into(), |b| format!("{:.0} MB", mb(b)));

@@ -4,7 +4,7 @@
 //!
 //! The user functions are traced into graphs on abstract arguments. Arrays a
 //! body closes over (constants, or tracers of an enclosing transformation) are
-//! captured by that trace; [`close`] turns them into explicit leading inputs of
+//! captured by that trace; [`Graph::closed`] turns them into explicit leading inputs of
 //! the sub-graph, passed as leading operands of the primitive, so a primitive's
 //! sub-graphs are closed and its parameters (which print them) describe it
 //! completely.
@@ -39,7 +39,7 @@ pub(crate) fn trace_closed(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array
     trace_graph(avals, f).closed()
 }
 
-/// Gives closed graphs with their own leading constants (as [`close`] returns
+/// Gives closed graphs with their own leading constants (as [`Graph::closed`] returns
 /// them) one shared list of leading constants: every graph takes all of them
 /// (the ones it does not use as unused inputs), then its own other inputs.
 /// An array captured by several graphs appears once.

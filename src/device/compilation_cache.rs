@@ -4,7 +4,7 @@
 //!
 //! Off unless a folder is given ([`set_compilation_cache_dir`] or
 //! `RJAX_COMPILATION_CACHE_DIR`). A program's file is named by the MD5 of
-//! everything that decides the compiled code (see [`entry`]). Each
+//! everything that decides the compiled code (see [`entry`] and [`identity`]). Each
 //! file holds a header (magic, length, CRC-32 of the bytes) before the bytes
 //! of `PJRT_Executable_Serialize`; it is written to a temporary name and
 //! renamed, so a reader sees a whole file or none, and a file cut short or
@@ -98,20 +98,19 @@ pub fn compilation_cache_stats() -> CompilationCacheStats {
     }
 }
 
-/// The file of one program: named by the MD5 of everything that decides its
-/// compiled code: the plugin (its path, and its file's size and modification
-/// time, so that a plugin replaced in place is another plugin), its platform,
-/// version and API version, the kind of each of its devices (another GPU
-/// model, or a CPU of other instruction sets where the folder is shared),
-/// `XLA_FLAGS` (which the plugin reads), the compile options and the text.
-pub(crate) fn entry(dir: &Path, client: &Client, devices: &[Device], options: &[u8], mlir: &str) -> PathBuf {
-    let mut h = Md5::new();
+/// What identifies a loaded plugin in the cache's keys: its path, and its
+/// file's size and modification time (so that a plugin replaced in place is
+/// another plugin), its platform, version and API version, the kind of each
+/// of its devices (another GPU model, or a CPU of other instruction sets
+/// where the folder is shared), and `XLA_FLAGS` (which the plugin reads when
+/// it starts). Taken once per plugin and process.
+pub(crate) fn identity(client: &Client, devices: &[Device]) -> String {
     let plugin = client.plugin();
     let (major, minor) = plugin.api_version();
     let file = std::fs::metadata(plugin.path()).ok();
     let modified = file.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
     let kinds: Vec<String> = devices.iter().map(|d| d.kind().unwrap_or_default()).collect();
-    let identity = format!(
+    format!(
         "{}\n{:?} {:?}\n{}\n{}\n{major}.{minor}\n{}\n{}\n",
         plugin.path().display(),
         file.map(|m| m.len()),
@@ -120,7 +119,13 @@ pub(crate) fn entry(dir: &Path, client: &Client, devices: &[Device], options: &[
         client.platform_version().unwrap_or_default(),
         kinds.join(","),
         std::env::var("XLA_FLAGS").unwrap_or_default(),
-    );
+    )
+}
+
+/// The file of one program: named by the MD5 of everything that decides its
+/// compiled code: the plugin's [`identity`], the compile options and the text.
+pub(crate) fn entry(dir: &Path, identity: &str, options: &[u8], mlir: &str) -> PathBuf {
+    let mut h = Md5::new();
     for part in [identity.as_bytes(), options, mlir.as_bytes()] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part);

@@ -70,6 +70,9 @@ pub(crate) struct Runtime {
     pub(crate) devices: Vec<pjrt::Device>,
     programs: Mutex<HashMap<(String, CompileOptions), Weak<Executable>>>,
     eager: Mutex<LruCache<(String, CompileOptions), Arc<Executable>>>,
+    /// The loaded plugin's part of compilation-cache keys, taken once, on
+    /// the first use of the cache.
+    cache_identity: OnceLock<String>,
 }
 
 static XLA_CPU: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
@@ -119,14 +122,21 @@ impl Runtime {
             return Err(PjrtError::Invalid(format!("the {platform} plugin reports no devices")));
         }
         let eager = LruCache::new(eager_capacity());
-        Ok(Runtime { platform, client, devices, programs: Mutex::new(HashMap::new()), eager: Mutex::new(eager) })
+        Ok(Runtime {
+            platform,
+            client,
+            devices,
+            programs: Mutex::new(HashMap::new()),
+            eager: Mutex::new(eager),
+            cache_identity: OnceLock::new(),
+        })
     }
 
     /// Compiles `mlir` with `options` (one device, or partitioned over
     /// several), or returns the program compiled from the same text and
     /// options that someone still holds, or loads it from the compilation
-    /// cache on disk. The flag tells whether XLA compiled it. A program the compiler rejects is written to a file named
-    /// in the error.
+    /// cache on disk. The flag tells whether XLA compiled it. A program the
+    /// compiler rejects is written to a file named in the error.
     pub(crate) fn compile(&self, mlir: &str, options: CompileOptions) -> Result<(Arc<Executable>, bool), Error> {
         let key = (mlir.to_string(), options);
         if let Some(exe) = lock(&self.programs).get(&key).and_then(Weak::upgrade) {
@@ -163,15 +173,13 @@ impl Runtime {
     fn compile_text(&self, mlir: &str, options: &CompileOptions, keep: bool) -> Result<(Arc<Executable>, bool), Error> {
         dump(mlir, "program");
         let proto = options.to_proto();
-        let cached = keep.then(compilation_cache::compilation_cache_dir).flatten().map(|dir| {
-            let path = compilation_cache::entry(&dir, &self.client, &self.devices, &proto, mlir);
-            (compilation_cache::load(&self.client, &path, &proto), path)
+        let path = keep.then(compilation_cache::compilation_cache_dir).flatten().map(|dir| {
+            let identity = self.cache_identity.get_or_init(|| compilation_cache::identity(&self.client, &self.devices));
+            compilation_cache::entry(&dir, identity, &proto, mlir)
         });
-        let path = match cached {
-            Some((Some(exe), _)) => return Ok((Arc::new(exe), false)),
-            Some((None, path)) => Some(path),
-            None => None,
-        };
+        if let Some(exe) = path.as_deref().and_then(|p| compilation_cache::load(&self.client, p, &proto)) {
+            return Ok((Arc::new(exe), false));
+        }
         let compiled = self.client.compile_with_options(mlir, &proto);
         release_freed_memory();
         match compiled {
