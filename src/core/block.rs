@@ -72,7 +72,68 @@ macro_rules! blocks {
 }
 blocks!(F32: f32, F64: f64, I32: i32, U32: u32, U8: u8, Bool: bool);
 
+/// The loops compiled for an x86-64 level: the same generic code under
+/// `target_feature`, so the compiler vectorizes it with those instructions.
+macro_rules! compiled_for {
+    ($level:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $level {
+            use super::Lane;
+
+            #[target_feature(enable = $features)]
+            pub(super) fn loop1<A: Copy, C: Copy>(a: Lane<'_, A>, out: &mut [C], f: impl Fn(A) -> C) {
+                super::loop1(a, out, f)
+            }
+
+            #[target_feature(enable = $features)]
+            pub(super) fn loop2<A: Copy, B: Copy, C: Copy>(
+                a: Lane<'_, A>,
+                b: Lane<'_, B>,
+                out: &mut [C],
+                f: impl Fn(A, B) -> C,
+            ) {
+                super::loop2(a, b, out, f)
+            }
+
+            #[target_feature(enable = $features)]
+            pub(super) fn loop3<A: Copy, B: Copy, C: Copy, D: Copy>(
+                a: Lane<'_, A>,
+                b: Lane<'_, B>,
+                c: Lane<'_, C>,
+                out: &mut [D],
+                f: impl Fn(A, B, C) -> D,
+            ) {
+                super::loop3(a, b, c, out, f)
+            }
+        }
+    };
+}
+compiled_for!(v3, "avx,avx2,fma,bmi1,bmi2,lzcnt,movbe");
+compiled_for!(v4, "avx,avx2,fma,bmi1,bmi2,lzcnt,movbe,avx512f,avx512bw,avx512cd,avx512dq,avx512vl");
+
+/// Runs `$loop(args)` in the copy for this CPU's [`Level`](super::simd::Level).
+macro_rules! dispatch {
+    ($loop:ident($($arg:ident),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        match super::simd::level() {
+            // SAFETY: `level` found every feature these copies are compiled for.
+            super::simd::Level::X86V4 => return unsafe { v4::$loop($($arg),*) },
+            // SAFETY: as above.
+            super::simd::Level::X86V3 => return unsafe { v3::$loop($($arg),*) },
+            super::simd::Level::Baseline => {}
+        }
+        $loop($($arg),*)
+    }};
+}
+
 /// `out[i] = f(a[i])` for a block.
+///
+/// The loop is compiled for the widest vector instructions the CPU has
+/// (AVX-512 or AVX2 on x86-64, chosen once at run time; see
+/// [`simd::level`](super::simd::level)), so a
+/// closure of plain arithmetic runs 16 (or 8) `f32` lanes at a time. Each
+/// element is still `f` of its own operands: the results are the same bits
+/// on every instruction set (no operations are fused or reordered).
 ///
 /// ```
 /// use rjax::core::{Lane, lanes1};
@@ -82,13 +143,10 @@ blocks!(F32: f32, F64: f64, I32: i32, U32: u32, U8: u8, Bool: bool);
 /// ```
 #[inline]
 pub fn lanes1<A: Copy, C: Copy>(a: Lane<'_, A>, out: &mut [C], f: impl Fn(A) -> C) {
-    match a {
-        Lane::Run(a) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x)),
-        Lane::Splat(x) => out.fill(f(x)),
-    }
+    dispatch!(loop1(a, out, f))
 }
 
-/// `out[i] = f(a[i], b[i])` for a block.
+/// `out[i] = f(a[i], b[i])` for a block (vectorized as [`lanes1`] is).
 ///
 /// ```
 /// use rjax::core::{Lane, lanes2};
@@ -98,15 +156,10 @@ pub fn lanes1<A: Copy, C: Copy>(a: Lane<'_, A>, out: &mut [C], f: impl Fn(A) -> 
 /// ```
 #[inline]
 pub fn lanes2<A: Copy, B: Copy, C: Copy>(a: Lane<'_, A>, b: Lane<'_, B>, out: &mut [C], f: impl Fn(A, B) -> C) {
-    match (a, b) {
-        (Lane::Run(a), Lane::Run(b)) => out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
-        (Lane::Run(a), Lane::Splat(y)) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, y)),
-        (Lane::Splat(x), Lane::Run(b)) => out.iter_mut().zip(b).for_each(|(o, &y)| *o = f(x, y)),
-        (Lane::Splat(x), Lane::Splat(y)) => out.fill(f(x, y)),
-    }
+    dispatch!(loop2(a, b, out, f))
 }
 
-/// `out[i] = f(a[i], b[i], c[i])` for a block.
+/// `out[i] = f(a[i], b[i], c[i])` for a block (vectorized as [`lanes1`] is).
 ///
 /// ```
 /// use rjax::core::{Lane, lanes3};
@@ -122,14 +175,125 @@ pub fn lanes3<A: Copy, B: Copy, C: Copy, D: Copy>(
     out: &mut [D],
     f: impl Fn(A, B, C) -> D,
 ) {
+    dispatch!(loop3(a, b, c, out, f))
+}
+
+// The loops themselves, one per combination of runs and splats so that each
+// is a plain loop over slices that the compiler vectorizes. `inline(always)`:
+// they are compiled inside each instruction set's copy (see `simd`).
+
+#[inline(always)]
+fn loop1<A: Copy, C: Copy>(a: Lane<'_, A>, out: &mut [C], f: impl Fn(A) -> C) {
+    match a {
+        Lane::Run(a) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x)),
+        Lane::Splat(x) => out.fill(f(x)),
+    }
+}
+
+#[inline(always)]
+fn loop2<A: Copy, B: Copy, C: Copy>(a: Lane<'_, A>, b: Lane<'_, B>, out: &mut [C], f: impl Fn(A, B) -> C) {
+    match (a, b) {
+        (Lane::Run(a), Lane::Run(b)) => out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+        (Lane::Run(a), Lane::Splat(y)) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, y)),
+        (Lane::Splat(x), Lane::Run(b)) => out.iter_mut().zip(b).for_each(|(o, &y)| *o = f(x, y)),
+        (Lane::Splat(x), Lane::Splat(y)) => out.fill(f(x, y)),
+    }
+}
+
+#[inline(always)]
+fn loop3<A: Copy, B: Copy, C: Copy, D: Copy>(
+    a: Lane<'_, A>,
+    b: Lane<'_, B>,
+    c: Lane<'_, C>,
+    out: &mut [D],
+    f: impl Fn(A, B, C) -> D,
+) {
+    use Lane::{Run, Splat};
     match (a, b, c) {
-        (Lane::Run(a), Lane::Run(b), Lane::Run(c)) => {
+        (Run(a), Run(b), Run(c)) => {
             out.iter_mut().zip(a.iter().zip(b.iter().zip(c))).for_each(|(o, (&x, (&y, &z)))| *o = f(x, y, z))
         }
-        (a, b, c) => {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = f(a.get(i), b.get(i), c.get(i));
+        (Run(a), Run(b), Splat(z)) => out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y, z)),
+        (Run(a), Splat(y), Run(c)) => out.iter_mut().zip(a.iter().zip(c)).for_each(|(o, (&x, &z))| *o = f(x, y, z)),
+        (Splat(x), Run(b), Run(c)) => out.iter_mut().zip(b.iter().zip(c)).for_each(|(o, (&y, &z))| *o = f(x, y, z)),
+        (Run(a), Splat(y), Splat(z)) => out.iter_mut().zip(a).for_each(|(o, &x)| *o = f(x, y, z)),
+        (Splat(x), Run(b), Splat(z)) => out.iter_mut().zip(b).for_each(|(o, &y)| *o = f(x, y, z)),
+        (Splat(x), Splat(y), Run(c)) => out.iter_mut().zip(c).for_each(|(o, &z)| *o = f(x, y, z)),
+        (Splat(x), Splat(y), Splat(z)) => out.fill(f(x, y, z)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lane, loop1, loop2, loop3};
+
+    /// Values that rounding, NaN and infinity handling tell apart.
+    fn awkward() -> Vec<f32> {
+        let mut v =
+            vec![0.0, -0.0, 1.0, -1.5, f32::MIN_POSITIVE / 4.0, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+        v.extend((0..1000).map(|i| ((i as f32) * 0.7317).sin() * 10f32.powi(i % 9 - 4)));
+        v
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn every_compiled_copy_gives_the_baseline_bits() {
+        let a = awkward();
+        let b: Vec<f32> = a.iter().rev().copied().collect();
+        let c: Vec<bool> = a.iter().map(|x| x.to_bits() % 3 == 0).collect();
+        let n = a.len();
+        let ops = |level: u8| {
+            let (mut o1, mut o2, mut o3, mut o4) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+            let (ra, rb, rc) = (Lane::Run(&a[..]), Lane::Run(&b[..]), Lane::Run(&c[..]));
+            let sqrt = |x: f32| x.sqrt();
+            let div = |x: f32, y: f32| x / y;
+            let muladd = |x: f32, y: f32| x * y + 1e-8;
+            let select = |p: bool, x: f32, y: f32| if p { x } else { y };
+            match level {
+                0 => {
+                    loop1(ra, &mut o1, sqrt);
+                    loop2(ra, rb, &mut o2, div);
+                    loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
+                    loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
+                }
+                #[cfg(target_arch = "x86_64")]
+                3 => unsafe {
+                    super::v3::loop1(ra, &mut o1, sqrt);
+                    super::v3::loop2(ra, rb, &mut o2, div);
+                    super::v3::loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
+                    super::v3::loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
+                },
+                #[cfg(target_arch = "x86_64")]
+                4 => unsafe {
+                    super::v4::loop1(ra, &mut o1, sqrt);
+                    super::v4::loop2(ra, rb, &mut o2, div);
+                    super::v4::loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
+                    super::v4::loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
+                },
+                _ => unreachable!(),
             }
+            [bits(&o1), bits(&o2), bits(&o3), bits(&o4)]
+        };
+        let baseline = ops(0);
+        use crate::core::simd::{Level, level};
+        if level() >= Level::X86V3 {
+            assert_eq!(ops(3), baseline, "AVX2 copy");
         }
+        if level() >= Level::X86V4 {
+            assert_eq!(ops(4), baseline, "AVX-512 copy");
+        }
+        // the splat combinations of the three-operand loop agree with the runs
+        let mut splats = vec![0.0f32; n];
+        loop3(
+            Lane::Splat(true),
+            Lane::Run(&a[..]),
+            Lane::Splat(2.0f32),
+            &mut splats,
+            |p: bool, x: f32, y: f32| if p { x } else { y },
+        );
+        assert_eq!(bits(&splats), bits(&a));
     }
 }

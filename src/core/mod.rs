@@ -14,6 +14,7 @@ pub mod lowering;
 pub(crate) mod numeric;
 mod op;
 pub mod sharding;
+pub mod simd;
 mod trace;
 
 pub(crate) use alloc::reserve;

@@ -324,6 +324,14 @@ mod tests {
             "p, m, v and g are read; scalars are splats"
         );
         assert_eq!(k.ops.iter().filter(|o| o.splat).count(), 6, "every broadcast scalar is a splat");
+        // scratch blocks are reused once their values are read for the last time
+        let out_of: Vec<Option<usize>> = k.ops.iter().map(|o| (o.out.is_some() && !o.splat).then_some(0)).collect();
+        let super::kernel::Scratch { slot_of, types, copies } = k.scratch_slots(&out_of);
+        let computed = k.ops.iter().filter(|o| !o.splat).count();
+        assert!(types.len() < computed, "{} blocks for {computed} operations", types.len());
+        assert_eq!(copies.len(), 3, "p, m and v are written out");
+        let written: std::collections::HashSet<usize> = copies.iter().map(|c| c.0).collect();
+        assert_eq!(written.len(), 3, "each written value keeps its own block: {slot_of:?}");
     }
 
     #[test]
