@@ -31,8 +31,25 @@ pub fn chacha_words(key: &[u32], stream: u64, n: usize) -> Vec<u32> {
     }
     let mut rng = ChaCha20Rng::from_seed(seed);
     rng.set_stream(stream);
-    (0..n).map(|_| rng.next_u32()).collect()
+    let mut out = vec![0u32; n];
+    // pieces of the keystream on every core: piece `c` starts at word
+    // `c * WORDS_PER_TASK`, so the words are those of one sequential pass
+    let fill = |(c, part): (usize, &mut [u32])| {
+        let mut r = rng.clone();
+        r.set_word_pos((c * WORDS_PER_TASK) as u128);
+        part.iter_mut().for_each(|w| *w = r.next_u32());
+    };
+    if n > WORDS_PER_TASK {
+        use rayon::prelude::*;
+        out.par_chunks_mut(WORDS_PER_TASK).enumerate().for_each(fill);
+    } else {
+        fill((0, &mut out));
+    }
+    out
 }
+
+/// Keystream words drawn per parallel task (a whole number of 16-word blocks).
+const WORDS_PER_TASK: usize = 1 << 15;
 
 impl Primitive for RandomBits {
     fn name(&self) -> &'static str {
@@ -102,4 +119,26 @@ impl Primitive for RandomBits {
 #[track_caller]
 pub fn random_bits(key: &Array, stream: &Array, shape: &[usize]) -> Array {
     bind(RandomBits { shape: shape.to_vec() }, &[key, stream])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WORDS_PER_TASK, chacha_words};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+
+    #[test]
+    fn words_drawn_in_parallel_pieces_are_the_sequential_keystream() {
+        let key: Vec<u32> = (0..8).map(|i| 0x9e37_79b9u32.wrapping_mul(i + 1)).collect();
+        let n = 3 * WORDS_PER_TASK + 5;
+        let mut seed = [0u8; 32];
+        for (i, w) in key.iter().enumerate() {
+            seed[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        rng.set_stream(7);
+        let sequential: Vec<u32> = (0..n).map(|_| rng.next_u32()).collect();
+        assert_eq!(chacha_words(&key, 7, n), sequential);
+        assert_eq!(chacha_words(&key, 7, 17), sequential[..17]);
+    }
 }

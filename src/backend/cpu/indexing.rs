@@ -20,8 +20,15 @@ fn clamp(i: i64, n: usize) -> usize {
 /// `out[.., j, ..] = x[.., idx[.., j, ..], ..]` along `axis` (NumPy's
 /// `take_along_axis`); `idx` has the shape of the output. Indices are clamped.
 pub fn gather(x: &HostData, idx: &HostData, axis: usize) -> HostData {
-    let idx = indices(idx);
-    crate::map_host!(x, |a| gather_contiguous(a, &idx, axis).unwrap_or_else(|| gather_any(a, &idx, axis)))
+    fn contiguous<T: Copy>(a: &ArrayD<T>, idx: &HostData, axis: usize) -> Option<ArrayD<T>> {
+        match idx {
+            HostData::I32(i) => gather_contiguous(a, i, axis),
+            HostData::U32(i) => gather_contiguous(a, i, axis),
+            HostData::U8(i) => gather_contiguous(a, i, axis),
+            _ => None,
+        }
+    }
+    crate::map_host!(x, |a| contiguous(a, idx, axis).unwrap_or_else(|| gather_any(a, &indices(idx), axis)))
 }
 
 /// [`gather`] for any layout: a multi-index per element.
@@ -38,9 +45,15 @@ fn gather_any<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, axis: usize) -> ArrayD<
 }
 
 /// [`gather`] for row-major `x` and `idx` whose other axes match: walks the
-/// output in order with plain offsets (taking rows of a data set is a copy
-/// per row), instead of a multi-index per element. `None` for other layouts.
-fn gather_contiguous<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, axis: usize) -> Option<ArrayD<T>> {
+/// output in order with plain offsets, instead of a multi-index per element.
+/// A run of equal indices over the trailing axes (taking rows of a data set:
+/// `take` broadcasts each row's index over the row) is one copy of the row.
+/// `None` for other layouts.
+fn gather_contiguous<T: Copy, I: Copy + PartialEq + Into<i64>>(
+    a: &ArrayD<T>,
+    idx: &ArrayD<I>,
+    axis: usize,
+) -> Option<ArrayD<T>> {
     let (xs, is) = (a.as_slice()?, idx.as_slice()?);
     let shape = idx.shape();
     if a.ndim() != shape.len() || (0..shape.len()).any(|d| d != axis && a.shape()[d] != shape[d]) {
@@ -55,8 +68,16 @@ fn gather_contiguous<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, axis: usize) -> 
     for (base, lane) in is.chunks_exact(inner.max(1)).enumerate() {
         // `base` counts (outer, j) pairs: the row of x is at outer * n + idx
         let row0 = base / m.max(1) * n;
-        for (i, &k) in lane.iter().enumerate() {
-            out.push(xs[(row0 + clamp(k, n)) * inner + i]);
+        match lane.first() {
+            Some(&k) if lane.iter().all(|&j| j == k) => {
+                let at = (row0 + clamp(k.into(), n)) * inner;
+                out.extend_from_slice(&xs[at..at + lane.len()]);
+            }
+            _ => {
+                for (i, &k) in lane.iter().enumerate() {
+                    out.push(xs[(row0 + clamp(k.into(), n)) * inner + i]);
+                }
+            }
         }
     }
     ArrayD::from_shape_vec(IxDyn(shape), out).ok()
@@ -120,4 +141,25 @@ pub fn argsort(x: &HostData, axis: usize) -> HostData {
         out
     }
     HostData::I32(crate::with_host!(x, |a| go(a, axis)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gather, gather_any, indices};
+    use crate::core::HostData;
+    use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn row_copies_and_element_gathers_equal_the_general_gather() {
+        let x = ArrayD::from_shape_fn(IxDyn(&[5, 3, 4]), |i| (i[0] * 100 + i[1] * 10 + i[2]) as f32);
+        // rows (each index repeated over the trailing axis), out-of-range ones clamped
+        let rows = ArrayD::from_shape_fn(IxDyn(&[5, 2, 4]), |i| [7i32, -1, 2, 0, 1][i[0]] * (i[1] as i32 + 1));
+        // a different index per element
+        let mixed = ArrayD::from_shape_fn(IxDyn(&[5, 3, 4]), |i| ((i[0] + 2 * i[1] + 3 * i[2]) % 4) as u32);
+        for (idx, axis) in [(HostData::I32(rows), 1), (HostData::U32(mixed), 1)] {
+            let got = gather(&HostData::F32(x.clone()), &idx, axis);
+            let want = HostData::F32(gather_any(&x, &indices(&idx), axis));
+            assert_eq!(got, want);
+        }
+    }
 }
