@@ -378,3 +378,40 @@ proptest! {
         prop_assert_eq!(jnp::fmod(&x, &y).item::<i32>(), a % b);
     }
 }
+
+/// Subnormal floats are flushed to zero, as XLA (and so JAX) does on CPU and
+/// GPU: a subnormal input reads as zero and a subnormal result is zero, on
+/// the built-in backend eagerly and jitted, and on XLA.
+#[test]
+fn subnormals_are_flushed_to_zero_on_every_backend() {
+    let f = |x: &Array| vec![x * 1.0, x * 1e-20, x + 0.0, jnp::sqrt(x)];
+    let x32 = Array::from_vec(vec![1e-20f32, 3e-39, -3e-39, 1e-30, 2.0], &[5]);
+    let x64 = Array::from_vec(vec![1e-160f64, 1e-310, -1e-310, 1e-300, 2.0], &[5]);
+    let want32: [Vec<f32>; 4] = [
+        vec![1e-20, 0.0, 0.0, 1e-30, 2.0],
+        vec![0.0, 0.0, 0.0, 0.0, 2e-20],
+        vec![1e-20, 0.0, 0.0, 1e-30, 2.0],
+        vec![1e-10, 0.0, 0.0, 1e-15, 2f32.sqrt()],
+    ];
+    let want64: [Vec<f64>; 4] = [
+        vec![1e-160, 0.0, 0.0, 1e-300, 2.0],
+        vec![1e-180, 0.0, 0.0, 0.0, 2e-20],
+        vec![1e-160, 0.0, 0.0, 1e-300, 2.0],
+        vec![1e-80, 0.0, 0.0, 1e-150, 2f64.sqrt()],
+    ];
+    type Run = Box<dyn Fn(&Array) -> Vec<Array>>;
+    let mut runs: Vec<(&str, Run)> = vec![
+        ("built-in, eager", Box::new(f)),
+        ("built-in, jit", Box::new(move |x: &Array| jit(move |x: &Array| f(x)).on(rjax::Device::Cpu).call(x))),
+    ];
+    if xla_gate::xla_available() {
+        let xla = xla_gate::xla_device();
+        runs.push(("XLA", Box::new(move |x: &Array| jit(move |x: &Array| f(x)).on(xla.clone()).call(x))));
+    }
+    for (name, run) in &runs {
+        let got: Vec<Vec<f32>> = run(&x32).iter().map(|a| a.to_vec::<f32>()).collect();
+        assert_eq!(got, want32, "f32 on {name}");
+        let got: Vec<Vec<f64>> = run(&x64).iter().map(|a| a.to_vec::<f64>()).collect();
+        assert_eq!(got, want64, "f64 on {name}");
+    }
+}

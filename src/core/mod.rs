@@ -9,6 +9,7 @@ pub mod axis_env;
 mod block;
 mod display;
 mod dtype;
+pub(crate) mod float_env;
 mod graph;
 pub mod lowering;
 pub(crate) mod numeric;

@@ -133,11 +133,12 @@ impl Op {
     /// [`MultiPrimitive`] through its `eval_arrays`, which may share them).
     pub(crate) fn eval(&self, inputs: &[&Array]) -> Vec<Array> {
         match self {
-            Op::One(p) => {
+            // on the backend's threads: subnormals flushed to zero, as XLA does
+            Op::One(p) => super::float_env::on_backend_threads(|| {
                 let hosts: Vec<&HostData> = inputs.iter().map(|x| x.host(p.name())).collect();
                 vec![Array::from_host(p.eval(&hosts))]
-            }
-            Op::Many(p) => p.eval_arrays(inputs),
+            }),
+            Op::Many(p) => super::float_env::on_backend_threads(|| p.eval_arrays(inputs)),
         }
     }
 

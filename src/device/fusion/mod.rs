@@ -149,6 +149,11 @@ impl CpuPlan {
     /// Arguments and values read for the last time by a fused kernel lend
     /// their buffers to its outputs when nothing else holds them.
     pub(crate) fn run(&self, g: &Graph, args: Vec<Array>) -> Vec<Array> {
+        // on the backend's threads: subnormals flushed to zero, as XLA does
+        crate::core::float_env::on_backend_threads(|| self.run_here(g, args))
+    }
+
+    fn run_here(&self, g: &Graph, args: Vec<Array>) -> Vec<Array> {
         assert_eq!(args.len(), g.inputs.len(), "CpuPlan::run: wrong number of arguments");
         let mut env = initial_env(g, args);
         for (step, free) in self.steps.iter().zip(&self.frees) {
