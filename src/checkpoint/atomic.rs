@@ -3,7 +3,7 @@
 
 use super::CheckpointError;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -81,13 +81,19 @@ fn remove_stale_temps(path: &Path) {
     }
 }
 
-/// Replaces `path` with `bytes` atomically: after a crash at any point the
-/// destination holds either its old contents or all of the new ones. On any
-/// error the temporary file is removed and the destination is unchanged.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+/// Replaces `path` with what `write` writes, atomically: after a crash at any
+/// point the destination holds either its old contents or all of the new
+/// ones. `write` gets a buffered writer to a temporary file beside `path`. On
+/// any error the temporary file is removed and the destination is unchanged.
+pub(crate) fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), CheckpointError> {
     remove_stale_temps(path);
-    let (mut file, mut temp) = create_temp(path)?;
-    file.write_all(bytes).map_err(io_error(&temp.path, "writing the temporary file"))?;
+    let (file, mut temp) = create_temp(path)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    write(&mut out).map_err(io_error(&temp.path, "writing the temporary file"))?;
+    let file = out.into_inner().map_err(|e| io_error(&temp.path, "writing the temporary file")(e.into_error()))?;
     file.sync_all().map_err(io_error(&temp.path, "syncing the temporary file to disk"))?;
     drop(file);
     fs::rename(&temp.path, path).map_err(io_error(path, "renaming the temporary file over the destination"))?;

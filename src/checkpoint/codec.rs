@@ -4,6 +4,7 @@ use crate::core::{DType, HostData};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::{Dtype, View};
 use std::borrow::Cow;
+use std::io::Write;
 
 /// The safetensors dtype of an rjax dtype.
 pub(crate) fn to_safetensors(d: DType) -> Dtype {
@@ -30,11 +31,14 @@ pub(crate) fn from_safetensors(d: Dtype) -> Option<DType> {
     }
 }
 
-/// One leaf as the encoder sees it: its bytes are made when the encoder asks
-/// for them, so only one leaf's copy exists at a time besides the output.
-pub(crate) struct LeafView<'a>(pub(crate) &'a HostData);
+/// One leaf as safetensors' encoder sees it when it lays out the header: its
+/// dtype, shape and byte length, and no bytes (`data` is empty). The encoder
+/// then gives the header alone; the leaves' bytes are streamed to the file
+/// after it ([`write_data`]), so a checkpoint never needs a second copy of
+/// the model in memory.
+pub(crate) struct LeafLayout<'a>(pub(crate) &'a HostData);
 
-impl View for LeafView<'_> {
+impl View for LeafLayout<'_> {
     fn dtype(&self) -> Dtype {
         to_safetensors(self.0.dtype())
     }
@@ -42,11 +46,64 @@ impl View for LeafView<'_> {
         self.0.shape()
     }
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(encode(self.0))
+        Cow::Borrowed(&[])
     }
     fn data_len(&self) -> usize {
         self.0.shape().iter().product::<usize>() * self.0.dtype().size_in_bytes()
     }
+}
+
+/// The leaves in the order of their bytes in a safetensors file whose header
+/// (the length prefix and the JSON) is `header`: by their `data_offsets`
+/// there (the order safetensors chose), checked to follow each other without
+/// a gap. `leaves` pairs the names with their data.
+pub(crate) fn data_order<'a>(
+    header: &[u8],
+    leaves: &[(&'a str, &'a HostData)],
+) -> Result<Vec<(&'a str, &'a HostData)>, String> {
+    let json = header.get(8..).ok_or("the header is shorter than its length prefix")?;
+    let serde_json::Value::Object(map) =
+        serde_json::from_slice::<serde_json::Value>(json).map_err(|e| format!("the header is not JSON: {e}"))?
+    else {
+        return Err("the header is not a JSON object".into());
+    };
+    let mut order = Vec::with_capacity(leaves.len());
+    for &(name, h) in leaves {
+        let start = map
+            .get(name)
+            .and_then(|t| t.get("data_offsets"))
+            .and_then(|o| o.get(0))
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| format!("the header has no data offsets for {name:?}"))?;
+        order.push((start, name, h));
+    }
+    // an empty leaf shares its start with the next one: it comes first
+    order.sort_by_key(|&(start, _, h)| (start, LeafLayout(h).data_len()));
+    let mut end = 0u64;
+    for &(start, name, h) in &order {
+        if start != end {
+            return Err(format!("{name:?} starts at byte {start} of the data, but {end} bytes precede it"));
+        }
+        end += LeafLayout(h).data_len() as u64;
+    }
+    Ok(order.into_iter().map(|(_, name, h)| (name, h)).collect())
+}
+
+/// Writes the bytes of `leaves`, one after the other, to `out`, a chunk at a
+/// time (no copy of a whole leaf is made).
+pub(crate) fn write_leaves(leaves: &[(&str, &HostData)], out: &mut dyn Write) -> std::io::Result<()> {
+    for &(_, h) in leaves {
+        let mut failed = None;
+        encode_chunks(h, &mut |bytes| {
+            if failed.is_none() {
+                failed = out.write_all(bytes).err();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Bytes encoded at a time by [`encode_chunks`].
@@ -80,8 +137,9 @@ pub(crate) fn encode_chunks(h: &HostData, sink: &mut dyn FnMut(&[u8])) {
 
 /// The values in row-major order as little-endian bytes (bit-exact: NaN
 /// payloads and signed zeros are kept; bools are 0 or 1).
+#[cfg(test)]
 pub(crate) fn encode(h: &HostData) -> Vec<u8> {
-    let mut out = Vec::with_capacity(LeafView(h).data_len());
+    let mut out = Vec::with_capacity(LeafLayout(h).data_len());
     encode_chunks(h, &mut |bytes| out.extend_from_slice(bytes));
     out
 }
@@ -157,6 +215,59 @@ mod tests {
         let HostData::F32(a) = back else { panic!("dtype changed") };
         let bits: Vec<u32> = a.iter().map(|x| x.to_bits()).collect();
         assert_eq!(bits, vec![0x7fc0_1234, 0x8000_0000, 1.5f32.to_bits()]);
+    }
+
+    /// A leaf with its bytes, as safetensors' own encoder takes it.
+    struct Whole<'a>(&'a HostData);
+
+    impl View for Whole<'_> {
+        fn dtype(&self) -> Dtype {
+            LeafLayout(self.0).dtype()
+        }
+        fn shape(&self) -> &[usize] {
+            self.0.shape()
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Owned(encode(self.0))
+        }
+        fn data_len(&self) -> usize {
+            LeafLayout(self.0).data_len()
+        }
+    }
+
+    #[test]
+    fn streamed_file_is_safetensors_own_bytes() {
+        // mixed dtypes, so that safetensors reorders them (by alignment, then name);
+        // empty leaves share their start with the next one
+        let leaves = [
+            ("b", HostData::U8(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1, 2, 255]).unwrap())),
+            ("a", HostData::F32(ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.5, -0.0, 3.0, f32::NAN]).unwrap())),
+            (
+                "c",
+                HostData::F64(ArrayD::from_shape_vec(IxDyn(&[70_000]), (0..70_000).map(f64::from).collect()).unwrap()),
+            ),
+            ("d", HostData::Bool(ArrayD::from_shape_vec(IxDyn(&[0]), vec![]).unwrap())),
+            // empty, so it starts where "a" does
+            ("c0", HostData::F64(ArrayD::from_shape_vec(IxDyn(&[0, 2]), vec![]).unwrap())),
+        ];
+        let whole = safetensors::serialize(leaves.iter().map(|(n, h)| (*n, Whole(h))), None).unwrap();
+        let mut streamed = safetensors::serialize(leaves.iter().map(|(n, h)| (*n, LeafLayout(h))), None).unwrap();
+        let named: Vec<(&str, &HostData)> = leaves.iter().map(|(n, h)| (*n, h)).collect();
+        let order = data_order(&streamed, &named).unwrap();
+        assert_eq!(order.iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["c", "c0", "a", "b", "d"]);
+        write_leaves(&order, &mut streamed).unwrap();
+        assert_eq!(streamed, whole);
+    }
+
+    #[test]
+    fn data_order_rejects_a_header_that_does_not_match() {
+        let h = HostData::U8(ArrayD::from_shape_vec(IxDyn(&[4]), vec![1, 2, 3, 4]).unwrap());
+        let header = safetensors::serialize([("x", LeafLayout(&h))], None).unwrap();
+        assert!(data_order(&header, &[("y", &h)]).unwrap_err().contains("no data offsets for \"y\""));
+        let longer = HostData::U8(ArrayD::from_shape_vec(IxDyn(&[5]), vec![0; 5]).unwrap());
+        let two = safetensors::serialize([("x", LeafLayout(&h)), ("z", LeafLayout(&h))], None).unwrap();
+        // "x" is laid out as 4 bytes: a 5-byte leaf under that name leaves "z" misplaced
+        assert!(data_order(&two, &[("x", &longer), ("z", &h)]).unwrap_err().contains("starts at byte 4"));
     }
 
     #[test]

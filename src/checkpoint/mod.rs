@@ -159,7 +159,9 @@ fn named_leaves<T: Tree>(path: &Path, tree: &T) -> Result<(Vec<String>, Vec<Arra
 /// (see the [module documentation](self) for names, metadata and atomicity).
 /// All leaves are read to the host first (arrays on an XLA device are copied);
 /// if one cannot be read, nothing is written. An existing file at `path` is
-/// replaced only once the new one is complete and synced to disk.
+/// replaced only once the new one is complete and synced to disk. The bytes
+/// go to the file a chunk at a time: saving needs no second copy of the tree
+/// in memory.
 ///
 /// ```
 /// use rjax::{checkpoint, Array};
@@ -190,11 +192,19 @@ pub fn save<T: Tree>(path: impl AsRef<Path>, tree: &T) -> Result<(), CheckpointE
         ("treedef".to_string(), tree.def().to_string()),
     ];
     metadata.extend(names.iter().zip(&hosts).map(|(name, host)| checksum::entry(name, checksum::of_host(host))));
-    let tensors = names.iter().zip(hosts.into_iter().map(codec::LeafView));
-    let mut bytes = safetensors::serialize(tensors, Some(metadata.into_iter().collect()))
-        .map_err(|e| CheckpointError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
-    codec::canonicalize_header(&mut bytes);
-    atomic::write_atomic(path, &bytes)
+    // safetensors lays out the header; the leaves' bytes follow it on disk,
+    // encoded a chunk at a time (no copy of the whole file in memory)
+    let encode_error = |message: String| CheckpointError::Encode { path: path.to_path_buf(), message };
+    let layout = names.iter().zip(hosts.iter().copied().map(codec::LeafLayout));
+    let mut header = safetensors::serialize(layout, Some(metadata.into_iter().collect()))
+        .map_err(|e| encode_error(e.to_string()))?;
+    codec::canonicalize_header(&mut header);
+    let leaves: Vec<(&str, &HostData)> = names.iter().map(String::as_str).zip(hosts).collect();
+    let leaves = codec::data_order(&header, &leaves).map_err(encode_error)?;
+    atomic::write_atomic(path, |out| {
+        out.write_all(&header)?;
+        codec::write_leaves(&leaves, out)
+    })
 }
 
 /// Reads the checkpoint at `path` into a new tree shaped like `template`.
