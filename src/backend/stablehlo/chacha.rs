@@ -1,23 +1,26 @@
 //! The ChaCha20 keystream (docs/prng.md) from u32 additions, xors and
 //! rotations, so that compiled `random_bits` equals the CPU backend bit for bit.
 //!
-//! Each of the 16 state words is a `ui32[B, blocks]` tensor (B keys, one
-//! column per 64-byte block; the block counter is an iota), the 10 double
-//! rounds are a `stablehlo.while` loop (trip count 10) over elementwise
-//! operations, and the 16 output words are interleaved back into keystream
-//! order.
+//! The state is four rows of the 4x4 word matrix, each a `ui32[B, 4, blocks]`
+//! tensor (B keys, one entry per 64-byte block along the last axis; the block
+//! counter is an iota): a quarter round runs on the four columns at once, and
+//! the diagonal round is the column round on rows rotated by slices. The 10
+//! double rounds are a `stablehlo.while` loop (trip count 10) over
+//! elementwise operations, and the 16 output words are transposed back into
+//! keystream order.
 
-use super::{LowerError, Lowering, Value};
+use super::{LowerError, Lowering, Value, i64_array};
 use crate::core::{Aval, DType};
 use std::collections::HashMap;
 
 /// "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
-/// The state words and the shift-amount constants, on one `[B, blocks]` aval.
+/// The state as four rows of the 4x4 word matrix, each a `ui32[B, 4, blocks]`
+/// tensor (row `r` holds words `4r..4r + 4`), and the shift constants.
 struct State<'a> {
     cx: &'a mut Lowering,
-    x: Vec<Value>,
+    rows: [Value; 4],
     shifts: HashMap<u32, Value>,
     aval: Aval,
 }
@@ -31,31 +34,46 @@ impl State<'_> {
         self.shifts.insert(r, v.clone());
         v
     }
-    /// `x[a] += x[b]; x[d] ^= x[a]; x[d] <<<= r`.
+    /// `a += b; d ^= a; d <<<= r` on whole rows.
     fn step(&mut self, a: usize, b: usize, d: usize, r: u32) {
-        self.x[a] = self.cx.binary("stablehlo.add", &self.x[a], &self.x[b]);
-        let t = self.cx.binary("stablehlo.xor", &self.x[d], &self.x[a]);
+        self.rows[a] = self.cx.binary("stablehlo.add", &self.rows[a], &self.rows[b]);
+        let t = self.cx.binary("stablehlo.xor", &self.rows[d], &self.rows[a]);
         let (left, right) = (self.shift(r), self.shift(32 - r));
         let hi = self.cx.binary("stablehlo.shift_left", &t, &left);
         let lo = self.cx.binary("stablehlo.shift_right_logical", &t, &right);
-        self.x[d] = self.cx.binary("stablehlo.or", &hi, &lo);
+        self.rows[d] = self.cx.binary("stablehlo.or", &hi, &lo);
     }
-    fn quarter(&mut self, a: usize, b: usize, c: usize, d: usize) {
-        self.step(a, b, d, 16);
-        self.step(c, d, b, 12);
-        self.step(a, b, d, 8);
-        self.step(c, d, b, 7);
+    /// The quarter round on the four columns at once: column `c` is the
+    /// quarter round of words `(c, 4 + c, 8 + c, 12 + c)` of the rows as they
+    /// are now.
+    fn quarters(&mut self) {
+        self.step(0, 1, 3, 16);
+        self.step(2, 3, 1, 12);
+        self.step(0, 1, 3, 8);
+        self.step(2, 3, 1, 7);
     }
-    /// One column round and one diagonal round.
-    fn double_round(&mut self) {
-        self.quarter(0, 4, 8, 12);
-        self.quarter(1, 5, 9, 13);
-        self.quarter(2, 6, 10, 14);
-        self.quarter(3, 7, 11, 15);
-        self.quarter(0, 5, 10, 15);
-        self.quarter(1, 6, 11, 12);
-        self.quarter(2, 7, 8, 13);
-        self.quarter(3, 4, 9, 14);
+    /// Row `r` rotated left by `k` columns: column `c` takes column `(c + k) % 4`.
+    fn rotate(&mut self, r: usize, k: usize) -> Result<Value, LowerError> {
+        let shape = self.aval.shape.clone();
+        let (b, blocks) = (shape[0], shape[2]);
+        let tail = self.cx.slice(&self.rows[r], &[0, k, 0], &[b, 4, blocks], &[1, 1, 1]);
+        let head = self.cx.slice(&self.rows[r], &[0, 0, 0], &[b, k, blocks], &[1, 1, 1]);
+        self.cx.concatenate(&[&tail, &head], 1)
+    }
+    /// One column round and one diagonal round: the diagonal quarter rounds
+    /// `(0, 5, 10, 15)`, `(1, 6, 11, 12)`, `(2, 7, 8, 13)`, `(3, 4, 9, 14)` are
+    /// the column ones after rotating rows 1, 2, 3 left by 1, 2, 3 columns
+    /// (and rotating them back after).
+    fn double_round(&mut self) -> Result<(), LowerError> {
+        self.quarters();
+        for r in 1..4 {
+            self.rows[r] = self.rotate(r, r)?;
+        }
+        self.quarters();
+        for r in 1..4 {
+            self.rows[r] = self.rotate(r, 4 - r)?;
+        }
+        Ok(())
     }
 }
 
@@ -83,32 +101,35 @@ pub(crate) fn chacha20(
     }
     let k = cx.reshape(key, &[b, 8]);
     let s = cx.reshape(stream, &[b, 2]);
-    let aval = Aval::new(&[b, blocks], DType::U32);
-    let column = |cx: &mut Lowering, m: &Value, i: usize| {
-        let c = cx.slice(m, &[0, i], &[b, i + 1], &[1, 1]);
-        cx.broadcast_in_dim(&c, &[b, blocks], &[0, 1])
+    let aval = Aval::new(&[b, 4, blocks], DType::U32);
+    let one = Aval::new(&[b, 1, blocks], DType::U32);
+    // row 0: the constants; rows 1 and 2: the key; row 3: the block counter
+    // (an iota), zero, and the stream id
+    let sigma: Vec<Value> = SIGMA.iter().map(|&w| cx.constant(w as f64, &one)).collect();
+    let key_row = |cx: &mut Lowering, lo: usize| {
+        let half = cx.slice(&k, &[0, lo], &[b, lo + 4], &[1, 1]);
+        cx.broadcast_in_dim(&half, &[b, 4, blocks], &[0, 1])
     };
-    let mut init = Vec::with_capacity(16);
-    for w in SIGMA {
-        init.push(cx.constant(w as f64, &aval));
-    }
-    for i in 0..8 {
-        init.push(column(cx, &k, i));
-    }
-    init.push(cx.iota(&aval, 1));
-    init.push(cx.constant(0.0, &aval));
-    init.push(column(cx, &s, 0));
-    init.push(column(cx, &s, 1));
+    let (counter, zero) = (cx.iota(&one, 2), cx.constant(0.0, &one));
+    let ids = cx.broadcast_in_dim(&s, &[b, 2, blocks], &[0, 1]);
+    let init = [
+        cx.concatenate(&sigma.iter().collect::<Vec<_>>(), 1)?,
+        key_row(cx, 0),
+        key_row(cx, 4),
+        cx.concatenate(&[&counter, &zero, &ids], 1)?,
+    ];
 
     // 10 double rounds as a loop, so that XLA compiles (and fuses) one double
     // round rather than 20 rounds unrolled: fusing the unrolled rounds makes
-    // XLA recompute shared intermediate words in every consumer. (Computing
-    // the first double round before the loop, to spare the copies of the
-    // constant words into the loop's buffers, made the report's epoch slower
-    // on an H200: docs/benchmarks.md, "GPU".)
-    let counter = Aval::new(&[], DType::I32);
-    let mut carried = vec![counter.clone()];
-    carried.extend(std::iter::repeat_n(aval.clone(), 16));
+    // XLA recompute shared intermediate words in every consumer. The loop
+    // carries four rows rather than sixteen words: XLA makes a few kernels
+    // of each round instead of dozens, which it compiles and runs faster.
+    // (Computing the first double round before the loop, to spare the copies
+    // of the constant words into the loop's buffers, made the report's epoch
+    // slower on an H200: docs/benchmarks.md, "GPU".)
+    let trips = Aval::new(&[], DType::I32);
+    let mut carried = vec![trips];
+    carried.extend(std::iter::repeat_n(aval.clone(), 4));
     let cond = cx.region(&carried, |cx, p| {
         let ten = cx.scalar(10.0, DType::I32);
         Ok(vec![cx.compare("LT", &p[0], &ten)])
@@ -116,24 +137,27 @@ pub(crate) fn chacha20(
     let body = cx.region(&carried, |cx, p| {
         let one = cx.scalar(1.0, DType::I32);
         let next = cx.binary("stablehlo.add", &p[0], &one);
-        let mut st = State { cx, x: p[1..].to_vec(), shifts: HashMap::new(), aval: aval.clone() };
-        st.double_round();
+        let rows = [p[1].clone(), p[2].clone(), p[3].clone(), p[4].clone()];
+        let mut st = State { cx, rows, shifts: HashMap::new(), aval: aval.clone() };
+        st.double_round()?;
         let mut out = vec![next];
-        out.extend(st.x);
+        out.extend(st.rows);
         Ok(out)
     })?;
-    let zero = cx.scalar(0.0, DType::I32);
-    let mut operands: Vec<&Value> = vec![&zero];
+    let start = cx.scalar(0.0, DType::I32);
+    let mut operands: Vec<&Value> = vec![&start];
     operands.extend(init.iter());
     let x = cx.op_multi("stablehlo.while", &operands, &[cond, body], "", &carried).split_off(1);
-    let mut words = Vec::with_capacity(16);
-    for (xi, ii) in x.iter().zip(&init) {
-        let w = cx.binary("stablehlo.add", xi, ii);
-        words.push(cx.reshape(&w, &[b, blocks, 1]));
-    }
-    let refs: Vec<&Value> = words.iter().collect();
-    let all = cx.concatenate(&refs, 2)?;
-    let flat = cx.reshape(&all, &[b, blocks * 16]);
+    let rows: Vec<Value> = x.iter().zip(&init).map(|(xi, ii)| cx.binary("stablehlo.add", xi, ii)).collect();
+    // [B, 16, blocks] (word-major) to keystream order: block by block
+    let all = cx.concatenate(&rows.iter().collect::<Vec<_>>(), 1)?;
+    let by_block = cx.op(
+        "stablehlo.transpose",
+        &[&all],
+        &format!("{{permutation = {}}}", i64_array(&[0, 2, 1])),
+        &Aval::new(&[b, blocks, 16], DType::U32),
+    );
+    let flat = cx.reshape(&by_block, &[b, blocks * 16]);
     let taken = if n == blocks * 16 { flat } else { cx.slice(&flat, &[0, 0], &[b, n], &[1, 1]) };
     Ok(cx.reshape(&taken, &out.shape))
 }
