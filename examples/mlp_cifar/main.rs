@@ -20,6 +20,7 @@
 //! (add `--features cuda` for the GPU).
 
 pub mod compiled;
+pub mod malloc;
 #[path = "../common/protocol.rs"]
 pub mod protocol;
 pub mod report;
@@ -131,6 +132,7 @@ pub type StepIn = (TrainState, Array, Array, Key);
 pub type StepOut = (TrainState, Array, Array);
 
 fn main() {
+    malloc::cap_arenas();
     let args = Args::parse();
     if let Err(e) = run(&args, &Source::official()) {
         eprintln!("error: {e}");
