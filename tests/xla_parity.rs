@@ -211,6 +211,44 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Several `random_bits` of one program whose keys and streams come from
+    /// values known before the first of them (keys split up front, as for
+    /// dropout masks, cut out just before each draw) are lowered as one
+    /// keystream loop, and each still gets its own words (keys batched or
+    /// not, sizes not a multiple of 16, empty draws).
+    #[test]
+    fn random_bits_drawn_together_bit_exact(
+        seed in 0u64..u64::MAX,
+        draws in prop::collection::vec((0usize..40, 1usize..3), 2..5),
+    ) {
+        if !xla_gate::xla_available() {
+            return Ok(());
+        }
+        let k = random::split_stack(&random::key(seed), 2);
+        let stream = Array::from_vec(vec![7u32, 3, 0, u32::MAX], &[2, 2]);
+        let f = |a: &[Array]| {
+            // each key and stream cut from the arguments just before its draw
+            let words: Vec<Array> = draws
+                .iter()
+                .map(|&(n, keys)| {
+                    let key = lax::slice(&a[0], &[0, 0], &[keys, 8], &[1, 1]);
+                    let stream = lax::slice(&a[1], &[0, 0], &[keys, 2], &[1, 1]);
+                    lax::reshape(&lax::random_bits(&key, &stream, &[n]), &[keys * n])
+                })
+                .collect();
+            vec![rjax::numpy::concatenate(&words.iter().collect::<Vec<_>>(), 0)]
+        };
+        let args = [k.data().clone(), stream];
+        let g = trace_graph(&args.iter().map(|a| a.aval()).collect::<Vec<_>>(), f);
+        let loops = lower_graph(&g).expect("lowers").text.matches("stablehlo.while").count();
+        prop_assert_eq!(loops, 1, "one keystream loop for all the draws");
+        compare("random_bits drawn together", &f(&args)[0], &on_xla(&f, &args)[0], &args, 0.0);
+    }
+}
+
 /// Fails naming any primitive of the catalogue that no test here covers.
 #[test]
 fn every_primitive_is_covered() {

@@ -77,8 +77,17 @@ impl State<'_> {
     }
 }
 
-/// Keystream words `0..prod(shape)` for every key of `key` (`u32[..., 8]`) on
-/// the streams `stream` (`u32[..., 2]`), shaped `out` (`u32[..., shape]`).
+/// One `random_bits` to lower: keystream words `0..prod(shape)` for every
+/// key of `key` (`u32[..., 8]`) on the streams `stream` (`u32[..., 2]`),
+/// shaped `out` (`u32[..., shape]`).
+pub(crate) struct Draw<'a> {
+    pub(crate) key: &'a Value,
+    pub(crate) stream: &'a Value,
+    pub(crate) shape: &'a [usize],
+    pub(crate) out: &'a Aval,
+}
+
+/// The keystream of one [`Draw`].
 pub(crate) fn chacha20(
     cx: &mut Lowering,
     key: &Value,
@@ -86,38 +95,65 @@ pub(crate) fn chacha20(
     shape: &[usize],
     out: &Aval,
 ) -> Result<Value, LowerError> {
-    let nd = key.aval.ndim();
-    if nd == 0 || key.aval.dtype != DType::U32 || stream.aval.dtype != DType::U32 {
-        return Err(LowerError::new(format!("bad key {} or stream {}", key.aval, stream.aval)));
+    let mut ys = chacha20_many(cx, &[Draw { key, stream, shape, out }])?;
+    ys.pop().ok_or_else(|| LowerError::new("no keystream was drawn"))
+}
+
+/// The keystreams of several draws from one loop: the blocks of every key of
+/// every draw lie side by side along the rows' last axis, each with its own
+/// key, stream and block counter, so a step's dropout masks cost one loop
+/// (and its kernels) instead of one each. The words are those of separate
+/// draws, bit for bit.
+pub(crate) fn chacha20_many(cx: &mut Lowering, draws: &[Draw<'_>]) -> Result<Vec<Value>, LowerError> {
+    // per draw: keys, blocks per key, and where its blocks start
+    let mut parts = Vec::with_capacity(draws.len());
+    let mut total = 0usize;
+    for d in draws {
+        let nd = d.key.aval.ndim();
+        if nd == 0 || d.key.aval.dtype != DType::U32 || d.stream.aval.dtype != DType::U32 {
+            return Err(LowerError::new(format!("bad key {} or stream {}", d.key.aval, d.stream.aval)));
+        }
+        let b: usize = d.key.aval.shape[..nd - 1].iter().product();
+        let n: usize = d.shape.iter().product();
+        let blocks = n.div_ceil(16);
+        if blocks as u64 > u32::MAX as u64 {
+            return Err(LowerError::new(format!("{n} words need a block counter wider than 32 bits")));
+        }
+        parts.push((b, n, blocks, total));
+        total += b * blocks;
     }
-    let b: usize = key.aval.shape[..nd - 1].iter().product();
-    let n: usize = shape.iter().product();
-    if b == 0 || n == 0 {
-        return Ok(cx.constant(0.0, out));
+    if total == 0 {
+        return Ok(draws.iter().map(|d| cx.constant(0.0, d.out)).collect());
     }
-    let blocks = n.div_ceil(16);
-    if blocks as u64 > u32::MAX as u64 {
-        return Err(LowerError::new(format!("{n} words need a block counter wider than 32 bits")));
-    }
-    let k = cx.reshape(key, &[b, 8]);
-    let s = cx.reshape(stream, &[b, 2]);
-    let aval = Aval::new(&[b, 4, blocks], DType::U32);
-    let one = Aval::new(&[b, 1, blocks], DType::U32);
-    // row 0: the constants; rows 1 and 2: the key; row 3: the block counter
-    // (an iota), zero, and the stream id
+    let aval = Aval::new(&[1, 4, total], DType::U32);
+    // row 0: the constants; rows 1 and 2: the keys; row 3: the block counter
+    // (an iota), zero, and the stream ids; each draw's piece [1, r, b * blocks]
+    let one = Aval::new(&[1, 1, total], DType::U32);
     let sigma: Vec<Value> = SIGMA.iter().map(|&w| cx.constant(w as f64, &one)).collect();
-    let key_row = |cx: &mut Lowering, lo: usize| {
-        let half = cx.slice(&k, &[0, lo], &[b, lo + 4], &[1, 1]);
-        cx.broadcast_in_dim(&half, &[b, 4, blocks], &[0, 1])
-    };
-    let (counter, zero) = (cx.iota(&one, 2), cx.constant(0.0, &one));
-    let ids = cx.broadcast_in_dim(&s, &[b, 2, blocks], &[0, 1]);
-    let init = [
-        cx.concatenate(&sigma.iter().collect::<Vec<_>>(), 1)?,
-        key_row(cx, 0),
-        key_row(cx, 4),
-        cx.concatenate(&[&counter, &zero, &ids], 1)?,
-    ];
+    let (mut keys_lo, mut keys_hi, mut counters) = (Vec::new(), Vec::new(), Vec::new());
+    for (d, &(b, _, blocks, _)) in draws.iter().zip(&parts) {
+        if b * blocks == 0 {
+            continue;
+        }
+        let k = cx.reshape(d.key, &[b, 8]);
+        let s = cx.reshape(d.stream, &[b, 2]);
+        // words `lo..lo + 4` of each key, over its blocks: [4, b, blocks] flattened
+        let spread = |cx: &mut Lowering, m: &Value, lo: usize, w: usize| {
+            let part = cx.slice(m, &[0, lo], &[b, lo + w], &[1, 1]);
+            let wide = cx.broadcast_in_dim(&part, &[w, b, blocks], &[1, 0]);
+            cx.reshape(&wide, &[1, w, b * blocks])
+        };
+        keys_lo.push(spread(cx, &k, 0, 4));
+        keys_hi.push(spread(cx, &k, 4, 4));
+        let count = cx.iota(&Aval::new(&[1, b, blocks], DType::U32), 2);
+        let count = cx.reshape(&count, &[1, 1, b * blocks]);
+        let zero = cx.constant(0.0, &Aval::new(&[1, 1, b * blocks], DType::U32));
+        let ids = spread(cx, &s, 0, 2);
+        counters.push(cx.concatenate(&[&count, &zero, &ids], 1)?);
+    }
+    let join =
+        |cx: &mut Lowering, pieces: &[Value], axis: usize| cx.concatenate(&pieces.iter().collect::<Vec<_>>(), axis);
+    let init = [join(cx, &sigma, 1)?, join(cx, &keys_lo, 2)?, join(cx, &keys_hi, 2)?, join(cx, &counters, 2)?];
 
     // 10 double rounds as a loop, so that XLA compiles (and fuses) one double
     // round rather than 20 rounds unrolled: fusing the unrolled rounds makes
@@ -149,15 +185,25 @@ pub(crate) fn chacha20(
     operands.extend(init.iter());
     let x = cx.op_multi("stablehlo.while", &operands, &[cond, body], "", &carried).split_off(1);
     let rows: Vec<Value> = x.iter().zip(&init).map(|(xi, ii)| cx.binary("stablehlo.add", xi, ii)).collect();
-    // [B, 16, blocks] (word-major) to keystream order: block by block
-    let all = cx.concatenate(&rows.iter().collect::<Vec<_>>(), 1)?;
-    let by_block = cx.op(
-        "stablehlo.transpose",
-        &[&all],
-        &format!("{{permutation = {}}}", i64_array(&[0, 2, 1])),
-        &Aval::new(&[b, blocks, 16], DType::U32),
-    );
-    let flat = cx.reshape(&by_block, &[b, blocks * 16]);
-    let taken = if n == blocks * 16 { flat } else { cx.slice(&flat, &[0, 0], &[b, n], &[1, 1]) };
-    Ok(cx.reshape(&taken, &out.shape))
+    // [1, 16, total] (word-major); each draw's blocks back in keystream order
+    let all = join(cx, &rows, 1)?;
+    let mut ys = Vec::with_capacity(draws.len());
+    for (d, &(b, n, blocks, at)) in draws.iter().zip(&parts) {
+        if b * blocks == 0 {
+            ys.push(cx.constant(0.0, d.out));
+            continue;
+        }
+        let mine = cx.slice(&all, &[0, 0, at], &[1, 16, at + b * blocks], &[1, 1, 1]);
+        let mine = cx.reshape(&mine, &[16, b, blocks]);
+        let by_block = cx.op(
+            "stablehlo.transpose",
+            &[&mine],
+            &format!("{{permutation = {}}}", i64_array(&[1, 2, 0])),
+            &Aval::new(&[b, blocks, 16], DType::U32),
+        );
+        let flat = cx.reshape(&by_block, &[b, blocks * 16]);
+        let taken = if n == blocks * 16 { flat } else { cx.slice(&flat, &[0, 0], &[b, n], &[1, 1]) };
+        ys.push(cx.reshape(&taken, &d.out.shape));
+    }
+    Ok(ys)
 }

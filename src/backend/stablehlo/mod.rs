@@ -30,6 +30,7 @@ mod helpers;
 mod special;
 
 pub(crate) use chacha::chacha20;
+use chacha::{Draw, chacha20_many};
 pub(crate) use helpers::{argsort, convert, gather_along, highest, lowest, scalar, scatter_add_along, sign_unsigned};
 pub(crate) use special::{erf, erf_inv};
 
@@ -38,7 +39,8 @@ pub use crate::core::lowering::{
 };
 
 use crate::core::VarMap;
-use crate::core::{Array, Aval, Graph};
+use crate::core::{Array, Aval, Eqn, Graph, Var};
+use std::collections::HashMap;
 
 /// A lowered graph: the module text and what its arguments are.
 #[derive(Clone, Debug)]
@@ -79,35 +81,24 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
     for (v, a) in params.iter().zip(args) {
         env[v] = Some(a.clone());
     }
-    for e in &g.eqns {
-        let mut ins = Vec::with_capacity(e.inputs.len());
-        for v in &e.inputs {
-            match &env[v] {
-                Some(x) => ins.push(x.clone()),
-                None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
-            }
+    let together = random_bits_together(g);
+    let mut drawn = vec![false; g.eqns.len()];
+    for (i, e) in g.eqns.iter().enumerate() {
+        if drawn[i] {
+            continue;
         }
-        let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
-        let ys = e.op.lower(cx, &ins, &outs).map_err(|err| {
-            if err.message.starts_with(e.op.name()) {
-                err
-            } else {
-                LowerError::new(format!("{}: {}", e.op.name(), err.message))
+        if let Some(group) = together.get(&i) {
+            for &m in &group.moved {
+                lower_eqn(cx, g, &g.eqns[m], &mut env)?;
+                drawn[m] = true;
             }
-        })?;
-        if ys.len() != outs.len() {
-            return Err(LowerError::new(format!("{} lowered to {} values, not {}", e.op.name(), ys.len(), outs.len())));
-        }
-        for ((v, y), out) in e.outs.iter().zip(ys).zip(&outs) {
-            if y.aval != *out {
-                return Err(LowerError::new(format!(
-                    "{} lowered to {} but the graph records {out}",
-                    e.op.name(),
-                    y.aval
-                )));
+            for (j, y) in group.draws.iter().zip(draw_together(cx, g, &group.draws, &env)?) {
+                env[g.eqns[*j].outs[0]] = Some(y);
+                drawn[*j] = true;
             }
-            env[v] = Some(y);
+            continue;
         }
+        lower_eqn(cx, g, e, &mut env)?;
     }
     let mut outs = Vec::with_capacity(g.outputs.len());
     for v in &g.outputs {
@@ -117,6 +108,140 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
         }
     }
     Ok(outs)
+}
+
+/// Lowers the equation `e` of `g`, its inputs read from and its results
+/// written to `env`.
+fn lower_eqn(cx: &mut Lowering, g: &Graph, e: &Eqn, env: &mut VarMap<Option<Value>>) -> Result<(), LowerError> {
+    let mut ins = Vec::with_capacity(e.inputs.len());
+    for v in &e.inputs {
+        match &env[v] {
+            Some(x) => ins.push(x.clone()),
+            None => return Err(LowerError::new(format!("{} reads a value before it is defined", e.op.name()))),
+        }
+    }
+    let outs: Vec<Aval> = e.outs.iter().map(|v| g.aval(*v).clone()).collect();
+    let ys = e.op.lower(cx, &ins, &outs).map_err(|err| {
+        if err.message.starts_with(e.op.name()) {
+            err
+        } else {
+            LowerError::new(format!("{}: {}", e.op.name(), err.message))
+        }
+    })?;
+    if ys.len() != outs.len() {
+        return Err(LowerError::new(format!("{} lowered to {} values, not {}", e.op.name(), ys.len(), outs.len())));
+    }
+    for ((v, y), out) in e.outs.iter().zip(ys).zip(&outs) {
+        if y.aval != *out {
+            return Err(LowerError::new(format!("{} lowered to {} but the graph records {out}", e.op.name(), y.aval)));
+        }
+        env[v] = Some(y);
+    }
+    Ok(())
+}
+
+/// Operations that may be lowered earlier than the graph has them, to draw
+/// a `random_bits` together with an earlier one: they only move data around,
+/// and the chains that feed keys and stream ids are made of them.
+const MOVABLE: [&str; 6] = ["broadcast_in_dim", "concatenate", "reshape", "slice", "transpose", "convert_element_type"];
+
+/// The most equations moved to let one `random_bits` join a group.
+const MOST_MOVED: usize = 8;
+
+/// A group of `random_bits` equations drawn as one keystream loop, at the
+/// first of them: the equations to lower first (moved up from later in the
+/// graph: the data movement making the later draws' keys and stream ids),
+/// then the draws.
+#[derive(Debug, Default)]
+struct Together {
+    moved: Vec<usize>,
+    draws: Vec<usize>,
+}
+
+/// The `random_bits` equations of `g` drawn together, by the first of each
+/// group. A later draw joins the group of an earlier one when its key and
+/// stream are defined before that one, or by a few [`MOVABLE`] equations from
+/// values that are (the dropout masks of a network's layers, from keys split
+/// up front). Groups of one are left out.
+fn random_bits_together(g: &Graph) -> HashMap<usize, Together> {
+    let is_draw = |e: &Eqn| e.op.name() == "random_bits" && e.inputs.len() == 2 && e.outs.len() == 1;
+    // where each variable is defined: the equation's index (graph inputs and
+    // captures: before all)
+    let mut defined: HashMap<Var, usize> = HashMap::new();
+    for (i, e) in g.eqns.iter().enumerate() {
+        for v in &e.outs {
+            defined.insert(*v, i);
+        }
+    }
+    let mut groups = HashMap::new();
+    let mut taken = vec![false; g.eqns.len()];
+    for (i, e) in g.eqns.iter().enumerate() {
+        if !is_draw(e) || taken[i] {
+            continue;
+        }
+        let mut group = Together { moved: Vec::new(), draws: vec![i] };
+        for (j, later) in g.eqns.iter().enumerate().skip(i + 1) {
+            if !is_draw(later) || taken[j] {
+                continue;
+            }
+            // the equations from `i` on that `later`'s inputs need, if all movable
+            let mut need: Vec<usize> = Vec::new();
+            let mut stack: Vec<Var> = later.inputs.clone();
+            let mut movable = true;
+            while let Some(v) = stack.pop() {
+                let Some(&d) = defined.get(&v) else { continue };
+                if d < i || need.contains(&d) || group.moved.contains(&d) {
+                    continue;
+                }
+                if taken[d] || !MOVABLE.contains(&g.eqns[d].op.name()) || need.len() == MOST_MOVED {
+                    movable = false;
+                    break;
+                }
+                need.push(d);
+                stack.extend(g.eqns[d].inputs.iter().copied());
+            }
+            if movable {
+                for d in need {
+                    taken[d] = true;
+                    group.moved.push(d);
+                }
+                group.draws.push(j);
+                taken[j] = true;
+            }
+        }
+        if group.draws.len() > 1 {
+            // moved equations keep their order, which defines before use
+            group.moved.sort_unstable();
+            groups.insert(i, group);
+        }
+    }
+    groups
+}
+
+/// Lowers the `random_bits` equations `group` of `g` as one keystream loop.
+fn draw_together(
+    cx: &mut Lowering,
+    g: &Graph,
+    group: &[usize],
+    env: &VarMap<Option<Value>>,
+) -> Result<Vec<Value>, LowerError> {
+    let mut args = Vec::with_capacity(group.len());
+    for &j in group {
+        let e = &g.eqns[j];
+        let (Some(key), Some(stream)) = (&env[e.inputs[0]], &env[e.inputs[1]]) else {
+            return Err(LowerError::new("random_bits reads a value before it is defined"));
+        };
+        let out = g.aval(e.outs[0]);
+        // the words per key: the result's shape after the key's batch axes
+        let batch = key.aval.ndim().saturating_sub(1);
+        let shape = out
+            .shape
+            .get(batch..)
+            .ok_or_else(|| LowerError::new(format!("random_bits: result {out} for key {}", key.aval)))?;
+        args.push((key, stream, shape, out));
+    }
+    let draws: Vec<Draw<'_>> = args.iter().map(|&(key, stream, shape, out)| Draw { key, stream, shape, out }).collect();
+    chacha20_many(cx, &draws).map_err(|err| LowerError::new(format!("random_bits: {}", err.message)))
 }
 
 /// Lowers a whole graph to a StableHLO module: `@main` takes the graph's
