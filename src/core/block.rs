@@ -225,7 +225,7 @@ fn loop3<A: Copy, B: Copy, C: Copy, D: Copy>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Lane, loop1, loop2, loop3};
+    use super::{Lane, loop3};
 
     /// Values that rounding, NaN and infinity handling tell apart.
     fn awkward() -> Vec<f32> {
@@ -252,27 +252,21 @@ mod tests {
             let div = |x: f32, y: f32| x / y;
             let muladd = |x: f32, y: f32| x * y + 1e-8;
             let select = |p: bool, x: f32, y: f32| if p { x } else { y };
+            // the same four loops from the copy in module `$m`
+            macro_rules! run_in {
+                ($($m:tt)*) => {{
+                    $($m)*::loop1(ra, &mut o1, sqrt);
+                    $($m)*::loop2(ra, rb, &mut o2, div);
+                    $($m)*::loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
+                    $($m)*::loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
+                }};
+            }
             match level {
-                0 => {
-                    loop1(ra, &mut o1, sqrt);
-                    loop2(ra, rb, &mut o2, div);
-                    loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
-                    loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
-                }
+                0 => run_in!(super),
                 #[cfg(target_arch = "x86_64")]
-                3 => unsafe {
-                    super::v3::loop1(ra, &mut o1, sqrt);
-                    super::v3::loop2(ra, rb, &mut o2, div);
-                    super::v3::loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
-                    super::v3::loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
-                },
+                3 => unsafe { run_in!(super::v3) },
                 #[cfg(target_arch = "x86_64")]
-                4 => unsafe {
-                    super::v4::loop1(ra, &mut o1, sqrt);
-                    super::v4::loop2(ra, rb, &mut o2, div);
-                    super::v4::loop2(ra, Lane::Splat(0.999), &mut o3, muladd);
-                    super::v4::loop3(rc, ra, Lane::Splat(0.0), &mut o4, select);
-                },
+                4 => unsafe { run_in!(super::v4) },
                 _ => unreachable!(),
             }
             [bits(&o1), bits(&o2), bits(&o3), bits(&o4)]
