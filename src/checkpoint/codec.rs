@@ -34,7 +34,7 @@ pub(crate) fn from_safetensors(d: Dtype) -> Option<DType> {
 /// One leaf as safetensors' encoder sees it when it lays out the header: its
 /// dtype, shape and byte length, and no bytes (`data` is empty). The encoder
 /// then gives the header alone; the leaves' bytes are streamed to the file
-/// after it ([`write_data`]), so a checkpoint never needs a second copy of
+/// after it ([`write_leaves`]), so a checkpoint never needs a second copy of
 /// the model in memory.
 pub(crate) struct LeafLayout<'a>(pub(crate) &'a HostData);
 

@@ -152,7 +152,7 @@ const MOST_MOVED: usize = 8;
 /// first of them: the equations to lower first (moved up from later in the
 /// graph: the data movement making the later draws' keys and stream ids),
 /// then the draws.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Together {
     moved: Vec<usize>,
     draws: Vec<usize>,
@@ -225,7 +225,7 @@ fn draw_together(
     group: &[usize],
     env: &VarMap<Option<Value>>,
 ) -> Result<Vec<Value>, LowerError> {
-    let mut args = Vec::with_capacity(group.len());
+    let mut draws = Vec::with_capacity(group.len());
     for &j in group {
         let e = &g.eqns[j];
         let (Some(key), Some(stream)) = (&env[e.inputs[0]], &env[e.inputs[1]]) else {
@@ -238,9 +238,8 @@ fn draw_together(
             .shape
             .get(batch..)
             .ok_or_else(|| LowerError::new(format!("random_bits: result {out} for key {}", key.aval)))?;
-        args.push((key, stream, shape, out));
+        draws.push(Draw { key, stream, shape, out });
     }
-    let draws: Vec<Draw<'_>> = args.iter().map(|&(key, stream, shape, out)| Draw { key, stream, shape, out }).collect();
     chacha20_many(cx, &draws).map_err(|err| LowerError::new(format!("random_bits: {}", err.message)))
 }
 
