@@ -1,13 +1,14 @@
 //! The ChaCha20 keystream (docs/prng.md) from u32 additions, xors and
 //! rotations, so that compiled `random_bits` equals the CPU backend bit for bit.
 //!
-//! The state is four rows of the 4x4 word matrix, each a `ui32[B, 4, blocks]`
-//! tensor (B keys, one entry per 64-byte block along the last axis; the block
-//! counter is an iota): a quarter round runs on the four columns at once, and
-//! the diagonal round is the column round on rows rotated by slices. The 10
-//! double rounds are a `stablehlo.while` loop (trip count 10) over
-//! elementwise operations, and the 16 output words are transposed back into
-//! keystream order.
+//! The state is four rows of the 4x4 word matrix, each a `ui32[1, 4, total]`
+//! tensor: one entry per 64-byte block along the last axis, the blocks of
+//! every key (of every draw lowered together) side by side, each with its
+//! key, stream id and block counter. A quarter round runs on the four
+//! columns at once, and the diagonal round is the column round on rows
+//! rotated by slices. The 10 double rounds are a `stablehlo.while` loop (trip
+//! count 10) over elementwise operations, and the 16 output words are
+//! transposed back into keystream order.
 
 use super::{LowerError, Lowering, Value, i64_array};
 use crate::core::{Aval, DType};
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 /// "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 
-/// The state as four rows of the 4x4 word matrix, each a `ui32[B, 4, blocks]`
+/// The state as four rows of the 4x4 word matrix, each a `ui32[1, 4, total]`
 /// tensor (row `r` holds words `4r..4r + 4`), and the shift constants.
 struct State<'a> {
     cx: &'a mut Lowering,
