@@ -79,6 +79,11 @@ pub fn run(steps: usize) -> Result<Report, rjax::Error> {
 
 #[allow(dead_code)]
 fn main() {
+    // 2 x 2 devices: the XLA CPU plugin shows fewer on machines of 2 or 3 cores unless asked.
+    if let Err(e) = rjax::set_xla_cpu_device_count(4) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
     match run(20) {
         Ok(r) => {
             println!("each device holds {:?} of the first layer's [256, 4096] weights", r.shard_shape);

@@ -61,6 +61,7 @@ fn write_data(dir: &Path) {
 /// The example's arguments: `flags` after the program name, on XLA's CPU
 /// plugin when it is there, else on the built-in CPU, unless `flags` name a `--device`.
 fn args(flags: &[&str]) -> Args {
+    four_xla_cpu_devices();
     let device: &[&str] = match () {
         _ if flags.contains(&"--device") => &[],
         _ if xla_gate::xla_available() => &["--device", "xla-cpu"],
@@ -68,6 +69,13 @@ fn args(flags: &[&str]) -> Args {
     };
     let all = ["mlp_cifar"].iter().chain(device).chain(flags).copied();
     Args::try_parse_from(all).expect("valid flags")
+}
+
+/// Asks for the 4 XLA CPU devices that `--data-parallel 4` splits over (the
+/// plugin shows fewer on machines of fewer cores), before any test of this
+/// process starts xla-cpu: every test calls it first.
+fn four_xla_cpu_devices() {
+    let _ = rjax::set_xla_cpu_device_count(4);
 }
 
 /// A data folder (with the learnable set, or empty) and an output folder, both temporary.
@@ -78,6 +86,7 @@ struct Dirs {
 
 impl Dirs {
     fn new(with_data: bool) -> Dirs {
+        four_xla_cpu_devices();
         let dirs = Dirs { data: tempfile::tempdir().expect("temp dir"), out: tempfile::tempdir().expect("temp dir") };
         if with_data {
             write_data(dirs.data.path());

@@ -268,6 +268,13 @@ fn device_names_parse_and_unknown_ones_are_errors() {
         }
         if platform == "xla-cpu" {
             assert!(text.contains(", cpu "), "{text}");
+            // Nothing in this process asks for a count: 4 devices, or one per
+            // core on smaller machines, so that the plugin's kernel threads
+            // (one per device or per core) do not outnumber the cores.
+            if std::env::var_os("RJAX_XLA_CPU_DEVICES").is_none() {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                assert_eq!(rjax::devices_of("xla-cpu").expect("devices").len(), cores.min(4));
+            }
         }
     }
 }

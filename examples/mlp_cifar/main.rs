@@ -67,8 +67,8 @@ pub struct Args {
     /// Split every batch over N devices of the --device platform (data
     /// parallel: the parameters replicated, the gradient summed over the
     /// devices by XLA), one jitted step per batch. N must divide
-    /// --batch-size; the XLA CPU plugin shows 4 devices
-    /// (RJAX_XLA_CPU_DEVICES=8 for more).
+    /// --batch-size. On xla-cpu, the plugin is asked for N devices
+    /// (RJAX_XLA_CPU_DEVICES, when set, wins).
     #[arg(long, value_name = "N")]
     data_parallel: Option<usize>,
 }
@@ -203,6 +203,14 @@ fn data_parallel_mesh(n: Option<usize>, device: &Device, batch_size: usize) -> R
 pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std::error::Error>> {
     let p = &args.protocol;
     p.check()?;
+    if let Some(n) = args.data_parallel.filter(|&n| n > 1)
+        && std::env::var_os("RJAX_XLA_CPU_DEVICES").is_none()
+    {
+        // Refused only when xla-cpu already started in this process (a
+        // program that calls `run` more than once); the mesh then says how
+        // many devices it has.
+        let _ = rjax::set_xla_cpu_device_count(n);
+    }
     let device = pick_device(&args.device)?;
     let mesh = data_parallel_mesh(args.data_parallel, &device, p.batch_size)?;
     let out = prepare_out(&args.out, args.overwrite, args.resume)?;

@@ -310,10 +310,10 @@ pub fn devices_of(platform: &str) -> Result<Vec<Device>, Error> {
 }
 
 /// Asks the XLA CPU plugin for `n` devices (as `RJAX_XLA_CPU_DEVICES=n`
-/// does; without either, the plugin's own count: 4 for xla-cpu-pjrt 0.0.1),
-/// so that meshes of more devices can be tried on one machine; they share
-/// its cores. Call it before the first use of `xla-cpu`: an error once the
-/// plugin started with another count.
+/// does; without either it shows 4, or one per core on machines with fewer
+/// cores), so that meshes of more devices can be tried on one machine; they
+/// share its cores. Call it before the first use of `xla-cpu`: an error once
+/// the plugin started with another count.
 ///
 /// ```
 /// rjax::set_xla_cpu_device_count(8).ok(); // before anything uses xla-cpu

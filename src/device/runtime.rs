@@ -26,22 +26,32 @@ static EAGER_CAPACITY: AtomicUsize = AtomicUsize::new(EAGER_CACHE_SIZE);
 /// set, see [`xla_cpu_device_count`]).
 static XLA_CPU_DEVICES: AtomicUsize = AtomicUsize::new(0);
 
+/// The most devices the XLA CPU plugin shows unless asked for more.
+const XLA_CPU_DEFAULT_DEVICES: usize = 4;
+
 /// How many devices the XLA CPU plugin is asked for: what
 /// [`set_xla_cpu_device_count`](crate::set_xla_cpu_device_count) set, else
-/// `RJAX_XLA_CPU_DEVICES`, else none (`None`: the plugin's own count, 4 for
-/// xla-cpu-pjrt 0.0.1). More devices than that make single-device programs
-/// slower on this plugin (measured in docs/benchmarks.md), so rjax asks for
-/// them only when told.
-fn xla_cpu_device_count() -> Result<Option<usize>, PjrtError> {
+/// `RJAX_XLA_CPU_DEVICES`, else [`default_xla_cpu_devices`].
+fn xla_cpu_device_count() -> Result<usize, PjrtError> {
     match XLA_CPU_DEVICES.load(Ordering::Relaxed) {
         0 => match std::env::var("RJAX_XLA_CPU_DEVICES") {
-            Ok(v) => v.trim().parse::<usize>().ok().filter(|&n| n > 0).map(Some).ok_or_else(|| {
+            Ok(v) => v.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
                 PjrtError::Invalid(format!("RJAX_XLA_CPU_DEVICES={v:?} is not a positive number of devices"))
             }),
-            Err(_) => Ok(None),
+            Err(_) => Ok(default_xla_cpu_devices()),
         },
-        n => Ok(Some(n)),
+        n => Ok(n),
     }
+}
+
+/// The XLA CPU plugin's device count unless told otherwise: 4, or the
+/// number of cores this process may use when that is fewer. The plugin runs
+/// its kernels on one thread per device or per core, whichever is more, so
+/// more devices than cores put more threads than cores on every program:
+/// its own default of 4 made the report's epoch 11% slower on 2 cores
+/// (docs/benchmarks.md, "Threads").
+fn default_xla_cpu_devices() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(XLA_CPU_DEFAULT_DEVICES)
 }
 
 /// Asks for `n` devices of the XLA CPU plugin; an error once it started.
@@ -112,10 +122,10 @@ impl Runtime {
                 // Allocate on demand, so memory statistics show what programs use.
                 Client::with_options(Plugin::cuda()?, &[("preallocate", OptionValue::Bool(false))])?
             }
-            _ => match xla_cpu_device_count()? {
-                Some(n) => Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?,
-                None => Client::new(Plugin::cpu()?)?,
-            },
+            _ => {
+                let n = xla_cpu_device_count()?;
+                Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?
+            }
         };
         let devices = client.devices()?;
         if devices.is_empty() {

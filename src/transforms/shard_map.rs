@@ -52,6 +52,7 @@ pub struct ShardMapped<T, Y, F> {
 /// ```no_run
 /// use rjax::sharding::Mesh;
 /// use rjax::{lax, shard_map, Array, P};
+/// rjax::set_xla_cpu_device_count(4)?; // before the first use of xla-cpu
 /// let mesh = Mesh::on("xla-cpu", &[("i", 4)])?;
 /// // Each device sums its 2 values, then psum adds the 4 partial sums.
 /// let total = shard_map(|x: &Array| lax::psum(&x.sum(), &["i"]), &mesh, vec![P!["i"]], vec![P![]]);

@@ -8,6 +8,7 @@
 //! ```no_run
 //! use rjax::sharding::{Mesh, NamedSharding};
 //! use rjax::{Array, DType, P, device_put, jit};
+//! rjax::set_xla_cpu_device_count(4)?; // before the first use of xla-cpu (it shows fewer on 2-3 cores)
 //! let mesh = Mesh::on("xla-cpu", &[("data", 4)])?;
 //! let x = device_put(&Array::ones(&[8, 3], DType::F32), &NamedSharding::new(&mesh, P!["data", None]))?;
 //! assert_eq!(x.addressable_shards()?.len(), 4);

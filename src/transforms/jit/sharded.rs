@@ -35,6 +35,7 @@ impl<T: Tree, Y: Tree, S: Hash + Eq + Clone> Jit<T, Y, S> {
     /// ```no_run
     /// use rjax::sharding::{Mesh, NamedSharding, Sharding};
     /// use rjax::{jit, Array, DType, P};
+    /// rjax::set_xla_cpu_device_count(4)?; // before the first use of xla-cpu
     /// let mesh = Mesh::on("xla-cpu", &[("data", 4)])?;
     /// let rows = NamedSharding::new(&mesh, P!["data", None]);
     /// let f = jit(|(w, x): &(Array, Array)| x.matmul(w))
