@@ -420,7 +420,7 @@ fn f32_jit_on_the_builtin_cpu_matches_dfdx() {
 /// check found that XLA's CPU plugin computed from stale weights after an
 /// in-place (donated) update (losses 1.7, parameters 1.8 relative off): its
 /// XNNPACK path caches packed operands by address, which rjax now turns off
-/// (see `disable_xnnpack_unless_configured` in src/backend/pjrt/plugin.rs).
+/// (see `CPU_FLAGS` in src/backend/pjrt/plugin.rs).
 #[test]
 fn f32_jit_on_xla_cpu_with_donation_matches_dfdx() {
     if xla_gate::xla_available() {

@@ -364,7 +364,7 @@ fn dispatch_returns_before_the_result_is_computed() {
 
 /// Donation updates a buffer in place; the next run must read the new
 /// values. With XLA's CPU plugin this needs XNNPACK off (it caches packed
-/// matrix operands by address; see `disable_xnnpack_unless_configured`):
+/// matrix operands by address; see `CPU_FLAGS`):
 /// with it on, this test saw the donated run reuse the first step's weights.
 #[test]
 fn donated_steps_read_the_updated_buffers() {
