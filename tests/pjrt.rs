@@ -611,3 +611,16 @@ fn partitioned_programs_run_one_argument_list_per_device() {
     let err = exe.execute_partitioned(&[vec![&a], vec![&foreign]], &[]).unwrap_err().to_string();
     assert!(err.contains("argument 0 of device 1 is a buffer of another PJRT client"), "{err}");
 }
+
+/// Loading the CPU plugin gives XLA rjax's flags: XNNPACK off, multi-output
+/// fusion on (each unless `XLA_FLAGS` named its option before), and an
+/// informational log level that keeps XLA's notes off the program's output.
+#[test]
+fn the_cpu_plugin_starts_with_rjax_flags() {
+    let _g = shared();
+    client();
+    let flags = std::env::var("XLA_FLAGS").expect("XLA_FLAGS set by the plugin's loading");
+    assert!(flags.contains("--xla_cpu_use_xnnpack="), "{flags}");
+    assert!(flags.contains("--xla_backend_extra_options="), "{flags}");
+    assert!(std::env::var_os("TF_CPP_MIN_LOG_LEVEL").is_some());
+}

@@ -257,14 +257,26 @@ impl fmt::Debug for Plugin {
 ///   one pass with several outputs (Adam's two moments of a weight, for
 ///   one), which XLA leaves off by default. Same results to the bit; the
 ///   report's training epoch is 16% faster (docs/benchmarks.md, "Multi-output
-///   fusion"). `XLA_FLAGS=--xla_backend_extra_options=` turns it off.
+///   fusion"). Any `--xla_backend_extra_options` of the user's replaces it;
+///   `XLA_FLAGS=--xla_backend_extra_options=xla_none=1` turns it off (a key
+///   XLA ignores; keys without the `xla_` prefix go to LLVM, which stops the
+///   process on one it does not know).
+///
+/// It also sets `TF_CPP_MIN_LOG_LEVEL=1` unless it is set, so that XLA's
+/// informational lines ("cpu_device_count set via create_options") stay off
+/// the program's output; warnings and errors still show.
 const CPU_FLAGS: [(&str, &str); 2] = [
     ("xla_cpu_use_xnnpack", "--xla_cpu_use_xnnpack=false"),
     ("xla_backend_extra_options", "--xla_backend_extra_options=xla_cpu_use_multi_output_fusion"),
 ];
 
-/// Adds [`CPU_FLAGS`] to `XLA_FLAGS`, each unless it names that option already.
-fn add_cpu_flags_unless_configured() {
+/// Adds [`CPU_FLAGS`] to `XLA_FLAGS`, each unless it names that option
+/// already, and quiets XLA's informational log unless told its level.
+fn configure_cpu_plugin_env() {
+    let mut vars = Vec::new();
+    if std::env::var_os("TF_CPP_MIN_LOG_LEVEL").is_none() {
+        vars.push(("TF_CPP_MIN_LOG_LEVEL", "1".to_string()));
+    }
     let current = std::env::var("XLA_FLAGS").unwrap_or_default();
     let mut flags = current.clone();
     for (option, flag) in CPU_FLAGS {
@@ -272,13 +284,15 @@ fn add_cpu_flags_unless_configured() {
             flags = format!("{flags} {flag}").trim().to_string();
         }
     }
-    if flags == current {
-        return;
+    if flags != current {
+        vars.push(("XLA_FLAGS", flags));
     }
-    // SAFETY: called while `LOADED` is locked and before the plugin is loaded,
-    // so no plugin thread reads the environment yet; Rust's own environment
-    // accesses are synchronized by the standard library.
-    unsafe { std::env::set_var("XLA_FLAGS", flags) };
+    for (name, value) in vars {
+        // SAFETY: called while `LOADED` is locked and before the plugin is
+        // loaded, so no plugin thread reads the environment yet; Rust's own
+        // environment accesses are synchronized by the standard library.
+        unsafe { std::env::set_var(name, value) };
+    }
 }
 
 /// Plugins loaded so far, by canonical path.
@@ -316,7 +330,7 @@ impl Plugin {
         }
         check_elf(&canonical).map_err(load_err)?;
         if PluginKind::guess(&canonical) == PluginKind::Cpu {
-            add_cpu_flags_unless_configured();
+            configure_cpu_plugin_env();
         }
 
         // SAFETY: loading a library runs its initializers; a PJRT plugin's are
