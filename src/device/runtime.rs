@@ -49,7 +49,7 @@ fn xla_cpu_device_count() -> Result<usize, PjrtError> {
 /// its kernels on one thread per device or per core, whichever is more, so
 /// more devices than cores put more threads than cores on every program:
 /// its own default of 4 made the report's epoch 11% slower on 2 cores
-/// (docs/benchmarks.md, "Threads").
+/// (docs/xla-cpu-speed.md, "XLA CPU: threads and multi-output fusion").
 fn default_xla_cpu_devices() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(XLA_CPU_DEFAULT_DEVICES)
 }
