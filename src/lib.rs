@@ -40,7 +40,8 @@ pub use device::sharding;
 pub use device::{
     CompilationCacheStats, Device, EAGER_CACHE_SIZE, Error, MemoryStats, Placement, Platform, XlaDevice, clear_caches,
     compilation_cache_dir, compilation_cache_stats, default_device, device, device_put, devices, devices_of,
-    set_compilation_cache_dir, set_default_device, set_eager_cache_capacity, set_xla_cpu_device_count,
+    release_host_memory, set_compilation_cache_dir, set_default_device, set_eager_cache_capacity,
+    set_xla_cpu_device_count,
 };
 pub use rjax_macros::Tree;
 pub use transforms::{

@@ -257,7 +257,9 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         let train_loss = trained.losses.iter().sum::<f64>() / n_batches.max(1) as f64;
         let train_acc = trained.correct / (n_batches * p.batch_size) as f64;
         let train_seconds = t0.elapsed().as_secs_f64();
-        malloc::trim();
+        // What the steps freed, handed back before validation and the
+        // checkpoints allocate: otherwise the peak RSS grows at every epoch's end.
+        rjax::release_host_memory();
         let (val_loss, val_acc) = trainer.evaluate(&state.params, Split::Val)?;
         let seconds = t0.elapsed().as_secs_f64();
         if !val_loss.is_finite() {
@@ -307,7 +309,7 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
         }
     }
     let best = best_params.ok_or("no epoch was run (--epochs 0)")?;
-    malloc::trim();
+    rjax::release_host_memory();
     let (test_loss, test_acc) = trainer.evaluate(&best, Split::Test)?;
     rjax::checkpoint::save(out.join("best.safetensors"), &best)?;
     // Read back what was written: a checkpoint that does not load is an error now, not later.

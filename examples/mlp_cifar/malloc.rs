@@ -32,22 +32,3 @@ pub fn cap_arenas() {
         }
     }
 }
-
-/// Hands the memory freed so far back to the system (glibc's `malloc_trim`).
-/// Called between epochs: what a step frees stays in the allocator's heaps
-/// otherwise, in pieces the next phase (validation, a checkpoint, the test
-/// evaluation) does not reuse, and the peak RSS grew by 10-30 MB at every
-/// epoch's end. Does nothing on other platforms.
-pub fn trim() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim only walks the allocator's own free lists,
-        // under the allocator's locks.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}

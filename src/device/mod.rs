@@ -323,6 +323,22 @@ pub fn set_xla_cpu_device_count(n: usize) -> Result<(), Error> {
     runtime::set_xla_cpu_devices(n)
 }
 
+/// Hands the memory the C allocator holds free back to the system (glibc's
+/// `malloc_trim`; a no-op elsewhere), as rjax does itself after every XLA
+/// compilation. A program whose phases allocate differently (training steps,
+/// then an evaluation, then a checkpoint) can call it between them, so that
+/// the memory one phase freed does not stay resident in pieces the next does
+/// not reuse: `mlp_cifar` does after each epoch's training and before its
+/// test evaluation (built-in backend: peak RSS 376-444 MB without, 341-364 MB
+/// with, for 2 epochs).
+///
+/// ```
+/// rjax::release_host_memory();
+/// ```
+pub fn release_host_memory() {
+    runtime::release_freed_memory();
+}
+
 static DEFAULT: Mutex<Option<Device>> = Mutex::new(None);
 
 /// Makes `device` the default for new computations (jit without inputs on a

@@ -236,7 +236,7 @@ impl Runtime {
 /// it, and the run's peak 893 MB against 673 MB (docs/benchmarks.md). Called
 /// after every compilation (a few milliseconds, against tens to thousands
 /// for compiling). A no-op where the C library is not glibc.
-fn release_freed_memory() {
+pub(crate) fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         unsafe extern "C" {

@@ -257,7 +257,8 @@ impl fmt::Debug for Plugin {
 ///   one pass with several outputs (Adam's two moments of a weight, for
 ///   one), which XLA leaves off by default. Same results to the bit; the
 ///   report's training epoch is 16% faster (docs/xla-cpu-speed.md, "XLA CPU:
-///   threads and multi-output fusion"). Any `--xla_backend_extra_options` of the user's replaces it;
+///   threads and multi-output fusion"). Any `--xla_backend_extra_options` of
+///   the user's replaces it;
 ///   `XLA_FLAGS=--xla_backend_extra_options=xla_none=1` turns it off (a key
 ///   XLA ignores; keys without the `xla_` prefix go to LLVM, which stops the
 ///   process on one it does not know).
