@@ -520,6 +520,39 @@ fn mlp_gradient() {
     case_graph("mlp_hvp", &g2, std::slice::from_ref(&p.w2), tol, &[]);
 }
 
+/// A large elementwise value that is returned and also read by an elementwise
+/// equation (an optimizer's new moment) is recomputed for that reader, its
+/// scalar operands through an `optimization_barrier`, so that XLA can fuse
+/// the reader with the value's own computation (src/backend/stablehlo/remat.rs).
+/// Small values, values not returned, and values only read by other kinds of
+/// equations are not copied.
+#[test]
+fn returned_values_read_again_are_copied_for_their_reader() {
+    let step = |returned: bool| {
+        move |a: &[Array]| {
+            let m = &a[1] * 0.1 + &a[2] * 0.9;
+            let p = &a[0] - &m;
+            if returned { vec![p, m] } else { vec![p] }
+        }
+    };
+    let args = |n: usize| -> Vec<Array> { (0..3).map(|k| f32s(&spread(n * n, -1.0, 1.0 + k as f64))).collect() };
+    let barriers = |l: &Lowered| l.text.matches("\"stablehlo.optimization_barrier\"").count();
+    // 64 x 64 = 4096 elements, the threshold
+    let copied = case("copied_moment", &args(64), Tol::Exact, &["stablehlo.optimization_barrier"], step(true));
+    assert_eq!(barriers(&copied), 1, "{}", copied.text);
+    // the copy adds one multiply, one multiply and one add
+    assert_eq!(copied.text.matches("\"stablehlo.multiply\"").count(), 4, "{}", copied.text);
+    let small = case("small_moment", &args(63), Tol::Exact, &[], step(true));
+    assert_eq!(barriers(&small), 0, "{}", small.text);
+    let not_returned = case("moment_not_returned", &args(64), Tol::Exact, &[], step(false));
+    assert_eq!(barriers(&not_returned), 0, "{}", not_returned.text);
+    let summed = case("moment_summed", &args(64), Tol::Exact, &[], |a| {
+        let m = &a[1] * 0.1 + &a[2] * 0.9;
+        vec![m.sum(), m]
+    });
+    assert_eq!(barriers(&summed), 0, "{}", summed.text);
+}
+
 #[test]
 fn errors_and_names() {
     // a graph returning an input and a capture, and a zero-size array

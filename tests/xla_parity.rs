@@ -277,6 +277,58 @@ fn mlp_gradient_on_xla() {
     agree("grad of mlp loss", &f, &[w, x, labels], 1e-5);
 }
 
+/// An Adam step whose new moments are both returned and read by the update:
+/// the lowering makes the update read copies of them (src/backend/stablehlo/remat.rs,
+/// so that XLA fuses the whole step into one pass). On XLA it gives the same
+/// bits as programs with nothing to copy (the new parameters alone, the new
+/// state alone), and it agrees with the built-in backend.
+#[test]
+fn adam_step_reading_copied_moments_gives_the_same_bits() {
+    use rjax::{optim, tree};
+    if !xla_gate::xla_available() {
+        return;
+    }
+    // 96 x 64 = 6144 elements: large enough to be copied
+    let shape = [96, 64];
+    let opt = optim::adam(1e-2);
+    let (p, g) = (floats(&shape, -1.0, 1.0, DType::F32, 1), floats(&shape, -1.0, 1.0, DType::F32, 2));
+    let s0 = opt.init(&p);
+    // one eager step first, so that the moments and the count are not zeros
+    let (u, s1) = opt.update(&g, s0.clone(), &p);
+    let p1 = optim::apply_updates(&p, &u);
+    let args: Vec<Array> =
+        [p1, floats(&shape, -1.0, 1.0, DType::F32, 3)].into_iter().chain(tree::leaves(&s1)).collect();
+    // the step; `keep` picks the outputs: new parameters, then the new state's leaves
+    let step = |keep: fn(usize) -> bool| {
+        let s0 = s0.clone();
+        let opt = opt.clone();
+        move |xs: &[Array]| -> Vec<Array> {
+            let s = tree::unflatten(&s0, xs[2..].to_vec()).unwrap_or_else(|e| panic!("unflatten: {e}"));
+            let (u, s) = opt.update(&xs[1], s, &xs[0]);
+            let all: Vec<Array> = std::iter::once(optim::apply_updates(&xs[0], &u)).chain(tree::leaves(&s)).collect();
+            all.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, x)| x).collect()
+        }
+    };
+    let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
+    let whole = step(|_| true);
+    let text = lower_graph(&trace_graph(&avals, &whole)).expect("lowers").text;
+    assert_eq!(text.matches("\"stablehlo.optimization_barrier\"").count(), 2, "one copy per moment:\n{text}");
+    let alone = step(|i| i == 0);
+    assert!(!lower_graph(&trace_graph(&avals, &alone)).expect("lowers").text.contains("optimization_barrier"));
+    let both = on_xla(&whole, &args);
+    let params = on_xla(&alone, &args);
+    let state = on_xla(&step(|i| i > 0), &args);
+    let bits = |x: &Array| x.astype(DType::F32).to_vec::<f32>().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+    assert_eq!(both.len(), 1 + state.len());
+    assert_eq!(bits(&both[0]), bits(&params[0]), "new parameters");
+    for (i, (a, b)) in both[1..].iter().zip(&state).enumerate() {
+        assert_eq!(bits(a), bits(b), "state leaf {i}");
+    }
+    for (i, (cpu, xla)) in whole(&args).iter().zip(&both).enumerate() {
+        compare(&format!("adam step output {i}"), cpu, xla, &args, 1e-6);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4))]
 

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -27,11 +28,16 @@ def marks(device):
     return f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
 
 
+def slug(name):
+    """A system's name as a file name: `jax+flax scan, rjax's plugin` -> `jaxflax_scan_rjaxs_plugin`."""
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "", name.replace(" ", "_")))
+
+
 def systems(a):
     """(name, command, where its metrics.json goes) of every system to run."""
     py = [sys.executable]
     proto = ["--data-dir", a.data_dir, "--epochs", str(a.epochs)]
-    out = lambda name: os.path.join(a.work, name.replace(" ", "_").replace("+", ""))  # noqa: E731
+    out = lambda name: os.path.join(a.work, slug(name))  # noqa: E731
     rows = []
     rjax = [a.rjax, *proto, "--overwrite", "--device"]
     dev = ["--device", a.device]
@@ -59,7 +65,15 @@ def systems(a):
         rows.append(("rjax built-in cpu", rjax + ["cpu"], "out"))
         if a.dfdx:
             rows.append(("dfdx", [a.dfdx, *proto], "out"))
-        rows += [jax_per_batch, jax_scan, torch_eager]
+        rows += [jax_per_batch, jax_scan]
+        # JAX's scan compiled by rjax's plugin, with the XLA options rjax
+        # sets (src/backend/pjrt/plugin.rs): the same XLA as rjax's rows
+        plugin = os.environ.get("RJAX_PJRT_CPU") or os.path.expanduser("~/.cache/rjax/plugins/cpu/xla_cpu_pjrt.so")
+        if os.path.exists(plugin):
+            flags = "XLA_FLAGS=--xla_cpu_use_xnnpack=false --xla_backend_extra_options=xla_cpu_use_multi_output_fusion"
+            rows.append(("jax+flax scan, rjax's plugin",
+                         ["env", flags, "TF_CPP_MIN_LOG_LEVEL=1", *jax_scan[1], "--pjrt-plugin", plugin], "out"))
+        rows.append(torch_eager)
     if a.torch_compile:
         rows.append(("pytorch compile", py + [f"{HERE}/torch_mlp.py", "--compile", *dev, *proto], "out"))
     return [(n, c + ["--out", out(n)], out(n)) for n, c, _ in rows if not a.only or any(o in n for o in a.only)]
@@ -223,7 +237,7 @@ def main():
     results = []
     with open(os.path.join(a.work, "results.jsonl"), "a") as jl:
         for name, cmd, out in systems(a):
-            log = os.path.join(a.work, name.replace(" ", "_").replace("+", "") + ".log")
+            log = os.path.join(a.work, slug(name) + ".log")
             r = run_one(name, cmd, out, log, a.limit_s)
             r["gemm_bound_s"] = bound_s
             results.append(r)

@@ -5,6 +5,9 @@
   --mode scan        the training set on the device as uint8; each epoch one
                      jitted lax.scan over the batches of a permutation drawn
                      on the device, state donated; validation one program
+  --pjrt-plugin PATH run on that PJRT CPU plugin instead of jaxlib's own CPU
+                     backend: rjax's plugin, for JAX's program compiled by
+                     the same XLA as rjax's
 
 Writes metrics.json (benches/peers/common.py) into --out."""
 import os
@@ -16,12 +19,21 @@ import common  # noqa: E402
 
 args = common.parse(__doc__)
 args.add_argument("--mode", choices=["per-batch", "scan"], default="per-batch")
+args.add_argument("--pjrt-plugin", help="a PJRT CPU plugin to run on (rjax's: the same XLA as rjax)")
 args = args.parse_args()
-if args.device == "cpu":
+if args.device == "cpu" and not args.pjrt_plugin:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
+
+if args.pjrt_plugin:
+    from jax._src import xla_bridge  # noqa: E402
+
+    # as many devices as rjax asks the plugin for (src/device/runtime.rs)
+    xla_bridge.register_plugin("pjrt_plugin", priority=500, library_path=args.pjrt_plugin,
+                               options={"cpu_device_count": min(4, os.cpu_count() or 1)})
+    jax.config.update("jax_platforms", "pjrt_plugin")
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
@@ -130,7 +142,7 @@ def main():
             l, a = eval_set(p, x_all, y_all)
             return float(l), float(a)
 
-    rec = common.Recorder(args, f"jax+flax {args.mode}", f"{dev.device_kind} ({dev.platform}), jax {jax.__version__}")
+    rec = common.Recorder(args, f"jax+flax {args.mode}" + (", rjax's plugin" if args.pjrt_plugin else ""), f"{dev.device_kind} ({dev.platform}), jax {jax.__version__}")
     stopping, best = common.Stopping(args.patience), params
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()

@@ -27,6 +27,7 @@
 
 mod chacha;
 mod helpers;
+mod remat;
 mod special;
 
 pub(crate) use chacha::chacha20;
@@ -82,8 +83,9 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
         env[v] = Some(a.clone());
     }
     let together = random_bits_together(g);
+    let copies = remat::plan(g);
     let mut drawn = vec![false; g.eqns.len()];
-    for (i, e) in g.eqns.iter().enumerate() {
+    for i in 0..g.eqns.len() {
         if drawn[i] {
             continue;
         }
@@ -98,7 +100,7 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
             }
             continue;
         }
-        lower_eqn(cx, g, e, &mut env)?;
+        remat::lower_reading_copies(cx, g, i, &copies, &mut env)?;
     }
     let mut outs = Vec::with_capacity(g.outputs.len());
     for v in &g.outputs {
