@@ -41,7 +41,10 @@ pub enum Trainer {
     Compiled {
         train: OnDevice,
         val: OnDevice,
-        test: OnDevice,
+        /// Copied to the device for the one evaluation on it, at the end: not
+        /// held there while training.
+        test: Dataset,
+        device: Device,
         epoch: Jit<compiled::EpochIn, compiled::EpochOut>,
         eval: Jit<(Mlp, Array, Array), (Array, Array)>,
     },
@@ -49,7 +52,8 @@ pub enum Trainer {
 
 impl Trainer {
     /// The per-batch trainer when `per_batch`, else the compiled one, whose
-    /// data is copied to `device` (and the host copy dropped). With a `mesh`
+    /// training and validation data are copied to `device` (and the host
+    /// copies dropped). With a `mesh`
     /// (data parallel), per-batch steps whose batches are split over its
     /// "data" axis, the state replicated.
     pub fn new(
@@ -81,7 +85,8 @@ impl Trainer {
         Ok(Trainer::Compiled {
             train: OnDevice::put(&data.train, device)?,
             val: OnDevice::put(&data.val, device)?,
-            test: OnDevice::put(&data.test, device)?,
+            test: data.test,
+            device: device.clone(),
             epoch: compiled::train_epoch(tx, rate, batch_size).on(device.clone()).donate_argnums(&[0]),
             eval: compiled::eval_set().on(device.clone()),
         })
@@ -120,13 +125,10 @@ impl Trainer {
                 };
                 evaluate_batches(eval, devices.as_ref(), params, set)
             }
-            Trainer::Compiled { val, test, eval, .. } => {
-                let set = match split {
-                    Split::Val => val,
-                    Split::Test => test,
-                };
-                compiled::evaluate(eval, params, set)
-            }
+            Trainer::Compiled { val, test, device, eval, .. } => match split {
+                Split::Val => compiled::evaluate(eval, params, val),
+                Split::Test => compiled::evaluate(eval, params, &OnDevice::put(test, device)?),
+            },
         }
     }
 }
