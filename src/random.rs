@@ -219,11 +219,17 @@ fn float_dtype(op: &str, dtype: DType) {
     }
 }
 
+/// `v` as a u32 array of `shape`: a broadcast scalar, so that under `jit` the
+/// program gets the scalar, not a full array of it as a captured constant.
+fn u32_splat(v: u32, shape: &[usize]) -> Array {
+    jnp::broadcast_to(&Array::scalar(v), shape)
+}
+
 /// Uniform on [0, 1): f32 from the top 24 bits of one word, f64 from 53 bits of
 /// two words (27 + 26, as NumPy), both exact.
 fn unit(key: &Key, shape: &[usize], dtype: DType) -> Array {
     let full = full_shape(key, shape);
-    let u32s = |v: u32| Array::full(&full, v as f64, DType::U32);
+    let u32s = |v: u32| u32_splat(v, &full);
     if dtype == DType::F32 {
         let w = lax::shift_right_logical(&bits(key, shape), &u32s(8));
         return lax::convert_element_type(&w, DType::F32) * 2f64.powi(-24);
@@ -252,7 +258,7 @@ fn two_words(key: &Key, shape: &[usize]) -> (Array, Array) {
 /// Uniform on the open interval (-1, 1), exactly symmetric: `(2k + 1) / 2^b - 1`.
 fn open_sym(key: &Key, shape: &[usize], dtype: DType) -> Array {
     let full = full_shape(key, shape);
-    let u32s = |v: u32| Array::full(&full, v as f64, DType::U32);
+    let u32s = |v: u32| u32_splat(v, &full);
     if dtype == DType::F32 {
         let k = lax::shift_right_logical(&bits(key, shape), &u32s(9));
         let odd = lax::add(&lax::add(&k, &k), &u32s(1));
@@ -348,15 +354,15 @@ pub fn randint(key: &Key, shape: &[usize], lo: i32, hi: i32) -> Array {
     }
     let range = (hi as i64 - lo as i64) as u32;
     let full = full_shape(key, shape);
-    let r = lax::rem(&bits(key, shape), &Array::full(&full, range as f64, DType::U32));
+    let r = lax::rem(&bits(key, shape), &u32_splat(range, &full));
     // lo + r in i32 via wrapping arithmetic on the u32 bit pattern
-    let sum = lax::add(&r, &Array::full(&full, (lo as u32) as f64, DType::U32));
-    let hi_bit = lax::shift_right_logical(&sum, &Array::full(&full, 31.0, DType::U32));
-    let low31 = lax::and(&sum, &Array::full(&full, 0x7fff_ffff as f64, DType::U32));
+    let sum = lax::add(&r, &u32_splat(lo as u32, &full));
+    let hi_bit = lax::shift_right_logical(&sum, &u32_splat(31, &full));
+    let low31 = lax::and(&sum, &u32_splat(0x7fff_ffff, &full));
     // reassemble two's complement: value = low31 - hi_bit * 2^31
     let low = lax::convert_element_type(&low31, DType::I32);
-    let neg =
-        lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &Array::full(&full, i32::MIN as f64, DType::I32));
+    let min = jnp::broadcast_to(&Array::scalar(i32::MIN), &full);
+    let neg = lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &min);
     lax::add(&low, &neg)
 }
 

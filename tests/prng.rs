@@ -456,3 +456,27 @@ fn stacked_keys_equal_per_key_draws() {
         assert_eq!(kss.get(i).data(), random::split_stack(&ks.get(i), 3).data());
     }
 }
+
+/// Traced, the samplers' constants (shift amounts, masks, offsets) are
+/// broadcast scalars: a jitted program gets no array of the sample's size as
+/// a captured constant, which it would be sent at every call.
+#[test]
+fn traced_samplers_capture_no_full_arrays() {
+    let samplers: [(&str, fn(&Key) -> Array); 6] = [
+        ("uniform f32", |k| random::uniform(k, &[64, 64], DType::F32, 0.0, 1.0)),
+        ("uniform f64", |k| random::uniform(k, &[64, 64], DType::F64, 0.0, 1.0)),
+        ("normal f32", |k| random::normal(k, &[64, 64], DType::F32)),
+        ("normal f64", |k| random::normal(k, &[64, 64], DType::F64)),
+        ("bernoulli", |k| random::bernoulli(k, 0.7, &[64, 64])),
+        ("randint", |k| random::randint(k, &[64, 64], -5, 9)),
+    ];
+    for (name, f) in samplers {
+        let g = rjax::make_graph(|k: &Array| f(&Key(k.clone())))(random::key(3).data());
+        let big: Vec<_> =
+            g.captures.iter().map(|(_, a)| a.shape().to_vec()).filter(|s| s.iter().product::<usize>() > 1).collect();
+        assert!(big.is_empty(), "{name}: captured arrays of shapes {big:?}");
+        // and the traced sampler draws what the eager one does
+        let eager = f(&random::key(3));
+        assert_eq!(rjax::core::eval_graph(&g, &[random::key(3).data().clone()])[0], eager, "{name}");
+    }
+}
