@@ -220,7 +220,8 @@ fn float_dtype(op: &str, dtype: DType) {
 }
 
 /// `v` as a u32 array of `shape`: a broadcast scalar, so that under `jit` the
-/// program gets the scalar, not a full array of it as a captured constant.
+/// program gets the scalar, not a full array of it as a captured constant
+/// (made on the host and held on the device beside the program).
 fn u32_splat(v: u32, shape: &[usize]) -> Array {
     jnp::broadcast_to(&Array::scalar(v), shape)
 }

@@ -459,7 +459,8 @@ fn stacked_keys_equal_per_key_draws() {
 
 /// Traced, the samplers' constants (shift amounts, masks, offsets) are
 /// broadcast scalars: a jitted program gets no array of the sample's size as
-/// a captured constant, which it would be sent at every call.
+/// a captured constant (made on the host at every trace and held on the
+/// device beside the program).
 #[test]
 fn traced_samplers_capture_no_full_arrays() {
     let samplers: [(&str, fn(&Key) -> Array); 6] = [
