@@ -463,7 +463,9 @@ fn stacked_keys_equal_per_key_draws() {
 /// device beside the program).
 #[test]
 fn traced_samplers_capture_no_full_arrays() {
-    let samplers: [(&str, fn(&Key) -> Array); 6] = [
+    /// A sampler's name and a draw of it from a key.
+    type Sampler = (&'static str, fn(&Key) -> Array);
+    let samplers: [Sampler; 6] = [
         ("uniform f32", |k| random::uniform(k, &[64, 64], DType::F32, 0.0, 1.0)),
         ("uniform f64", |k| random::uniform(k, &[64, 64], DType::F64, 0.0, 1.0)),
         ("normal f32", |k| random::normal(k, &[64, 64], DType::F32)),
