@@ -347,9 +347,22 @@ pub fn run(args: &Args, source: &Source) -> Result<report::Summary, Box<dyn std:
 /// Adam update; returns the new state, the loss and the number of correct
 /// predictions.
 pub fn step_body(tx: &GradientTransformation, rate: f64, (s, x, y, key): &StepIn) -> StepOut {
+    step_with_keys(tx, rate, s, x, y, &s.params.dropout_keys(key))
+}
+
+/// [`step_body`] with the hidden layers' dropout keys already split off the
+/// step's key (`Mlp::dropout_keys`): the same step, bit for bit.
+pub fn step_with_keys(
+    tx: &GradientTransformation,
+    rate: f64,
+    s: &TrainState,
+    x: &Array,
+    y: &Array,
+    keys: &Key,
+) -> StepOut {
     let batch = x.shape()[0] as f64;
     let ((loss, logits), grads) = value_and_grad_with_aux(|p: &Mlp| {
-        let logits = p.apply(x, Some(key.clone()), rate, true);
+        let logits = p.apply_with_keys(x, Some(keys), rate, true);
         (mean_cross_entropy(&logits, y), logits)
     })(&s.params);
     let (updates, opt) = tx.update(&grads, s.opt.clone(), &s.params);

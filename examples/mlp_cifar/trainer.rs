@@ -107,7 +107,9 @@ impl Trainer {
                 per_batch_epoch(step, state, p.epoch_batches(&data.train, keys, epoch)?, epoch, &dropout)
             }
             Trainer::Compiled { train, epoch: program, .. } => {
-                let input = (state, train.images.clone(), train.labels.clone(), keys.shuffle_key(epoch), dropout);
+                let steps = train.labels.shape()[0] / p.batch_size;
+                let step_keys = compiled::step_keys(&state.params, &dropout, steps);
+                let input = (state, train.images.clone(), train.labels.clone(), keys.shuffle_key(epoch), step_keys);
                 let (state, losses, right) = program.try_call(&input)?;
                 let correct = host_f64(&right)?.iter().sum();
                 Ok((state, Trained { losses: host_f64(&losses)?, correct }))

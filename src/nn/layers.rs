@@ -4,6 +4,7 @@
 use super::{Init, dropout};
 use crate::Tree;
 use crate::core::{Array, DType};
+use crate::lax::KEY_WORDS;
 use crate::numpy as jnp;
 use crate::random::{self, Key};
 
@@ -130,8 +131,9 @@ impl Mlp {
     /// The output (logits) for `x: [..., widths[0]]`: `relu` after every layer
     /// but the last, and [`dropout`] with `rate` after each hidden activation
     /// when `training` (each hidden layer draws from its own key split off
-    /// `dropout_key`). Panics if dropout is active and `dropout_key` is `None`,
-    /// or if `dropout_key` is a stack of keys rather than one key.
+    /// `dropout_key`, as [`Mlp::dropout_keys`] splits it). Panics if dropout is
+    /// active and `dropout_key` is `None`, or if `dropout_key` is a stack of
+    /// keys rather than one key.
     ///
     /// ```
     /// use rjax::{nn::{Init, Mlp}, random, Array, DType};
@@ -146,20 +148,78 @@ impl Mlp {
         if let Some(k) = &dropout_key {
             random::expect_single("Mlp::apply", k, random::ONE_KEY_HINT);
         }
-        let hidden = self.layers.len().saturating_sub(1);
-        let active = training && rate > 0.0 && hidden > 0;
-        let keys = match (&dropout_key, active) {
-            (Some(k), true) => random::split(k, hidden),
+        let keys = match (&dropout_key, self.dropout_active(rate, training)) {
+            (Some(k), true) => Some(self.dropout_keys(k)),
             (None, true) => panic!("Mlp::apply: dropout (training with rate {rate}) needs a dropout_key"),
-            (_, false) => Vec::new(),
+            (_, false) => None,
         };
+        self.forward(x, keys.as_ref(), rate)
+    }
+
+    /// The keys [`Mlp::apply`] splits off `dropout_key` for its hidden
+    /// layers' dropout masks, as a stack `u32[hidden, 8]`. Under `vmap`, a
+    /// stack of keys gives a stack of such stacks: how a training loop can
+    /// derive every step's keys at once (see [`Mlp::apply_with_keys`]).
+    ///
+    /// ```
+    /// use rjax::{nn::{Init, Mlp}, random};
+    /// let mlp = Mlp::new(&random::key(0), &[4, 8, 8, 2], Init::LecunNormal);
+    /// assert_eq!(mlp.dropout_keys(&random::key(1)).data().shape(), &[2, 8]);
+    /// ```
+    #[track_caller]
+    pub fn dropout_keys(&self, dropout_key: &Key) -> Key {
+        random::expect_single("Mlp::dropout_keys", dropout_key, random::ONE_KEY_HINT);
+        random::split_stack(dropout_key, self.layers.len().saturating_sub(1))
+    }
+
+    /// [`Mlp::apply`] with the hidden layers' dropout keys given, as a stack
+    /// `u32[hidden, 8]`: with [`Mlp::dropout_keys`] of the key `apply` would
+    /// take, the result is the same, bit for bit. Panics if dropout is active
+    /// and `dropout_keys` is `None` or not such a stack.
+    ///
+    /// ```
+    /// use rjax::{nn::{Init, Mlp}, random, Array, DType};
+    /// let mlp = Mlp::new(&random::key(0), &[4, 8, 8, 2], Init::LecunNormal);
+    /// let x = Array::ones(&[3, 4], DType::F32);
+    /// let k = random::key(7);
+    /// let a = mlp.apply(&x, Some(k.clone()), 0.5, true);
+    /// let b = mlp.apply_with_keys(&x, Some(&mlp.dropout_keys(&k)), 0.5, true);
+    /// assert_eq!(a.to_vec::<f32>(), b.to_vec::<f32>());
+    /// ```
+    #[track_caller]
+    pub fn apply_with_keys(&self, x: &Array, dropout_keys: Option<&Key>, rate: f64, training: bool) -> Array {
+        super::functional::check_rate("Mlp::apply_with_keys", rate);
+        if !self.dropout_active(rate, training) {
+            return self.forward(x, None, rate);
+        }
+        let hidden = self.layers.len() - 1;
+        match dropout_keys {
+            Some(k) if k.data().shape() == [hidden, KEY_WORDS] => self.forward(x, Some(k), rate),
+            Some(k) => panic!(
+                "Mlp::apply_with_keys: expected one key per hidden layer, shape [{hidden}, {KEY_WORDS}], got shape \
+                 {:?}; Mlp::dropout_keys makes them",
+                k.data().shape()
+            ),
+            None => panic!("Mlp::apply_with_keys: dropout (training with rate {rate}) needs dropout_keys"),
+        }
+    }
+
+    /// True when `apply` draws dropout masks.
+    fn dropout_active(&self, rate: f64, training: bool) -> bool {
+        training && rate > 0.0 && self.layers.len() > 1
+    }
+
+    /// The layers, with dropout after each hidden one from its key of `keys`
+    /// when given.
+    fn forward(&self, x: &Array, keys: Option<&Key>, rate: f64) -> Array {
+        let hidden = self.layers.len().saturating_sub(1);
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.apply(&h);
             if i < hidden {
                 h = jnp::relu(&h);
-                if active {
-                    h = dropout(&keys[i], rate, &h, true);
+                if let Some(k) = keys {
+                    h = dropout(&k.get(i), rate, &h, true);
                 }
             }
         }
