@@ -28,7 +28,7 @@
 //! ```
 
 use crate::Tree;
-use crate::core::{Array, DType};
+use crate::core::{Array, DType, Element};
 use crate::lax::{self, KEY_WORDS, random_bits};
 use crate::numpy as jnp;
 
@@ -219,10 +219,10 @@ fn float_dtype(op: &str, dtype: DType) {
     }
 }
 
-/// `v` as a u32 array of `shape`: a broadcast scalar, so that under `jit` the
+/// `v` as an array of `shape`: a broadcast scalar, so that under `jit` the
 /// program gets the scalar, not a full array of it as a captured constant
 /// (made on the host and held on the device beside the program).
-fn u32_splat(v: u32, shape: &[usize]) -> Array {
+fn splat<T: Element>(v: T, shape: &[usize]) -> Array {
     jnp::broadcast_to(&Array::scalar(v), shape)
 }
 
@@ -230,7 +230,7 @@ fn u32_splat(v: u32, shape: &[usize]) -> Array {
 /// two words (27 + 26, as NumPy), both exact.
 fn unit(key: &Key, shape: &[usize], dtype: DType) -> Array {
     let full = full_shape(key, shape);
-    let u32s = |v: u32| u32_splat(v, &full);
+    let u32s = |v: u32| splat(v, &full);
     if dtype == DType::F32 {
         let w = lax::shift_right_logical(&bits(key, shape), &u32s(8));
         return lax::convert_element_type(&w, DType::F32) * 2f64.powi(-24);
@@ -259,7 +259,7 @@ fn two_words(key: &Key, shape: &[usize]) -> (Array, Array) {
 /// Uniform on the open interval (-1, 1), exactly symmetric: `(2k + 1) / 2^b - 1`.
 fn open_sym(key: &Key, shape: &[usize], dtype: DType) -> Array {
     let full = full_shape(key, shape);
-    let u32s = |v: u32| u32_splat(v, &full);
+    let u32s = |v: u32| splat(v, &full);
     if dtype == DType::F32 {
         let k = lax::shift_right_logical(&bits(key, shape), &u32s(9));
         let odd = lax::add(&lax::add(&k, &k), &u32s(1));
@@ -355,15 +355,14 @@ pub fn randint(key: &Key, shape: &[usize], lo: i32, hi: i32) -> Array {
     }
     let range = (hi as i64 - lo as i64) as u32;
     let full = full_shape(key, shape);
-    let r = lax::rem(&bits(key, shape), &u32_splat(range, &full));
+    let r = lax::rem(&bits(key, shape), &splat(range, &full));
     // lo + r in i32 via wrapping arithmetic on the u32 bit pattern
-    let sum = lax::add(&r, &u32_splat(lo as u32, &full));
-    let hi_bit = lax::shift_right_logical(&sum, &u32_splat(31, &full));
-    let low31 = lax::and(&sum, &u32_splat(0x7fff_ffff, &full));
+    let sum = lax::add(&r, &splat(lo as u32, &full));
+    let hi_bit = lax::shift_right_logical(&sum, &splat(31u32, &full));
+    let low31 = lax::and(&sum, &splat(0x7fff_ffffu32, &full));
     // reassemble two's complement: value = low31 - hi_bit * 2^31
     let low = lax::convert_element_type(&low31, DType::I32);
-    let min = jnp::broadcast_to(&Array::scalar(i32::MIN), &full);
-    let neg = lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &min);
+    let neg = lax::mul(&lax::convert_element_type(&hi_bit, DType::I32), &splat(i32::MIN, &full));
     lax::add(&low, &neg)
 }
 

@@ -53,6 +53,20 @@ impl Graph {
         &self.avals[v.0 as usize]
     }
 
+    /// True when `e` (an equation of this graph) is elementwise: one result,
+    /// every operand of the result's size or of one element, and its
+    /// primitive elementwise on those operands ([`Primitive::elementwise`]).
+    /// What the built-in backend fuses, and what the StableHLO lowering may
+    /// recompute for a reader (`backend/stablehlo/remat.rs`).
+    ///
+    /// [`Primitive::elementwise`]: super::Primitive::elementwise
+    pub(crate) fn is_elementwise(&self, e: &Eqn) -> bool {
+        let Op::One(p) = &e.op else { return false };
+        let n = self.aval(e.outs[0]).size();
+        let ins: Vec<Aval> = e.inputs.iter().map(|v| self.aval(*v).clone()).collect();
+        ins.iter().all(|a| a.size() == n || a.size() == 1) && p.elementwise(&ins)
+    }
+
     /// The graph with its captured arrays moved to the front of its inputs,
     /// and those arrays (which callers pass as leading operands): how a
     /// primitive holding a sub-graph (a loop body, a `shard_map` body) takes

@@ -15,8 +15,9 @@
 //! XLA would fold an identical copy back into the original (common
 //! subexpression elimination), so the copy reads some of its operands through
 //! a `stablehlo.optimization_barrier`, which XLA's passes do not look through
-//! and which costs nothing at run time: every scalar (the decay rates), and for an equation that would
-//! otherwise still be identical (`g * g`), one of its arrays. A value is copied
+//! and which costs nothing at run time: every scalar (the decay rates), and
+//! for an equation that would otherwise still be identical (`g * g`), one of
+//! its arrays. A value is copied
 //! only when it is large ([`MIN_ELEMENTS`]), a graph output, read by an
 //! elementwise equation, and computed by a short elementwise chain
 //! ([`MOST_COPIED`] equations). The copies pay off where XLA's multi-output
@@ -25,15 +26,15 @@
 
 use super::{LowerError, Lowering, lower_eqn};
 use crate::core::lowering::Value;
-use crate::core::{Graph, Op, Var, VarMap};
+use crate::core::{Graph, Var, VarMap};
 use std::collections::HashMap;
 
 /// The fewest elements a value must have to be copied: below it, the passes
 /// saved are too small to matter.
-pub(super) const MIN_ELEMENTS: usize = 4096;
+const MIN_ELEMENTS: usize = 4096;
 
 /// The most equations copied for one value.
-pub(super) const MOST_COPIED: usize = 12;
+const MOST_COPIED: usize = 12;
 
 /// How to recompute one value: its elementwise equations in graph order, and
 /// the operands they read through the barrier.
@@ -43,14 +44,9 @@ pub(super) struct Copy {
     fenced: Vec<Var>,
 }
 
-/// True when equation `i` of `g` is elementwise in the built-in backend's
-/// sense (one result, every operand of the result's size or of one element).
+/// True when equation `i` of `g` is elementwise ([`Graph::is_elementwise`]).
 fn elementwise(g: &Graph, i: usize) -> bool {
-    let e = &g.eqns[i];
-    let Op::One(p) = &e.op else { return false };
-    let n = g.aval(e.outs[0]).size();
-    let ins: Vec<_> = e.inputs.iter().map(|v| g.aval(*v).clone()).collect();
-    ins.iter().all(|a| a.size() == n || a.size() == 1) && p.elementwise(&ins)
+    g.is_elementwise(&g.eqns[i])
 }
 
 /// The values of `g` to copy for their elementwise readers, with how.
@@ -127,9 +123,9 @@ fn cone(g: &Graph, defined: &VarMap<Option<usize>>, i: usize, n: usize) -> Optio
 }
 
 /// Emits the copy of a value: its fenced operands through one barrier, then
-/// its equations. Every variable it rebinds in `env` is pushed on `saved` with its
-/// old value, for [`restore`].
-pub(super) fn emit(
+/// its equations. Every variable it rebinds in `env` is pushed on `saved`
+/// with its old value, for [`restore`].
+fn emit(
     cx: &mut Lowering,
     g: &Graph,
     copy: &Copy,
@@ -158,7 +154,7 @@ pub(super) fn emit(
 }
 
 /// Puts back what [`emit`] rebound, last first.
-pub(super) fn restore(env: &mut VarMap<Option<Value>>, saved: Vec<(Var, Option<Value>)>) {
+fn restore(env: &mut VarMap<Option<Value>>, saved: Vec<(Var, Option<Value>)>) {
     for (v, old) in saved.into_iter().rev() {
         env[v] = old;
     }
@@ -174,32 +170,16 @@ pub(super) fn lower_reading_copies(
     env: &mut VarMap<Option<Value>>,
 ) -> Result<(), LowerError> {
     let e = &g.eqns[i];
-    let copied: Vec<&Copy> = {
-        let mut seen: Vec<Var> = Vec::new();
-        e.inputs
-            .iter()
-            .filter(|v| {
-                let first = !seen.contains(v);
-                seen.push(**v);
-                first
-            })
-            .filter_map(|v| plan.get(v))
-            .collect()
-    };
+    let mut read = e.inputs.clone();
+    read.sort_unstable();
+    read.dedup();
+    let copied: Vec<&Copy> = read.iter().filter_map(|v| plan.get(v)).collect();
     if copied.is_empty() || !elementwise(g, i) {
         return lower_eqn(cx, g, e, env);
     }
     let mut saved = Vec::new();
-    let mut result = Ok(());
-    for copy in copied {
-        result = emit(cx, g, copy, env, &mut saved);
-        if result.is_err() {
-            break;
-        }
-    }
-    if result.is_ok() {
-        result = lower_eqn(cx, g, e, env);
-    }
+    let result =
+        copied.iter().try_for_each(|copy| emit(cx, g, copy, env, &mut saved)).and_then(|()| lower_eqn(cx, g, e, env));
     // the copies come after `e`'s operands and before its results, so
     // putting them back leaves its results bound
     restore(env, saved);

@@ -208,15 +208,8 @@ impl CpuPlan {
 
 /// The number of elements of `e`'s result if it can join a fused group.
 fn fusible(g: &Graph, e: &Eqn) -> Option<usize> {
-    let Op::One(p) = &e.op else { return None };
-    let out = g.aval(e.outs[0]);
-    let n = out.size();
-    if n < MIN_FUSED_LEN {
-        return None;
-    }
-    let ins: Vec<_> = e.inputs.iter().map(|v| g.aval(*v).clone()).collect();
-    let sizes_fit = ins.iter().all(|a| a.size() == n || a.size() == 1);
-    (sizes_fit && p.elementwise(&ins)).then_some(n)
+    let n = g.aval(*e.outs.first()?).size();
+    (n >= MIN_FUSED_LEN && g.is_elementwise(e)).then_some(n)
 }
 
 /// The kernel of a group (its members in graph order), writing out the values
