@@ -139,12 +139,27 @@ pub struct Lowering {
     pub(crate) lines: Vec<String>,
     next: usize,
     indent: usize,
+    host_gemm: bool,
 }
 
 impl Lowering {
     /// An empty context.
     pub fn new() -> Lowering {
-        Lowering { lines: Vec::new(), next: 0, indent: 4 }
+        Lowering { lines: Vec::new(), next: 0, indent: 4, host_gemm: false }
+    }
+
+    /// An empty context for a program of XLA's CPU plugin in which rjax's
+    /// GEMM handlers are registered: matrix products it runs faster than
+    /// XLA lower to calls of it (see [`Lowering::host_gemm`]).
+    pub(crate) fn with_host_gemm(host_gemm: bool) -> Lowering {
+        Lowering { host_gemm, ..Lowering::new() }
+    }
+
+    /// May `dot_general` lower to a `stablehlo.custom_call` of rjax's host
+    /// GEMM? Only in programs for XLA's CPU plugin once the handlers are
+    /// registered; off for [`Lowering::new`].
+    pub fn host_gemm(&self) -> bool {
+        self.host_gemm
     }
 
     /// A fresh SSA name, `%N`.

@@ -12,7 +12,7 @@ use super::array::device_array;
 use super::sharding::ShardedProgram;
 use super::{CpuPlan, Device, DeviceArray, XlaDevice, device_put};
 use crate::backend::pjrt::{Buffer, CompileOptions, Executable};
-use crate::backend::stablehlo::{lower_graph, lower_graph_donating};
+use crate::backend::stablehlo::lower_graph_with;
 use crate::core::{Array, Aval, Eqn, Graph, Op, Repr, Var};
 use crate::error::Error;
 use std::sync::Arc;
@@ -55,7 +55,7 @@ impl Program {
             Device::Cpu => return Ok((Program::Cpu(graph.clone(), CpuPlan::new(graph)), false)),
             Device::Xla(d) => d,
         };
-        let lowered = lower_graph_donating(graph, donate)?;
+        let lowered = lower_graph_with(graph, donate, d.rt.host_gemm)?;
         let (exe, fresh) = d.rt.compile(&lowered.text, CompileOptions::for_device(d.ordinal))?;
         let captures = lowered.captures.iter().map(|c| buffer_on(c, d, name)).collect::<Result<Vec<_>, _>>()?;
         let n_caps = captures.len();
@@ -76,7 +76,7 @@ impl Program {
     pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
         let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
         let exe = device.rt.compile_eager(key, CompileOptions::for_device(device.ordinal), || {
-            Ok(lower_graph(&single_op_graph(op, ins, outs))?.text)
+            Ok(lower_graph_with(&single_op_graph(op, ins, outs), &[], device.rt.host_gemm)?.text)
         })?;
         Ok(Program::Xla(XlaProgram {
             name: op.name().to_string(),

@@ -78,6 +78,9 @@ pub(crate) struct Runtime {
     pub(crate) platform: Platform,
     pub(crate) client: Client,
     pub(crate) devices: Vec<pjrt::Device>,
+    /// Are rjax's GEMM handlers registered with the plugin, so that programs
+    /// may call them (XLA CPU only; see `primitives::dot::host_gemm`)?
+    pub(crate) host_gemm: bool,
     programs: Mutex<HashMap<(String, CompileOptions), Weak<Executable>>>,
     eager: Mutex<LruCache<(String, CompileOptions), Arc<Executable>>>,
     /// The loaded plugin's part of compilation-cache keys, taken once, on
@@ -127,6 +130,10 @@ impl Runtime {
                 Client::with_options(Plugin::cpu()?, &[("cpu_device_count", OptionValue::Int(n as i64))])?
             }
         };
+        // A plugin that cannot take the handlers (no FFI extension, an older
+        // registration struct) runs every product in XLA, as before.
+        let host_gemm =
+            platform == Platform::XlaCpu && crate::primitives::dot::register_host_gemm(Plugin::cpu()?).unwrap_or(false);
         let devices = client.devices()?;
         if devices.is_empty() {
             return Err(PjrtError::Invalid(format!("the {platform} plugin reports no devices")));
@@ -136,6 +143,7 @@ impl Runtime {
             platform,
             client,
             devices,
+            host_gemm,
             programs: Mutex::new(HashMap::new()),
             eager: Mutex::new(eager),
             cache_identity: OnceLock::new(),

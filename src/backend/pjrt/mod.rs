@@ -34,6 +34,7 @@ mod buffer;
 mod client;
 mod error;
 pub(crate) mod ffi;
+pub(crate) mod host_call;
 mod options;
 mod plugin;
 

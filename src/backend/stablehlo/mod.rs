@@ -281,6 +281,13 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
     lower_graph_partitioned(g, donated, None)
 }
 
+/// [`lower_graph_donating`], where with `host_gemm` (programs of XLA's CPU
+/// plugin with rjax's handlers registered) the matrix products rjax's GEMM
+/// runs faster than XLA become calls of it ([`Lowering::host_gemm`]).
+pub(crate) fn lower_graph_with(g: &Graph, donated: &[bool], host_gemm: bool) -> Result<Lowered, LowerError> {
+    lower_module(g, donated, None, Lowering::with_host_gemm(host_gemm))
+}
+
 /// How a program is split over devices, for [`lower_graph_partitioned`]:
 /// the number of partitions and the `mhlo.sharding` text of each graph
 /// input and output (captured arrays are replicated).
@@ -312,6 +319,15 @@ pub fn lower_graph_partitioned(
     donated: &[bool],
     partitioning: Option<&Partitioning>,
 ) -> Result<Lowered, LowerError> {
+    lower_module(g, donated, partitioning, Lowering::new())
+}
+
+fn lower_module(
+    g: &Graph,
+    donated: &[bool],
+    partitioning: Option<&Partitioning>,
+    mut cx: Lowering,
+) -> Result<Lowered, LowerError> {
     g.check().map_err(LowerError::new)?;
     if let Some(p) = partitioning
         && (p.inputs.len() != g.inputs.len() || p.outputs.len() != g.outputs.len())
@@ -340,7 +356,6 @@ pub fn lower_graph_partitioned(
             aliases[n_caps + i] = Some(k);
         }
     }
-    let mut cx = Lowering::new();
     let params = g.captures.iter().map(|(v, _)| *v).chain(g.inputs.iter().copied());
     let mut decls = Vec::new();
     let mut args = Vec::new();

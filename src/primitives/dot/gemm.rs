@@ -11,6 +11,36 @@ fn threads() -> usize {
     *N.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
+/// `dst = a · b` for an m x k matrix `a` and a k x n matrix `b`, each given
+/// as (first element, row stride, column stride) in elements, into `dst`
+/// (row stride `dst_rs`, columns contiguous), with the `gemm` crate: on every
+/// core when `all_cores` and the product is large enough to gain from it,
+/// else on the calling thread. `dst` is only written (never read), so it
+/// may be uninitialized; `k` must be positive. `unit` is (0, 1) of `T`.
+///
+/// # Safety
+/// The pointers must address matrices of those shapes and strides, `dst`
+/// m x n writable elements that overlap neither operand.
+pub(crate) unsafe fn gemm_into<T: 'static>(
+    [m, n, k]: [usize; 3],
+    (dst, dst_rs): (*mut T, isize),
+    (a, a_rs, a_cs): (*const T, isize, isize),
+    (b, b_rs, b_cs): (*const T, isize, isize),
+    (zero, one): (T, T),
+    all_cores: bool,
+) {
+    let par = if all_cores && m * n * k >= 48 * 48 * 48 && threads() > 1 {
+        gemm::Parallelism::Rayon(threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: forwarded to the caller; `read_dst` is false, so `dst` is only
+    // written, and with k > 0 every element of it is.
+    unsafe {
+        gemm::gemm(m, n, k, dst, 1, dst_rs, false, a, a_cs, a_rs, b, b_cs, b_rs, zero, one, false, false, false, par)
+    }
+}
+
 /// Axes of an operand that are neither batch nor contracting, in order.
 pub(crate) fn free_axes(ndim: usize, batch: &[usize], contract: &[usize]) -> Vec<usize> {
     (0..ndim).filter(|a| !batch.contains(a) && !contract.contains(a)).collect()
@@ -61,38 +91,19 @@ fn gemm_batches<T: Copy + Default + 'static>(
         // was 3% of an epoch on the built-in backend (`perf`).
         let len = b * m * n;
         let mut out: Vec<T> = Vec::with_capacity(len);
-        let par = if m * n * k >= 48 * 48 * 48 && threads() > 1 {
-            gemm::Parallelism::Rayon(threads())
-        } else {
-            gemm::Parallelism::None
-        };
         for bi in 0..b {
             let (lv, rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
             // SAFETY: `lv` and `rv` are valid m x k and k x n views whose element
             // strides are passed along; the destination is batch `bi`'s m x n
-            // row-major block of `out`'s capacity, which gemm only writes
-            // (read_dst false, k > 0).
+            // row-major block of `out`'s capacity, which gemm only writes.
             unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr().add(bi * m * n),
-                    1,
-                    n as isize,
-                    false,
-                    lv.as_ptr(),
-                    ls[2],
-                    ls[1],
-                    rv.as_ptr(),
-                    rs[2],
-                    rs[1],
-                    zero,
-                    one,
-                    false,
-                    false,
-                    false,
-                    par,
+                gemm_into(
+                    [m, n, k],
+                    (out.as_mut_ptr().add(bi * m * n), n as isize),
+                    (lv.as_ptr(), ls[1], ls[2]),
+                    (rv.as_ptr(), rs[1], rs[2]),
+                    (zero, one),
+                    true,
                 );
             }
         }

@@ -4,11 +4,13 @@
 //! the right operand's free axes (as in XLA).
 
 mod gemm;
+mod host_gemm;
 
 use super::structure::transpose;
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_list};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use gemm::free_axes;
+pub(crate) use host_gemm::register as register_host_gemm;
 
 /// Dimension numbers of a `dot_general`: contracting and batch axes of each side.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -166,6 +168,9 @@ impl Primitive for DotGeneral {
     }
     fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
         let d = &self.dims;
+        if let Some(v) = host_gemm::lower(cx, d, x, out) {
+            return Ok(v);
+        }
         let mut fields = Vec::new();
         for (name, axes) in [
             ("lhs_batching_dimensions", &d.lhs_batch),

@@ -1,0 +1,200 @@
+//! `dot_general` on XLA's CPU plugin through rjax's own GEMM: a matrix
+//! product of two f32 (or f64) matrices lowers to a `stablehlo.custom_call`
+//! of a Rust handler that runs the `gemm` crate, the same code as the
+//! built-in backend's products, instead of XLA's `dot` (which the plugin
+//! runs with Eigen, slower on the report's MLP: docs/xla-cpu-speed.md,
+//! "Matrix products through rjax's GEMM").
+//!
+//! Only the layouts the `gemm` crate runs at full rate are sent there: the
+//! left operand as it is or transposed (`[m, k]` or `[k, m]`), the right one
+//! as it is (`[k, n]`): the forward products and the weight gradients of a
+//! dense layer. A right operand contracted on its last axis (the gradient
+//! with respect to a layer's input, `dy · wᵀ`) stays with XLA: the crate runs
+//! it at about half rate.
+//!
+//! The handlers are registered when the XLA CPU runtime starts
+//! ([`register`]); `RJAX_XLA_HOST_GEMM=0` leaves them out, and every product
+//! to XLA.
+
+use super::DotDims;
+use super::gemm::gemm_into;
+use crate::backend::pjrt::host_call::{self, HostBuffer, HostCall, Workers};
+use crate::backend::pjrt::{PjrtError, Plugin};
+use crate::backend::stablehlo::{Lowering, Value};
+use crate::core::{Aval, DType};
+
+/// The product `c[m, n] = a · b` where `a` is `[m, k]`, or `[k, m]` when
+/// `TRANSPOSE_A`; `b` is `[k, n]`.
+pub(crate) struct HostGemm<const TRANSPOSE_A: bool>;
+
+impl<const TRANSPOSE_A: bool> HostCall for HostGemm<TRANSPOSE_A> {
+    const NAME: &'static str = if TRANSPOSE_A { "rjax_gemm_tn" } else { "rjax_gemm_nn" };
+
+    fn run(args: &[HostBuffer], rets: &[HostBuffer], workers: &Workers) -> Result<(), String> {
+        let ([a, b], [c]) = (args, rets) else {
+            return Err(format!("takes 2 operands and gives 1 result, called with {} and {}", args.len(), rets.len()));
+        };
+        let (m, k, n) = match (&a.dims[..], &b.dims[..]) {
+            (&[r, s], &[k, n]) => {
+                let (m, ka) = if TRANSPOSE_A { (s, r) } else { (r, s) };
+                if ka != k {
+                    return Err(format!("operands {:?} and {:?} do not contract", a.dims, b.dims));
+                }
+                (m, k, n)
+            }
+            _ => return Err(format!("operands {:?} and {:?} are not two matrices", a.dims, b.dims)),
+        };
+        if c.dims != [m, n] || a.dtype != b.dtype || c.dtype != a.dtype {
+            return Err(format!(
+                "{}{:?} · {}{:?} cannot give {}{:?}",
+                a.dtype, a.dims, b.dtype, b.dims, c.dtype, c.dims
+            ));
+        }
+        let p =
+            Product { m, n, k, transpose_a: TRANSPOSE_A, c: c.data as usize, a: a.data as usize, b: b.data as usize };
+        match a.dtype {
+            // SAFETY (both arms): XLA passes buffers of the dims checked above,
+            // row-major (the call asks for the default layouts), and a result
+            // that overlaps no operand.
+            DType::F32 => unsafe { p.run::<f32>(workers, (0.0, 1.0)) },
+            DType::F64 => unsafe { p.run::<f64>(workers, (0.0, 1.0)) },
+            d => Err(format!("no product of {d} matrices")),
+        }
+    }
+}
+
+/// One product's shape and memory (addresses, so that parts of it can be
+/// sent to other threads).
+struct Product {
+    m: usize,
+    n: usize,
+    k: usize,
+    transpose_a: bool,
+    c: usize,
+    a: usize,
+    b: usize,
+}
+
+impl Product {
+    /// Computes the product, split in blocks of rows or of columns of `c`
+    /// (whichever is longer), one a thread of XLA's pool: each block is
+    /// one single-threaded call of the `gemm` crate.
+    ///
+    /// # Safety
+    /// The addresses must hold row-major matrices of the product's shapes,
+    /// `c` not overlapping `a` or `b`.
+    unsafe fn run<T: Copy + Send + Sync + 'static>(&self, workers: &Workers, unit: (T, T)) -> Result<(), String> {
+        let Product { m, n, k, .. } = *self;
+        if k == 0 {
+            // nothing to sum: zeros (the gemm crate needs k > 0)
+            // SAFETY: `c` holds m·n elements.
+            unsafe { std::slice::from_raw_parts_mut(self.c as *mut T, m * n).fill(unit.0) };
+            return Ok(());
+        }
+        // element strides (row, column) of a as an m x k matrix
+        let (a_rs, a_cs) = if self.transpose_a { (1, m) } else { (k, 1) };
+        let by_rows = m > n;
+        let len = if by_rows { m } else { n };
+        let parts = workers.threads().min(m * n * k / MIN_MULTIPLY_ADDS).clamp(1, len.div_ceil(16));
+        let block = len.div_ceil(parts).next_multiple_of(16);
+        let part = |i: usize| {
+            let (start, end) = (i * block, ((i + 1) * block).min(len));
+            if start >= end {
+                return;
+            }
+            let (c, a, b) = (self.c as *mut T, self.a as *const T, self.b as *const T);
+            // SAFETY: block `i` of rows (or columns) of c, and the rows of a
+            // (or columns of b) it reads, inside the buffers; the blocks do
+            // not overlap, so no two parts write the same element.
+            unsafe {
+                let (rows, cols, c, a, b) = match by_rows {
+                    true => (end - start, n, c.add(start * n), a.add(start * a_rs), b),
+                    false => (m, end - start, c.add(start), a, b.add(start)),
+                };
+                gemm_into(
+                    [rows, cols, k],
+                    (c, n as isize),
+                    (a, a_rs as isize, a_cs as isize),
+                    (b, n as isize, 1),
+                    unit,
+                    false,
+                );
+            }
+        };
+        workers.run(parts, &part)
+    }
+}
+
+/// Registers the handlers with the CPU plugin, unless `RJAX_XLA_HOST_GEMM`
+/// is `0`. True when programs may call them.
+pub(crate) fn register(plugin: &Plugin) -> Result<bool, PjrtError> {
+    if std::env::var("RJAX_XLA_HOST_GEMM").is_ok_and(|v| v.trim() == "0") {
+        return Ok(false);
+    }
+    host_call::register::<HostGemm<false>>(plugin)?;
+    host_call::register::<HostGemm<true>>(plugin)?;
+    Ok(true)
+}
+
+/// Products smaller than this many multiply-adds stay with XLA, which fuses
+/// them with their neighbours (a custom call is a fusion boundary).
+const MIN_MULTIPLY_ADDS: usize = 1 << 15;
+
+/// The host GEMM call for a product of these dimension numbers and operand
+/// shapes, when it has one: the target name.
+fn target(d: &DotDims, a: &Aval, b: &Aval) -> Option<&'static str> {
+    let matrices = a.shape.len() == 2 && b.shape.len() == 2 && d.lhs_batch.is_empty() && d.rhs_batch.is_empty();
+    if !matrices || !matches!(a.dtype, DType::F32 | DType::F64) || d.rhs_contract != [0] {
+        return None;
+    }
+    let transpose_a = match d.lhs_contract[..] {
+        [1] => false,
+        [0] => true,
+        _ => return None,
+    };
+    let (m, k, n) = (a.shape[1 - d.lhs_contract[0]], a.shape[d.lhs_contract[0]], b.shape[1]);
+    if m * k * n < MIN_MULTIPLY_ADDS {
+        return None;
+    }
+    Some(if transpose_a { HostGemm::<true>::NAME } else { HostGemm::<false>::NAME })
+}
+
+/// Emits the product as a host GEMM call when the lowering allows it
+/// ([`Lowering::host_gemm`]) and the product is one it runs; `None` leaves
+/// it to XLA's `dot_general`.
+pub(super) fn lower(cx: &mut Lowering, d: &DotDims, x: &[Value], out: &Aval) -> Option<Value> {
+    if !cx.host_gemm() {
+        return None;
+    }
+    let name = target(d, &x[0].aval, &x[1].aval)?;
+    let row_major = "dense<[1, 0]> : tensor<2xindex>";
+    let attrs = format!(
+        "{{api_version = 4 : i32, call_target_name = \"{name}\", backend_config = {{}}, \
+         operand_layouts = [{row_major}, {row_major}], result_layouts = [{row_major}]}}"
+    );
+    Some(cx.op("stablehlo.custom_call", &[&x[0], &x[1]], &attrs, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aval(shape: &[usize], dtype: DType) -> Aval {
+        Aval { shape: shape.to_vec(), dtype }
+    }
+
+    fn dims(lhs: usize, rhs: usize) -> DotDims {
+        DotDims { lhs_contract: vec![lhs], rhs_contract: vec![rhs], lhs_batch: vec![], rhs_batch: vec![] }
+    }
+
+    #[test]
+    fn the_layer_products_go_to_the_host_and_the_rest_stay() {
+        let (x, w) = (aval(&[128, 3072], DType::F32), aval(&[3072, 1024], DType::F32));
+        let dy = aval(&[128, 1024], DType::F32);
+        assert_eq!(target(&dims(1, 0), &x, &w), Some("rjax_gemm_nn")); // forward
+        assert_eq!(target(&dims(0, 0), &x, &dy), Some("rjax_gemm_tn")); // weight gradient
+        assert_eq!(target(&dims(1, 1), &dy, &w), None); // input gradient: dy · wᵀ
+        assert_eq!(target(&dims(1, 0), &aval(&[8, 8], DType::F32), &aval(&[8, 8], DType::F32)), None);
+        assert_eq!(target(&dims(1, 0), &aval(&[64, 64], DType::I32), &aval(&[64, 64], DType::I32)), None);
+    }
+}
