@@ -210,8 +210,9 @@ fn a_diverging_run_stops_and_keeps_the_old_checkpoint() {
     let dirs = Dirs::new(true);
     let old = dirs.out.path().join("best.safetensors");
     std::fs::write(&old, b"an earlier model").expect("write");
-    // Adam's first update moves every weight by about lr: the next loss is not finite
-    let flags = ["--epochs", "3", "--batch-size", "100", "--val-size", "200", "--lr", "1e30", "--overwrite"];
+    // Adam's first update moves every weight by about lr: the next forward
+    // pass overflows f32 (at 1e30 whether it did depended on the order of the sums)
+    let flags = ["--epochs", "3", "--batch-size", "100", "--val-size", "200", "--lr", "1e38", "--overwrite"];
     let (dirs, result) = within(Duration::from_secs(600), "a diverging run", move || {
         let r = dirs.run(&flags).map(|_| ()).map_err(|e| e.to_string());
         (dirs, r)
@@ -478,7 +479,9 @@ fn the_compiled_epoch_trains_as_the_per_batch_steps_do() {
 /// `--data-parallel 4`: each batch split over 4 XLA CPU devices, the
 /// gradient summed by XLA. The same batches, dropout masks and updates as one
 /// device, up to the order of the sums: 24 steps (3 epochs of 8) give the
-/// same epoch figures (losses within 1e-5 relative), and step by step the
+/// same epoch figures (losses within 2e-3 relative: on one device the
+/// products run in rjax's GEMM, split in XLA's, and 24 Adam steps amplify
+/// the difference of their roundings, 5e-4 by epoch 3), and step by step the
 /// example's own train step, split over 4 devices, gives every loss within
 /// 1e-5 of the one-device step.
 #[test]
@@ -497,7 +500,7 @@ fn data_parallel_trains_as_one_device_does() {
     for (x, y) in ea.0.iter().zip(&eb.0) {
         let [_, tl, ta, vl, va] = x[..] else { panic!("5 figures per epoch: {x:?}") };
         let [_, tl2, ta2, vl2, va2] = y[..] else { panic!("5 figures per epoch: {y:?}") };
-        assert!((tl - tl2).abs() <= 1e-5 * tl && (vl - vl2).abs() <= 1e-5 * vl, "one {x:?} vs split {y:?}");
+        assert!((tl - tl2).abs() <= 2e-3 * tl && (vl - vl2).abs() <= 2e-3 * vl, "one {x:?} vs split {y:?}");
         assert!((ta - ta2).abs() <= 0.005 && (va - va2).abs() <= 0.005, "one {x:?} vs split {y:?}");
     }
     assert!((a.test_acc - b.test_acc).abs() <= 0.005, "test accuracy {} vs {}", a.test_acc, b.test_acc);

@@ -139,27 +139,30 @@ pub struct Lowering {
     pub(crate) lines: Vec<String>,
     next: usize,
     indent: usize,
-    host_gemm: bool,
+    host_calls: bool,
 }
 
 impl Lowering {
     /// An empty context.
     pub fn new() -> Lowering {
-        Lowering { lines: Vec::new(), next: 0, indent: 4, host_gemm: false }
+        Lowering { lines: Vec::new(), next: 0, indent: 4, host_calls: false }
     }
 
     /// An empty context for a program of XLA's CPU plugin in which rjax's
-    /// GEMM handlers are registered: matrix products it runs faster than
-    /// XLA lower to calls of it (see [`Lowering::host_gemm`]).
-    pub(crate) fn with_host_gemm(host_gemm: bool) -> Lowering {
-        Lowering { host_gemm, ..Lowering::new() }
+    /// handlers are registered, when `host_calls` (see [`Lowering::host_calls`]).
+    pub(crate) fn with_host_calls(host_calls: bool) -> Lowering {
+        Lowering { host_calls, ..Lowering::new() }
     }
 
-    /// May `dot_general` lower to a `stablehlo.custom_call` of rjax's host
-    /// GEMM? Only in programs for XLA's CPU plugin once the handlers are
-    /// registered; off for [`Lowering::new`].
-    pub fn host_gemm(&self) -> bool {
-        self.host_gemm
+    /// May operations lower to `stablehlo.custom_call`s of rjax's Rust
+    /// handlers (matrix products, random bits)? Only in programs for XLA's
+    /// CPU plugin once the handlers are registered; off for [`Lowering::new`].
+    ///
+    /// ```
+    /// assert!(!rjax::backend::stablehlo::Lowering::new().host_calls());
+    /// ```
+    pub fn host_calls(&self) -> bool {
+        self.host_calls
     }
 
     /// A fresh SSA name, `%N`.

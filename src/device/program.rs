@@ -55,7 +55,7 @@ impl Program {
             Device::Cpu => return Ok((Program::Cpu(graph.clone(), CpuPlan::new(graph)), false)),
             Device::Xla(d) => d,
         };
-        let lowered = lower_graph_with(graph, donate, d.rt.host_gemm)?;
+        let lowered = lower_graph_with(graph, donate, d.rt.host_calls)?;
         let (exe, fresh) = d.rt.compile(&lowered.text, CompileOptions::for_device(d.ordinal))?;
         let captures = lowered.captures.iter().map(|c| buffer_on(c, d, name)).collect::<Result<Vec<_>, _>>()?;
         let n_caps = captures.len();
@@ -76,7 +76,7 @@ impl Program {
     pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
         let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
         let exe = device.rt.compile_eager(key, CompileOptions::for_device(device.ordinal), || {
-            Ok(lower_graph_with(&single_op_graph(op, ins, outs), &[], device.rt.host_gemm)?.text)
+            Ok(lower_graph_with(&single_op_graph(op, ins, outs), &[], device.rt.host_calls)?.text)
         })?;
         Ok(Program::Xla(XlaProgram {
             name: op.name().to_string(),

@@ -78,9 +78,9 @@ pub(crate) struct Runtime {
     pub(crate) platform: Platform,
     pub(crate) client: Client,
     pub(crate) devices: Vec<pjrt::Device>,
-    /// Are rjax's GEMM handlers registered with the plugin, so that programs
-    /// may call them (XLA CPU only; see `primitives::dot::host_gemm`)?
-    pub(crate) host_gemm: bool,
+    /// Are rjax's handlers registered with the plugin, so that programs may
+    /// call them (XLA CPU only; see `primitives::register_host_calls`)?
+    pub(crate) host_calls: bool,
     programs: Mutex<HashMap<(String, CompileOptions), Weak<Executable>>>,
     eager: Mutex<LruCache<(String, CompileOptions), Arc<Executable>>>,
     /// The loaded plugin's part of compilation-cache keys, taken once, on
@@ -132,8 +132,8 @@ impl Runtime {
         };
         // A plugin that cannot take the handlers (no FFI extension, an older
         // registration struct) runs every product in XLA, as before.
-        let host_gemm =
-            platform == Platform::XlaCpu && crate::primitives::dot::register_host_gemm(Plugin::cpu()?).unwrap_or(false);
+        let host_calls =
+            platform == Platform::XlaCpu && crate::primitives::register_host_calls(Plugin::cpu()?).unwrap_or(false);
         let devices = client.devices()?;
         if devices.is_empty() {
             return Err(PjrtError::Invalid(format!("the {platform} plugin reports no devices")));
@@ -143,7 +143,7 @@ impl Runtime {
             platform,
             client,
             devices,
-            host_gemm,
+            host_calls,
             programs: Mutex::new(HashMap::new()),
             eager: Mutex::new(eager),
             cache_identity: OnceLock::new(),

@@ -28,7 +28,23 @@ pub mod reduce;
 pub mod structure;
 pub mod unary;
 
+use crate::backend::pjrt::host_call::register;
+use crate::backend::pjrt::{PjrtError, Plugin};
 use crate::core::{Array, Aval, DType};
+
+/// Registers the primitives' Rust handlers with XLA's CPU plugin (the
+/// matrix products of `dot_general`, the words of `random_bits`), unless
+/// `RJAX_XLA_HOST_CALLS` is `0`. True when programs may call them (see
+/// `Lowering::host_calls`).
+pub(crate) fn register_host_calls(plugin: &Plugin) -> Result<bool, PjrtError> {
+    if std::env::var("RJAX_XLA_HOST_CALLS").is_ok_and(|v| v.trim() == "0") {
+        return Ok(false);
+    }
+    register::<dot::HostGemm<false>>(plugin)?;
+    register::<dot::HostGemm<true>>(plugin)?;
+    register::<random_bits::HostRandomBits>(plugin)?;
+    Ok(true)
+}
 
 /// Error text for a dtype a primitive does not accept.
 pub(crate) fn wrong_dtype(kind: &str, a: &Aval) -> String {

@@ -2,6 +2,7 @@
 //! randomness. See docs/prng.md for the exact algorithm.
 
 use super::batch_all;
+use crate::backend::pjrt::host_call::{HostBuffer, HostCall, Workers, custom_call_attrs};
 use crate::backend::stablehlo::{self, LowerError, Lowering, Value};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use ndarray::{ArrayD, IxDyn};
@@ -25,20 +26,10 @@ pub struct RandomBits {
 
 /// The keystream words `0..n` of ChaCha20 for one key and stream id.
 pub fn chacha_words(key: &[u32], stream: u64, n: usize) -> Vec<u32> {
-    let mut seed = [0u8; 32];
-    for (i, w) in key.iter().enumerate() {
-        seed[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-    }
-    let mut rng = ChaCha20Rng::from_seed(seed);
-    rng.set_stream(stream);
     let mut out = vec![0u32; n];
     // pieces of the keystream on every core: piece `c` starts at word
     // `c * WORDS_PER_TASK`, so the words are those of one sequential pass
-    let fill = |(c, part): (usize, &mut [u32])| {
-        let mut r = rng.clone();
-        r.set_word_pos((c * WORDS_PER_TASK) as u128);
-        part.iter_mut().for_each(|w| *w = r.next_u32());
-    };
+    let fill = |(c, part): (usize, &mut [u32])| fill_words(key, stream, c * WORDS_PER_TASK, part);
     if n > WORDS_PER_TASK {
         use rayon::prelude::*;
         out.par_chunks_mut(WORDS_PER_TASK).enumerate().for_each(fill);
@@ -46,6 +37,19 @@ pub fn chacha_words(key: &[u32], stream: u64, n: usize) -> Vec<u32> {
         fill((0, &mut out));
     }
     out
+}
+
+/// Fills `out` with the keystream words `first..first + out.len()` of
+/// ChaCha20 for one key and stream id.
+fn fill_words(key: &[u32], stream: u64, first: usize, out: &mut [u32]) {
+    let mut seed = [0u8; 32];
+    for (i, w) in key.iter().enumerate() {
+        seed[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    rng.set_stream(stream);
+    rng.set_word_pos(first as u128);
+    out.iter_mut().for_each(|w| *w = rng.next_u32());
 }
 
 /// Keystream words drawn per parallel task (a whole number of 16-word blocks).
@@ -99,9 +103,61 @@ impl Primitive for RandomBits {
         let x = batch_all(x, b);
         (random_bits(&x[0], &x[1], &self.shape), true)
     }
-    /// ChaCha20 from u32 arithmetic, equal to the CPU's words bit for bit.
+    /// ChaCha20 from u32 arithmetic, equal to the CPU's words bit for bit;
+    /// on XLA's CPU plugin a call of [`HostRandomBits`], the CPU's own code
+    /// (several times faster than XLA's loop, and nothing to compile).
     fn lower(&self, cx: &mut Lowering, x: &[Value], out: &Aval) -> Result<Value, LowerError> {
+        if cx.host_calls() {
+            let attrs = custom_call_attrs(HostRandomBits::NAME, &[x[0].aval.ndim(), x[1].aval.ndim()], out.ndim());
+            return Ok(cx.op("stablehlo.custom_call", &[&x[0], &x[1]], &attrs, out));
+        }
         stablehlo::chacha20(cx, &x[0], &x[1], &self.shape, out)
+    }
+}
+
+/// `random_bits` as a Rust function called from XLA CPU programs: operands
+/// the keys `u32[..., 8]` and streams `u32[..., 2]`, result the words
+/// `u32[..., shape]`, drawn by the built-in backend's code in pieces of
+/// [`WORDS_PER_TASK`] words on XLA's threads.
+pub(crate) struct HostRandomBits;
+
+impl HostCall for HostRandomBits {
+    const NAME: &'static str = "rjax_random_bits";
+
+    fn run(args: &[HostBuffer], rets: &[HostBuffer], workers: &Workers) -> Result<(), String> {
+        let ([key, stream], [out]) = (args, rets) else {
+            return Err(format!("takes 2 operands and gives 1 result, called with {} and {}", args.len(), rets.len()));
+        };
+        let lead = key.dims.len().saturating_sub(1);
+        let ok = [key.dtype, stream.dtype, out.dtype] == [DType::U32; 3]
+            && key.dims.last() == Some(&KEY_WORDS)
+            && stream.dims.last() == Some(&2)
+            && stream.dims[..stream.dims.len() - 1] == key.dims[..lead]
+            && out.dims.get(..lead) == Some(&key.dims[..lead]);
+        if !ok {
+            return Err(format!(
+                "expected keys u32[..., 8], streams u32[..., 2] and words u32[..., shape], got {}{:?}, {}{:?} and {}{:?}",
+                key.dtype, key.dims, stream.dtype, stream.dims, out.dtype, out.dims
+            ));
+        }
+        let keys: usize = key.dims[..lead].iter().product();
+        let n: usize = out.dims[lead..].iter().product();
+        let pieces = n.div_ceil(WORDS_PER_TASK);
+        let (k, s, o) = (key.data as usize, stream.data as usize, out.data as usize);
+        workers.run(keys * pieces, &|i| {
+            let (j, first) = (i / pieces, (i % pieces) * WORDS_PER_TASK);
+            // SAFETY: key `j`'s 8 words, its stream's 2 and its `n` words of
+            // output are inside the buffers (shapes checked above); pieces
+            // write disjoint words.
+            let (key, stream, dst) = unsafe {
+                (
+                    std::slice::from_raw_parts((k as *const u32).add(j * KEY_WORDS), KEY_WORDS),
+                    std::slice::from_raw_parts((s as *const u32).add(j * 2), 2),
+                    std::slice::from_raw_parts_mut((o as *mut u32).add(j * n + first), WORDS_PER_TASK.min(n - first)),
+                )
+            };
+            fill_words(key, stream[0] as u64 | (stream[1] as u64) << 32, first, dst);
+        })
     }
 }
 

@@ -320,10 +320,11 @@ impl Workers<'_> {
         usize::try_from(n).unwrap_or(1).max(1)
     }
 
-    /// Runs `work(i)` for every `i < count`, on the calling thread and on up
-    /// to `count - 1` of XLA's threads, and returns when all are done. The
-    /// calling thread takes every part no pool thread has started, so it
-    /// finishes even when the pool is busy. Fails if a part panicked.
+    /// Runs `work(i)` for every `i < count`, on the calling thread and on
+    /// the other threads of XLA's pool (up to `count - 1` of them), each
+    /// taking the next part not yet taken, and returns when all are done.
+    /// The calling thread takes every part no pool thread has started, so
+    /// it finishes even when the pool is busy. Fails if a part panicked.
     pub(crate) fn run(&self, count: usize, work: &(dyn Fn(usize) + Sync)) -> Result<(), String> {
         // SAFETY: erases the borrow's lifetime; see `Parts::work`.
         let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
@@ -335,7 +336,7 @@ impl Workers<'_> {
             work,
         });
         if let Some((api, schedule)) = self.api().and_then(|api| Some((api, api.thread_pool_schedule?))) {
-            for _ in 1..count {
+            for _ in 1..count.min(self.threads()) {
                 let data = Arc::into_raw(parts.clone()) as *mut c_void;
                 let mut args = ScheduleArgs {
                     struct_size: size_of::<ScheduleArgs>(),
@@ -404,6 +405,23 @@ unsafe fn buffers(list: &FfiList, what: &str) -> Result<Vec<HostBuffer>, String>
             Ok(HostBuffer { dtype: dtype_of(b.dtype)?, dims, data: b.data })
         })
         .collect()
+}
+
+/// The attributes of a `stablehlo.custom_call` of the host call `name`:
+/// XLA's typed FFI, and every operand and result in the default row-major
+/// layout (which is how [`HostBuffer`]s are read), given their ranks.
+pub(crate) fn custom_call_attrs(name: &str, operand_ranks: &[usize], result_rank: usize) -> String {
+    let layout = |rank: usize| {
+        let dims: Vec<String> = (0..rank).rev().map(|d| d.to_string()).collect();
+        format!("dense<[{}]> : tensor<{rank}xindex>", dims.join(", "))
+    };
+    let operands: Vec<String> = operand_ranks.iter().map(|&r| layout(r)).collect();
+    format!(
+        "{{api_version = 4 : i32, call_target_name = \"{name}\", backend_config = {{}}, \
+         operand_layouts = [{}], result_layouts = [{}]}}",
+        operands.join(", "),
+        layout(result_rank)
+    )
 }
 
 /// Answers XLA's metadata query (made when a handler is registered): the FFI
@@ -486,8 +504,8 @@ unsafe extern "C" fn handler<H: HostCall>(frame: *mut CallFrame) -> *mut FfiErro
 }
 
 /// Makes `H::NAME` a custom call target of `plugin`'s CPU programs (XLA
-/// platform `Host`). Registration is for the whole process; registering a
-/// name again replaces nothing and fails, so call it once per name.
+/// platform `Host`). Registration is for the whole process: call it once
+/// per name (the XLA CPU runtime does, when it starts).
 pub(crate) fn register<H: HostCall>(plugin: &Plugin) -> Result<(), PjrtError> {
     let unsupported = |why: &str| PjrtError::Invalid(format!("cannot register host call {}: {why}", H::NAME));
     let mut ext = plugin.api().extension_start as *mut ExtensionBase;

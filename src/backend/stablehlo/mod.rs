@@ -82,7 +82,9 @@ pub fn lower_graph_into(cx: &mut Lowering, g: &Graph, args: &[Value]) -> Result<
     for (v, a) in params.iter().zip(args) {
         env[v] = Some(a.clone());
     }
-    let together = random_bits_together(g);
+    // XLA's CPU plugin draws each `random_bits` with rjax's own code (a host
+    // call), which needs no shared loop
+    let together = if cx.host_calls() { HashMap::new() } else { random_bits_together(g) };
     let copies = remat::plan(g);
     let mut drawn = vec![false; g.eqns.len()];
     for i in 0..g.eqns.len() {
@@ -281,11 +283,11 @@ pub fn lower_graph_donating(g: &Graph, donated: &[bool]) -> Result<Lowered, Lowe
     lower_graph_partitioned(g, donated, None)
 }
 
-/// [`lower_graph_donating`], where with `host_gemm` (programs of XLA's CPU
-/// plugin with rjax's handlers registered) the matrix products rjax's GEMM
-/// runs faster than XLA become calls of it ([`Lowering::host_gemm`]).
-pub(crate) fn lower_graph_with(g: &Graph, donated: &[bool], host_gemm: bool) -> Result<Lowered, LowerError> {
-    lower_module(g, donated, None, Lowering::with_host_gemm(host_gemm))
+/// [`lower_graph_donating`], where with `host_calls` (programs of XLA's CPU
+/// plugin with rjax's handlers registered) the operations rjax runs faster
+/// than XLA become calls of its handlers ([`Lowering::host_calls`]).
+pub(crate) fn lower_graph_with(g: &Graph, donated: &[bool], host_calls: bool) -> Result<Lowered, LowerError> {
+    lower_module(g, donated, None, Lowering::with_host_calls(host_calls))
 }
 
 /// How a program is split over devices, for [`lower_graph_partitioned`]:

@@ -13,13 +13,12 @@
 //! it at about half rate.
 //!
 //! The handlers are registered when the XLA CPU runtime starts
-//! ([`register`]); `RJAX_XLA_HOST_GEMM=0` leaves them out, and every product
-//! to XLA.
+//! (`primitives::register_host_calls`); `RJAX_XLA_HOST_CALLS=0` leaves them
+//! out, and every product to XLA.
 
 use super::DotDims;
 use super::gemm::gemm_into;
-use crate::backend::pjrt::host_call::{self, HostBuffer, HostCall, Workers};
-use crate::backend::pjrt::{PjrtError, Plugin};
+use crate::backend::pjrt::host_call::{HostBuffer, HostCall, Workers, custom_call_attrs};
 use crate::backend::stablehlo::{Lowering, Value};
 use crate::core::{Aval, DType};
 
@@ -125,17 +124,6 @@ impl Product {
     }
 }
 
-/// Registers the handlers with the CPU plugin, unless `RJAX_XLA_HOST_GEMM`
-/// is `0`. True when programs may call them.
-pub(crate) fn register(plugin: &Plugin) -> Result<bool, PjrtError> {
-    if std::env::var("RJAX_XLA_HOST_GEMM").is_ok_and(|v| v.trim() == "0") {
-        return Ok(false);
-    }
-    host_call::register::<HostGemm<false>>(plugin)?;
-    host_call::register::<HostGemm<true>>(plugin)?;
-    Ok(true)
-}
-
 /// Products smaller than this many multiply-adds stay with XLA, which fuses
 /// them with their neighbours (a custom call is a fusion boundary).
 const MIN_MULTIPLY_ADDS: usize = 1 << 15;
@@ -160,19 +148,14 @@ fn target(d: &DotDims, a: &Aval, b: &Aval) -> Option<&'static str> {
 }
 
 /// Emits the product as a host GEMM call when the lowering allows it
-/// ([`Lowering::host_gemm`]) and the product is one it runs; `None` leaves
+/// ([`Lowering::host_calls`]) and the product is one it runs; `None` leaves
 /// it to XLA's `dot_general`.
 pub(super) fn lower(cx: &mut Lowering, d: &DotDims, x: &[Value], out: &Aval) -> Option<Value> {
-    if !cx.host_gemm() {
+    if !cx.host_calls() {
         return None;
     }
     let name = target(d, &x[0].aval, &x[1].aval)?;
-    let row_major = "dense<[1, 0]> : tensor<2xindex>";
-    let attrs = format!(
-        "{{api_version = 4 : i32, call_target_name = \"{name}\", backend_config = {{}}, \
-         operand_layouts = [{row_major}, {row_major}], result_layouts = [{row_major}]}}"
-    );
-    Some(cx.op("stablehlo.custom_call", &[&x[0], &x[1]], &attrs, out))
+    Some(cx.op("stablehlo.custom_call", &[&x[0], &x[1]], &custom_call_attrs(name, &[2, 2], 2), out))
 }
 
 #[cfg(test)]

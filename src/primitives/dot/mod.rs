@@ -10,7 +10,7 @@ use super::structure::transpose;
 use crate::backend::stablehlo::{LowerError, Lowering, Value, i64_list};
 use crate::core::{Array, Aval, DType, HostData, Primitive, bind};
 use gemm::free_axes;
-pub(crate) use host_gemm::register as register_host_gemm;
+pub(crate) use host_gemm::HostGemm;
 
 /// Dimension numbers of a `dot_general`: contracting and batch axes of each side.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

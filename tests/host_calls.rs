@@ -1,18 +1,21 @@
-//! Matrix products that XLA's CPU plugin runs through rjax's GEMM (a
-//! `stablehlo.custom_call` of a handler registered with the plugin):
-//! the forward products and weight gradients of dense layers, in f32 and
-//! f64, against the built-in backend (which runs the same `gemm` crate), as
-//! values, as gradients and inside a compiled loop; and a malformed call
-//! failing with the handler's message instead of a wrong result.
+//! Operations that XLA's CPU plugin runs through rjax's own code (a
+//! `stablehlo.custom_call` of a Rust handler registered with the plugin):
+//! - matrix products (the forward products and weight gradients of dense
+//!   layers), in f32 and f64, against the built-in backend (which runs the
+//!   same `gemm` crate), as values, as gradients and inside a compiled loop;
+//! - `random_bits`, bit for bit equal to the built-in backend's words, for
+//!   one key, batched keys and draws split in pieces;
+//! - a malformed call failing with the handler's message instead of a wrong
+//!   result.
 //!
 //! Needs the CPU plugin (`scripts/install-plugin cpu`); on CUDA (`RJAX_TEST_XLA=cuda`)
-//! products stay XLA's and these only check parity.
+//! these operations stay XLA's and the tests only check parity.
 
 mod xla_gate;
 
 use proptest::prelude::*;
 use rjax::backend::pjrt::Client;
-use rjax::{Array, DType, Device, device_put, grad, jit, numpy as jnp, random};
+use rjax::{Array, DType, Device, device_put, grad, jit, lax, numpy as jnp, random, vmap};
 
 fn xla() -> Option<Device> {
     xla_gate::xla_available().then(xla_gate::xla_device)
@@ -95,6 +98,46 @@ fn products_inside_a_compiled_loop_match() {
     let on_xla = jit(step).on(dev).call(&w);
     let d = rel_diff(&cpu, &on_xla);
     assert!(d <= 1e-5, "relative difference {d:e}");
+}
+
+#[test]
+fn random_bits_equal_the_built_in_words() {
+    let Some(dev) = xla() else { return };
+    let args = (random::key(42).data().clone(), Array::from_vec(vec![3u32, 1], &[2]));
+    // 70,001 words: two whole pieces of 32,768 words and a part of a third
+    for shape in [vec![0], vec![5], vec![128, 1024], vec![70_001], vec![3, 7, 11]] {
+        let f = move |(k, s): &(Array, Array)| lax::random_bits(k, s, &shape);
+        let cpu = jit(f.clone()).on(Device::Cpu).call(&args);
+        let on_xla = device_put(&jit(f).on(dev.clone()).call(&args), &Device::Cpu).expect("to host");
+        assert_eq!(cpu, on_xla, "words of shape {:?}", cpu.shape());
+    }
+}
+
+#[test]
+fn batched_random_bits_and_dropout_masks_equal_the_built_in_ones() {
+    let Some(dev) = xla() else { return };
+    let keys: Vec<Array> = random::split(&random::key(7), 5).iter().map(|k| k.data().clone()).collect();
+    let keys = jnp::stack(&keys.iter().collect::<Vec<_>>(), 0);
+    // one draw per key: vmap gives random_bits a batch of keys
+    let f = |ks: &Array| vmap(|k: &Array| random::bits(&random::Key(k.clone()), &[300, 40]))(ks);
+    let cpu = jit(f).on(Device::Cpu).call(&keys);
+    let on_xla = device_put(&jit(f).on(dev.clone()).call(&keys), &Device::Cpu).expect("to host");
+    assert_eq!(cpu, on_xla);
+    // three masks of different sizes in one program, as a training step draws them
+    let masks = |k: &Array| -> Vec<Array> {
+        let k = random::Key(k.clone());
+        [1024usize, 512, 256]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| random::bernoulli(&random::fold_in(&k, i as u32), 0.7, &[128, n]))
+            .collect()
+    };
+    let k0 = random::key(9).data().clone();
+    let cpu = jit(masks).on(Device::Cpu).call(&k0);
+    let on_xla = jit(masks).on(dev).call(&k0);
+    for (c, x) in cpu.iter().zip(&on_xla) {
+        assert_eq!(c, &device_put(x, &Device::Cpu).expect("to host"));
+    }
 }
 
 #[test]
