@@ -222,6 +222,27 @@ module @dense {
 }
 "#;
 
+/// XLA's cost model, which decides whether the CPU plugin dispatches a
+/// program or runs it on the caller's thread (see `Runtime`'s host calls).
+#[test]
+fn cost_analysis_counts_the_flops() {
+    if !xla_gate::xla_available() {
+        return;
+    }
+    let _g = shared();
+    let exe = client()
+        .compile(
+            "func.func @main(%a: tensor<4096xf32>) -> tensor<4096xf32> {
+               %b = stablehlo.multiply %a, %a : tensor<4096xf32>
+               %c = stablehlo.add %b, %a : tensor<4096xf32>
+               return %c : tensor<4096xf32>
+             }",
+        )
+        .unwrap();
+    // one multiply and one add per element, whether or not XLA fuses them
+    assert_eq!(exe.flops().unwrap(), Some(8192.0));
+}
+
 #[test]
 fn compile_and_execute_stablehlo() {
     if !xla_gate::xla_available() {

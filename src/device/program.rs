@@ -55,8 +55,11 @@ impl Program {
             Device::Cpu => return Ok((Program::Cpu(graph.clone(), CpuPlan::new(graph)), false)),
             Device::Xla(d) => d,
         };
-        let lowered = lower_graph_with(graph, donate, d.rt.host_calls)?;
-        let (exe, fresh) = d.rt.compile(&lowered.text, CompileOptions::for_device(d.ordinal))?;
+        let (lowered, exe, fresh) = d.rt.compile_lowering(&CompileOptions::for_device(d.ordinal), |host| {
+            let lowered = lower_graph_with(graph, donate, host)?;
+            let text = lowered.text.clone();
+            Ok((lowered, text))
+        })?;
         let captures = lowered.captures.iter().map(|c| buffer_on(c, d, name)).collect::<Result<Vec<_>, _>>()?;
         let n_caps = captures.len();
         let program = XlaProgram {
@@ -75,8 +78,8 @@ impl Program {
     /// lowers nor compiles.
     pub(crate) fn of_op(op: &Op, device: &XlaDevice, ins: &[Aval], outs: &[Aval]) -> Result<Program, Error> {
         let key = format!("eager {}[{}] {:?} -> {:?}", op.name(), op.params(), ins, outs);
-        let exe = device.rt.compile_eager(key, CompileOptions::for_device(device.ordinal), || {
-            Ok(lower_graph_with(&single_op_graph(op, ins, outs), &[], device.rt.host_calls)?.text)
+        let exe = device.rt.compile_eager(key, CompileOptions::for_device(device.ordinal), |host| {
+            Ok(lower_graph_with(&single_op_graph(op, ins, outs), &[], host)?.text)
         })?;
         Ok(Program::Xla(XlaProgram {
             name: op.name().to_string(),

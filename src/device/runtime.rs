@@ -88,6 +88,11 @@ pub(crate) struct Runtime {
     cache_identity: OnceLock<String>,
 }
 
+/// XLA's CPU plugin runs a program its cost model counts fewer
+/// floating-point operations in than this on the calling thread
+/// (`cheap_computation_` in its PJRT client), the others asynchronously.
+const INLINE_FLOPS: f64 = 1000.0;
+
 static XLA_CPU: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
 static CUDA: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
 
@@ -169,20 +174,61 @@ impl Runtime {
 
     /// The program of an eager operation cached under `key` with these
     /// options, or the text `make` gives compiled and cached (the cache
-    /// keeps the [`EAGER_CACHE_SIZE`] most recently used).
+    /// keeps the [`EAGER_CACHE_SIZE`] most recently used). `make` lowers
+    /// with or without host calls, as [`Runtime::compile_lowering`] asks.
     pub(crate) fn compile_eager(
         &self,
         key: String,
         options: CompileOptions,
-        make: impl FnOnce() -> Result<String, Error>,
+        make: impl Fn(bool) -> Result<String, Error>,
     ) -> Result<Arc<Executable>, Error> {
         let key = (key, options);
         if let Some(exe) = lock(&self.eager).get(&key) {
             return Ok(exe.clone());
         }
-        let (exe, _) = self.compile_text(&make()?, &key.1, false)?;
+        let ((), exe, _) = self.with_host_calls_if_dispatched(|host| {
+            let text = make(host)?;
+            let (exe, fresh) = self.compile_text(&text, &key.1, false)?;
+            Ok(((), text, exe, fresh))
+        })?;
         lock(&self.eager).put(key, exe.clone());
         Ok(exe)
+    }
+
+    /// Lowers with `lower` (its flag: may the program call rjax's host
+    /// functions, [`Runtime::host_calls`]) and compiles, through the caches
+    /// as [`Runtime::compile`]. Returns what `lower` gave besides the text,
+    /// the program, and whether XLA compiled.
+    pub(crate) fn compile_lowering<T>(
+        &self,
+        options: &CompileOptions,
+        lower: impl Fn(bool) -> Result<(T, String), Error>,
+    ) -> Result<(T, Arc<Executable>, bool), Error> {
+        self.with_host_calls_if_dispatched(|host| {
+            let (t, text) = lower(host)?;
+            let (exe, fresh) = self.compile(&text, options.clone())?;
+            Ok((t, text, exe, fresh))
+        })
+    }
+
+    /// Compiles with host calls where the runtime has them, unless XLA
+    /// would then run the program on the calling thread: XLA's CPU plugin
+    /// dispatches a program asynchronously only when its cost model counts
+    /// at least [`INLINE_FLOPS`] in it, and it counts nothing for a custom
+    /// call, so a program of little but host calls (a jitted matrix product)
+    /// would block its caller. Such a program is compiled again without
+    /// them.
+    fn with_host_calls_if_dispatched<T>(
+        &self,
+        compile: impl Fn(bool) -> Result<(T, String, Arc<Executable>, bool), Error>,
+    ) -> Result<(T, Arc<Executable>, bool), Error> {
+        let (t, text, exe, fresh) = compile(self.host_calls)?;
+        let inline = || exe.flops().ok().flatten().is_some_and(|f| f < INLINE_FLOPS);
+        if self.host_calls && text.contains("stablehlo.custom_call") && inline() {
+            let (t, _, exe, again) = compile(false)?;
+            return Ok((t, exe, fresh || again));
+        }
+        Ok((t, exe, fresh))
     }
 
     /// Compiles `mlir`; with `keep`, through the compilation cache on disk

@@ -447,6 +447,53 @@ impl Executable {
         self.num_outputs
     }
 
+    /// The floating-point operations XLA's cost model counts in the program
+    /// (`flops` of `PJRT_Executable_GetCostAnalysis`), when the plugin
+    /// reports them. XLA's CPU plugin runs a program it counts under 1,000
+    /// for on the calling thread instead of dispatching it (and counts none
+    /// for a custom call).
+    ///
+    /// ```no_run
+    /// let client = rjax::backend::pjrt::Client::cpu()?;
+    /// let exe = client.compile(
+    ///     "func.func @main(%a: tensor<4096xf32>) -> tensor<4096xf32> {
+    ///        %b = stablehlo.add %a, %a : tensor<4096xf32>
+    ///        return %b : tensor<4096xf32>
+    ///      }",
+    /// )?;
+    /// assert_eq!(exe.flops()?, Some(4096.0));
+    /// # Ok::<(), rjax::backend::pjrt::PjrtError>(())
+    /// ```
+    pub fn flops(&self) -> Result<Option<f64>, PjrtError> {
+        self.with_executable(|exe| {
+            let mut args = ffi::PJRT_Executable_GetCostAnalysis_Args::new();
+            args.executable = exe;
+            // SAFETY: valid executable; the properties live as long as it does.
+            unsafe {
+                self.client.call(
+                    self.api().PJRT_Executable_GetCostAnalysis,
+                    "PJRT_Executable_GetCostAnalysis",
+                    &mut args,
+                )
+            }?;
+            // SAFETY: the plugin's array of `num_properties` named values.
+            let props = unsafe { slice_or_empty(args.properties, args.num_properties) };
+            Ok(props.iter().find_map(|p| {
+                // SAFETY: name and value are filled according to `type_`.
+                unsafe {
+                    if string_from(p.name, p.name_size) != "flops" {
+                        return None;
+                    }
+                    match p.type_ {
+                        ffi::PJRT_NamedValue_kFloat => Some(p.value.float_value as f64),
+                        ffi::PJRT_NamedValue_kInt64 => Some(p.value.int64_value as f64),
+                        _ => None,
+                    }
+                }
+            }))
+        })
+    }
+
     /// Runs the program on `args` (buffers of the same client). Returns as
     /// soon as the work is enqueued: the outputs may still be computing, and
     /// reading them ([`Buffer::to_host`]) or [`Buffer::ready_event`] waits.

@@ -282,6 +282,11 @@ pjrt_struct!(PJRT_LoadedExecutable_AddressableDevices_Args {
     executable: *mut PJRT_LoadedExecutable, addressable_devices: *const *mut PJRT_Device;
     last num_addressable_devices: usize
 });
+pjrt_struct!(PJRT_Executable_GetCostAnalysis_Args {
+    struct_size: usize, extension_start: *mut PJRT_Extension_Base,
+    executable: *mut PJRT_Executable, num_properties: usize;
+    last properties: *const PJRT_NamedValue
+});
 pjrt_struct!(PJRT_Executable_NumOutputs_Args {
     struct_size: usize, extension_start: *mut PJRT_Extension_Base,
     executable: *mut PJRT_Executable;
@@ -383,7 +388,7 @@ pub struct PJRT_Api {
     pub PJRT_Executable_NumPartitions: Unbound,
     pub PJRT_Executable_NumOutputs: Fn<PJRT_Executable_NumOutputs_Args>,
     pub PJRT_Executable_SizeOfGeneratedCodeInBytes: Unbound,
-    pub PJRT_Executable_GetCostAnalysis: Unbound,
+    pub PJRT_Executable_GetCostAnalysis: Fn<PJRT_Executable_GetCostAnalysis_Args>,
     pub PJRT_Executable_OutputMemoryKinds: Unbound,
     pub PJRT_Executable_OptimizedProgram: Unbound,
     pub PJRT_Executable_Serialize: Fn<PJRT_Executable_Serialize_Args>,
@@ -512,6 +517,7 @@ mod tests {
             PJRT_LoadedExecutable_GetExecutable_Args: 32, 32;
             PJRT_LoadedExecutable_AddressableDevices_Args: 40, 40;
             PJRT_Executable_NumOutputs_Args: 32, 32;
+            PJRT_Executable_GetCostAnalysis_Args: 40, 40;
             PJRT_Executable_Serialize_Args: 56, 56;
             PJRT_Executable_DeserializeAndLoad_Args: 64, 64;
             PJRT_ExecuteOptions: 112, 112;

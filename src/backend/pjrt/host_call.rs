@@ -24,7 +24,7 @@ use std::mem::offset_of;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::null_mut;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// `PJRT_Extension_Base` and `XLA_FFI_Extension_Base`: one link of a chain
 /// of extensions, told apart by `ty`.
@@ -479,6 +479,21 @@ unsafe fn error(frame: &CallFrame, code: c_int, message: &str) -> *mut FfiError 
     }
 }
 
+/// Host calls run so far, by every program of the process.
+static CALLS_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// How many times XLA programs of this process have called one of rjax's
+/// Rust functions (matrix products, random bits; see docs/architecture.md,
+/// "PJRT"): a diagnostic, to tell whether a program used them.
+///
+/// ```
+/// let before = rjax::backend::pjrt::host_calls_run();
+/// assert!(rjax::backend::pjrt::host_calls_run() >= before);
+/// ```
+pub fn host_calls_run() -> u64 {
+    CALLS_RUN.load(Ordering::Relaxed)
+}
+
 /// The `XLA_FFI_Handler` of `H`.
 unsafe extern "C" fn handler<H: HostCall>(frame: *mut CallFrame) -> *mut FfiError {
     // SAFETY: XLA calls handlers with a valid call frame.
@@ -487,6 +502,7 @@ unsafe extern "C" fn handler<H: HostCall>(frame: *mut CallFrame) -> *mut FfiErro
     if unsafe { answer_metadata_query(frame) } || frame.stage != XLA_FFI_STAGE_EXECUTE {
         return std::ptr::null_mut();
     }
+    CALLS_RUN.fetch_add(1, Ordering::Relaxed);
     let run = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the lists of an execute-stage call frame.
         let args = unsafe { buffers(&frame.args, "operand") }?;

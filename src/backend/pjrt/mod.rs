@@ -41,5 +41,6 @@ mod plugin;
 pub use buffer::{Buffer, Event};
 pub use client::{Client, Device, Executable, MemoryStats, OptionValue};
 pub use error::{ErrorCode, PjrtError};
+pub use host_call::host_calls_run;
 pub use options::{CompileOptions, compile_options_for, default_compile_options};
 pub use plugin::{Plugin, PluginKind, locate, locate_with};

@@ -126,7 +126,7 @@ impl ShardedProgram {
                 (exe, fresh, lowered.aliases[n_caps..].iter().map(|a| a.is_some()).collect())
             }
             Cache::Eager(key) => {
-                let exe = rt.compile_eager(key, options, || Ok(layouts.lower(graph, mesh.size(), &[])?.text))?;
+                let exe = rt.compile_eager(key, options, |_| Ok(layouts.lower(graph, mesh.size(), &[])?.text))?;
                 (exe, false, vec![false; graph.inputs.len()])
             }
         };
