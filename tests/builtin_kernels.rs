@@ -137,22 +137,39 @@ fn a_fused_scan_body_equals_its_steps_unrolled() {
 }
 
 /// `dot_general` in f32 on the built-in CPU, in the layouts an MLP's forward
-/// and backward passes use, against the exact (f64) product: every element
-/// within `k * eps / (1 - k * eps)` of `sum |a| |b|` (the bound for any order
-/// of summation, eps = 2^-24).
+/// and backward passes use (`x · w`, `xᵀ · dy` and `dy · wᵀ`, the last one
+/// multiplied from a row-major copy of `w` when large enough), against the
+/// exact (f64) product: every element within `k * eps / (1 - k * eps)` of
+/// `sum |a| |b|` (the bound for any order of summation, eps = 2^-24).
 #[test]
 fn f32_products_are_within_the_rounding_bound_of_the_exact_ones() {
-    let cases = [(128, 3072, 1024, false), (3072, 128, 256, true), (128, 1024, 512, false), (7, 33, 5, true)];
-    for (i, (m, k, n, lhs_transposed)) in cases.into_iter().enumerate() {
+    // (m, k, n, lhs stored k x m, rhs stored n x k)
+    let cases = [
+        (128, 3072, 1024, false, false),
+        (3072, 128, 256, true, false),
+        (128, 1024, 512, false, false),
+        (128, 512, 1024, false, true),
+        (128, 256, 512, false, true),
+        (40, 70, 90, false, true),
+        (7, 33, 5, true, true),
+    ];
+    for (i, (m, k, n, lhs_t, rhs_t)) in cases.into_iter().enumerate() {
         let keys = random::split(&random::key(i as u64), 2);
-        let a_shape = if lhs_transposed { [k, m] } else { [m, k] };
-        let a = random::normal(&keys[0], &a_shape, DType::F32);
-        let b = random::normal(&keys[1], &[k, n], DType::F32);
-        let lhs = |x: &Array| if lhs_transposed { jnp::transpose(x, None) } else { x.clone() };
-        let got = jnp::matmul(&lhs(&a), &b).to_vec::<f32>();
-        let exact = jnp::matmul(&lhs(&a.astype(DType::F64)), &b.astype(DType::F64)).to_vec::<f64>();
-        let size =
-            jnp::matmul(&lhs(&jnp::abs(&a.astype(DType::F64))), &jnp::abs(&b.astype(DType::F64))).to_vec::<f64>();
+        let a = random::normal(&keys[0], &if lhs_t { [k, m] } else { [m, k] }, DType::F32);
+        let b = random::normal(&keys[1], &if rhs_t { [n, k] } else { [k, n] }, DType::F32);
+        // contracts the stored operands directly, so a transposed one is a
+        // strided view inside the kernel, never a copy made beforehand
+        let dims = lax::DotDims {
+            lhs_contract: vec![if lhs_t { 0 } else { 1 }],
+            rhs_contract: vec![if rhs_t { 1 } else { 0 }],
+            lhs_batch: vec![],
+            rhs_batch: vec![],
+        };
+        let product = |x: &Array, y: &Array| lax::dot_general(x, y, &dims);
+        let f64s = |x: &Array| x.astype(DType::F64);
+        let got = product(&a, &b).to_vec::<f32>();
+        let exact = product(&f64s(&a), &f64s(&b)).to_vec::<f64>();
+        let size = product(&jnp::abs(&f64s(&a)), &jnp::abs(&f64s(&b))).to_vec::<f64>();
         let eps = (k as f64) * 2f64.powi(-24);
         let gamma = eps / (1.0 - eps);
         for j in 0..got.len() {
@@ -164,6 +181,48 @@ fn f32_products_are_within_the_rounding_bound_of_the_exact_ones() {
                 exact[j],
                 gamma * size[j]
             );
+        }
+    }
+}
+
+/// A right operand stored transposed is multiplied from a row-major copy
+/// when the product is large enough: the same products as from a copy made
+/// beforehand, within 1e-6 relative to the sum of magnitudes (the order of
+/// the sums may differ between the kernels' two layouts), batched and not.
+#[test]
+fn a_transposed_right_operand_gives_the_products_of_a_row_major_copy() {
+    for (i, (batch, m, k, n)) in [(0, 128, 512, 256), (3, 64, 96, 80), (0, 31, 200, 300)].into_iter().enumerate() {
+        let keys = random::split(&random::key(100 + i as u64), 2);
+        let lead =
+            |s: &[usize]| -> Vec<usize> { (batch > 0).then_some(batch).into_iter().chain(s.iter().copied()).collect() };
+        let a = random::normal(&keys[0], &lead(&[m, k]), DType::F32);
+        let w = random::normal(&keys[1], &lead(&[n, k]), DType::F32);
+        let nb = usize::from(batch > 0);
+        let batch_axes: Vec<usize> = (0..nb).collect();
+        let strided = lax::dot_general(
+            &a,
+            &w,
+            &lax::DotDims {
+                lhs_contract: vec![nb + 1],
+                rhs_contract: vec![nb + 1],
+                lhs_batch: batch_axes.clone(),
+                rhs_batch: batch_axes.clone(),
+            },
+        );
+        let mut perm: Vec<usize> = batch_axes.clone();
+        perm.extend([nb + 1, nb]);
+        let w_rows = lax::transpose(&w, &perm);
+        let dims = lax::DotDims {
+            lhs_contract: vec![nb + 1],
+            rhs_contract: vec![nb],
+            lhs_batch: batch_axes.clone(),
+            rhs_batch: batch_axes,
+        };
+        let plain = lax::dot_general(&a, &w_rows, &dims);
+        let size = lax::dot_general(&jnp::abs(&a), &jnp::abs(&w_rows), &dims).to_vec::<f32>();
+        assert_eq!(strided.shape(), plain.shape());
+        for (j, (s, p)) in strided.to_vec::<f32>().iter().zip(plain.to_vec::<f32>()).enumerate() {
+            assert!((s - p).abs() <= 1e-6 * size[j], "{batch}x{m}x{k}x{n} element {j}: {s} vs {p}");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Operations that XLA's CPU plugin runs through rjax's own code (a
 //! `stablehlo.custom_call` of a Rust handler registered with the plugin):
-//! - matrix products (the forward products and weight gradients of dense
-//!   layers), in f32 and f64, against the built-in backend (which runs the
+//! - matrix products in each layout of their operands (a dense layer's
+//!   forward product, weight gradient and input gradient), in f32 and f64, against the built-in backend (which runs the
 //!   same `gemm` crate), as values, as gradients and inside a compiled loop;
 //! - `random_bits`, bit for bit equal to the built-in backend's words, for
 //!   one key, batched keys and draws split in pieces;
@@ -35,13 +35,18 @@ fn rel_diff(a: &Array, b: &Array) -> f64 {
     a.iter().zip(&b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
 }
 
-/// The two layouts the handler takes (`x · w` and `xᵀ · dy`) and the one
-/// it leaves to XLA (`dy · wᵀ`), all in one program, each plus 1 (work XLA
-/// counts: a program of products alone would run without host calls, see
+/// The four layouts the handler takes (`x · w`, `xᵀ · dy`, `dy · wᵀ` and
+/// `wᵀ · xᵀ`), all in one program, each plus 1 (work XLA counts: a program
+/// of products alone would run without host calls, see
 /// `a_program_of_host_calls_alone_is_still_dispatched`).
-fn products(xs: &(Array, Array, Array)) -> (Array, Array, Array) {
+fn products(xs: &(Array, Array, Array)) -> (Array, Array, Array, Array) {
     let (x, w, dy) = xs;
-    (jnp::matmul(x, w) + 1.0, jnp::matmul(&x.t(), dy) + 1.0, jnp::matmul(dy, &w.t()) + 1.0)
+    (
+        jnp::matmul(x, w) + 1.0,
+        jnp::matmul(&x.t(), dy) + 1.0,
+        jnp::matmul(dy, &w.t()) + 1.0,
+        jnp::matmul(&w.t(), &x.t()) + 1.0,
+    )
 }
 
 /// Does the platform under test have host calls (XLA's CPU plugin, unless
@@ -81,8 +86,13 @@ fn layer_products_match_the_built_in_backend() {
             let args = (normal(1, &[m, k], dtype), normal(2, &[k, n], dtype), normal(3, &[m, n], dtype));
             let cpu = jit(products).on(Device::Cpu).call(&args);
             let on_xla = calling_host(true, || jit(products).on(dev.clone()).call(&args));
-            for (name, c, x) in [("x·w", &cpu.0, &on_xla.0), ("xᵀ·dy", &cpu.1, &on_xla.1), ("dy·wᵀ", &cpu.2, &on_xla.2)]
-            {
+            let pairs = [
+                ("x·w", &cpu.0, &on_xla.0),
+                ("xᵀ·dy", &cpu.1, &on_xla.1),
+                ("dy·wᵀ", &cpu.2, &on_xla.2),
+                ("wᵀ·xᵀ", &cpu.3, &on_xla.3),
+            ];
+            for (name, c, x) in pairs {
                 let d = rel_diff(c, x);
                 assert!(d <= tol, "{dtype} {m}x{k}x{n} {name}: relative difference {d:e}");
             }
@@ -99,7 +109,7 @@ fn mlp_loss(p: &(Array, Array), x: &Array, y: &Array) -> Array {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
-    /// Gradients through the handler's products (forward and weight
+    /// Gradients through the handler's products (forward, weight and input
     /// gradients) agree with the built-in backend's in f64.
     #[test]
     fn mlp_gradients_match_the_built_in_backend(b in 40usize..140, d in 60usize..300, h in 40usize..200, seed in 0u64..1000) {

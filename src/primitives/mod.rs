@@ -40,8 +40,10 @@ pub(crate) fn register_host_calls(plugin: &Plugin) -> Result<bool, PjrtError> {
     if std::env::var("RJAX_XLA_HOST_CALLS").is_ok_and(|v| v.trim() == "0") {
         return Ok(false);
     }
-    register::<dot::HostGemm<false>>(plugin)?;
-    register::<dot::HostGemm<true>>(plugin)?;
+    register::<dot::HostGemm<false, false>>(plugin)?;
+    register::<dot::HostGemm<true, false>>(plugin)?;
+    register::<dot::HostGemm<false, true>>(plugin)?;
+    register::<dot::HostGemm<true, true>>(plugin)?;
     register::<random_bits::HostRandomBits>(plugin)?;
     Ok(true)
 }

@@ -81,21 +81,50 @@ pub fn transpose(h: &HostData, perm: &[usize]) -> HostData {
     })
 }
 
-/// A row-major `rows x cols` matrix transposed, in square tiles so that both
-/// the reads and the writes stay within a few cache lines at a time.
+/// A row-major `rows x cols` matrix transposed.
 fn transpose2<T: Copy>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(src.len());
+    // SAFETY: `src` is the whole rows x cols matrix (checked by the caller's
+    // shape), `out` has room for its rows·cols elements, all of which
+    // `transpose_into` writes before the length is set.
+    unsafe {
+        transpose_into((src.as_ptr(), cols), [rows, cols], (out.as_mut_ptr(), rows));
+        out.set_len(src.len());
+    }
+    out
+}
+
+/// Copies the `rows x cols` matrix at `src` (row stride `src_rs`, columns
+/// contiguous) into `dst` as its transpose, a `cols x rows` matrix of row
+/// stride `dst_rs` (columns contiguous), in 32 x 32 tiles so that both sides stay in cache. Within a tile
+/// the writes are the contiguous side: written the other way round, with
+/// power-of-two strides, every write of a tile lands in the same cache set
+/// and a 3072 x 1024 f32 transpose took 10 ms instead of 2.2 (memcpy: 0.9).
+///
+/// The `gemm` crate multiplies by a column-major right operand at about
+/// a fifth of its rate; for a dense layer's input gradient `dy · wᵀ` a
+/// transposed copy of `w` and the plain product take 0.8 ms against 2.3 ms
+/// (1024 x 512 f32 weights, batch 128).
+///
+/// # Safety
+/// `src` must address that matrix and `dst` the transposed one, writable
+/// and not overlapping it.
+pub(crate) unsafe fn transpose_into<T: Copy>(
+    (src, src_rs): (*const T, usize),
+    [rows, cols]: [usize; 2],
+    (dst, dst_rs): (*mut T, usize),
+) {
     const TILE: usize = 32;
-    let mut out = src.to_vec(); // every element is overwritten below
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = src[r * cols + c];
+            for c in c0..(c0 + TILE).min(cols) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    // SAFETY: (r, c) inside the source, (c, r) inside dst.
+                    unsafe { *dst.add(c * dst_rs + r) = *src.add(r * src_rs + c) };
                 }
             }
         }
     }
-    out
 }
 
 /// Strided slice `[start, limit)` with `stride` on each axis.

@@ -8,6 +8,7 @@ mod indexing;
 mod layout;
 
 pub use indexing::{argsort, gather, scatter_add};
+pub(crate) use layout::transpose_into;
 pub use layout::{broadcast_in_dim, concatenate, pad, reshape, slice, transpose};
 
 use crate::core::numeric::{GILES_CENTRAL, GILES_TAIL};

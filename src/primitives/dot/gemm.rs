@@ -2,6 +2,7 @@
 //! and each batch is one call to the `gemm` crate (floats) or a plain loop (integers).
 
 use super::DotDims;
+use crate::backend::cpu::transpose_into;
 use crate::core::HostData;
 use ndarray::{ArrayD, Axis, CowArray, Ix3, IxDyn};
 use std::sync::OnceLock;
@@ -39,6 +40,13 @@ pub(crate) unsafe fn gemm_into<T: 'static>(
     unsafe {
         gemm::gemm(m, n, k, dst, 1, dst_rs, false, a, a_cs, a_rs, b, b_cs, b_rs, zero, one, false, false, false, par)
     }
+}
+
+/// Whether a product of this shape with a column-major right operand runs
+/// faster on a row-major copy of it: when the copy (k·n elements) is small
+/// against the product (m·k·n multiply-adds).
+pub(crate) fn worth_transposing(m: usize, k: usize, n: usize) -> bool {
+    m >= 32 && k * n >= 64 * 64
 }
 
 /// Axes of an operand that are neither batch nor contracting, in order.
@@ -91,8 +99,24 @@ fn gemm_batches<T: Copy + Default + 'static>(
         // was 3% of an epoch on the built-in backend (`perf`).
         let len = b * m * n;
         let mut out: Vec<T> = Vec::with_capacity(len);
+        // a column-major right operand (a layer's `wᵀ`) is multiplied from a
+        // row-major copy: see `transpose_into`
+        let transpose_b = rs[1] == 1 && rs[2] > 1 && worth_transposing(m, k, n);
+        let mut b_rows: Vec<T> = Vec::with_capacity(if transpose_b { k * n } else { 0 });
         for bi in 0..b {
-            let (lv, rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
+            let (lv, mut rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
+            let mut rs = [rs[0], rs[1], rs[2]];
+            if transpose_b {
+                // SAFETY: `rv` is k x n with element strides (1, rs[2]) = an
+                // n x k matrix of row stride rs[2]; `b_rows` has k·n capacity.
+                unsafe {
+                    transpose_into((rv.as_ptr(), rs[2] as usize), [n, k], (b_rows.as_mut_ptr(), n));
+                    b_rows.set_len(k * n);
+                }
+                rv = ndarray::ArrayView2::from_shape((k, n), &b_rows[..])
+                    .unwrap_or_else(|e| unreachable!("k x n copy: {e}"));
+                rs = [0, n as isize, 1];
+            }
             // SAFETY: `lv` and `rv` are valid m x k and k x n views whose element
             // strides are passed along; the destination is batch `bi`'s m x n
             // row-major block of `out`'s capacity, which gemm only writes.
