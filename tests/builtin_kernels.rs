@@ -138,7 +138,7 @@ fn a_fused_scan_body_equals_its_steps_unrolled() {
 
 /// `dot_general` in f32 on the built-in CPU, in the layouts an MLP's forward
 /// and backward passes use (`x · w`, `xᵀ · dy` and `dy · wᵀ`, the last one
-/// multiplied from a row-major copy of `w` when large enough), against the
+/// as `(w · dyᵀ)ᵀ` when wider than tall), and with both operands transposed, against the
 /// exact (f64) product: every element within `k * eps / (1 - k * eps)` of
 /// `sum |a| |b|` (the bound for any order of summation, eps = 2^-24).
 #[test]
@@ -152,6 +152,7 @@ fn f32_products_are_within_the_rounding_bound_of_the_exact_ones() {
         (128, 256, 512, false, true),
         (40, 70, 90, false, true),
         (7, 33, 5, true, true),
+        (96, 128, 200, true, true),
     ];
     for (i, (m, k, n, lhs_t, rhs_t)) in cases.into_iter().enumerate() {
         let keys = random::split(&random::key(i as u64), 2);
@@ -185,13 +186,15 @@ fn f32_products_are_within_the_rounding_bound_of_the_exact_ones() {
     }
 }
 
-/// A right operand stored transposed is multiplied from a row-major copy
-/// when the product is large enough: the same products as from a copy made
-/// beforehand, within 1e-6 relative to the sum of magnitudes (the order of
-/// the sums may differ between the kernels' two layouts), batched and not.
+/// A right operand stored transposed (`dy · wᵀ`) is multiplied as it is, or,
+/// when the result is wider than tall, as `(w · dyᵀ)ᵀ` through a transposed
+/// copy of the result: the same products as from a row-major copy of `w`
+/// made beforehand, within 1e-6 relative to the sum of magnitudes (the
+/// order of the sums may differ between the layouts), batched and not.
 #[test]
 fn a_transposed_right_operand_gives_the_products_of_a_row_major_copy() {
-    for (i, (batch, m, k, n)) in [(0, 128, 512, 256), (3, 64, 96, 80), (0, 31, 200, 300)].into_iter().enumerate() {
+    let cases = [(0, 128, 512, 256), (3, 64, 96, 80), (0, 31, 200, 300), (0, 300, 200, 31), (0, 128, 10, 256)];
+    for (i, (batch, m, k, n)) in cases.into_iter().enumerate() {
         let keys = random::split(&random::key(100 + i as u64), 2);
         let lead =
             |s: &[usize]| -> Vec<usize> { (batch > 0).then_some(batch).into_iter().chain(s.iter().copied()).collect() };
