@@ -138,9 +138,10 @@ fn a_fused_scan_body_equals_its_steps_unrolled() {
 
 /// `dot_general` in f32 on the built-in CPU, in the layouts an MLP's forward
 /// and backward passes use (`x · w`, `xᵀ · dy` and `dy · wᵀ`, the last one
-/// as `(w · dyᵀ)ᵀ` when wider than tall), and with both operands transposed, against the
-/// exact (f64) product: every element within `k * eps / (1 - k * eps)` of
-/// `sum |a| |b|` (the bound for any order of summation, eps = 2^-24).
+/// as `(w · dyᵀ)ᵀ` when wider than tall), and with both operands transposed,
+/// against the exact (f64) product: every element within
+/// `k * eps / (1 - k * eps)` of `sum |a| |b|` (the bound for any order of
+/// summation, eps = 2^-24).
 #[test]
 fn f32_products_are_within_the_rounding_bound_of_the_exact_ones() {
     // (m, k, n, lhs stored k x m, rhs stored n x k)

@@ -1,8 +1,9 @@
 //! Operations that XLA's CPU plugin runs through rjax's own code (a
 //! `stablehlo.custom_call` of a Rust handler registered with the plugin):
 //! - matrix products in each layout of their operands (a dense layer's
-//!   forward product, weight gradient and input gradient), in f32 and f64, against the built-in backend (which runs the
-//!   same `gemm` crate), as values, as gradients and inside a compiled loop;
+//!   forward product, weight gradient and input gradient), in f32 and f64,
+//!   against the built-in backend (which runs the same `gemm` crate), as
+//!   values, as gradients and inside a compiled loop;
 //! - `random_bits`, bit for bit equal to the built-in backend's words, for
 //!   one key, batched keys and draws split in pieces;
 //! - a malformed call failing with the handler's message instead of a wrong

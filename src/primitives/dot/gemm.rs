@@ -57,6 +57,31 @@ pub(crate) fn swapped(m: usize, n: usize, k: usize, transpose_a: bool, transpose
     transpose_b && (transpose_a || (m < n && k >= 64))
 }
 
+/// Runs `f` on room for `len` elements of `T` (uninitialized), the calling
+/// thread's scratch buffer: kept between calls (up to [`SCRATCH_KEPT`]
+/// bytes), so that a product computed through a transposed result costs no
+/// allocation or page faults after the first call.
+pub(crate) fn with_scratch<T: Copy, R>(len: usize, f: impl FnOnce(*mut T) -> R) -> R {
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+    const { assert!(align_of::<T>() <= align_of::<u64>()) };
+    let words = (len * size_of::<T>()).div_ceil(size_of::<u64>());
+    let mut buffer = SCRATCH.with(|s| s.take());
+    if buffer.capacity() < words {
+        buffer = Vec::with_capacity(words);
+    }
+    let out = f(buffer.as_mut_ptr() as *mut T);
+    if buffer.capacity() * size_of::<u64>() <= SCRATCH_KEPT {
+        SCRATCH.with(|s| s.replace(buffer));
+    }
+    out
+}
+
+/// The most bytes of scratch a thread keeps between products.
+const SCRATCH_KEPT: usize = 64 << 20;
+
 /// Axes of an operand that are neither batch nor contracting, in order.
 pub(crate) fn free_axes(ndim: usize, batch: &[usize], contract: &[usize]) -> Vec<usize> {
     (0..ndim).filter(|a| !batch.contains(a) && !contract.contains(a)).collect()
@@ -110,37 +135,38 @@ fn gemm_batches<T: Copy + Default + 'static>(
         // a transposed right operand (a layer's `wᵀ`): see `swapped`
         let column_major = |s: &[isize]| s[1] == 1 && s[2] > 1;
         let swap = swapped(m, n, k, column_major(ls), column_major(rs));
-        let mut c_t: Vec<T> = Vec::with_capacity(if swap { m * n } else { 0 });
-        for bi in 0..b {
-            let (lv, rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
-            let block = out.as_mut_ptr().wrapping_add(bi * m * n);
-            // SAFETY: `lv` and `rv` are valid m x k and k x n views whose element
-            // strides are passed along; the destination is batch `bi`'s m x n
-            // row-major block of `out`'s capacity (or, swapped, the n x m
-            // scratch `c_t`, transposed into that block), which gemm only writes.
-            unsafe {
-                if swap {
-                    gemm_into(
-                        [n, m, k],
-                        (c_t.as_mut_ptr(), m as isize),
-                        (rv.as_ptr(), rs[2], rs[1]),
-                        (lv.as_ptr(), ls[2], ls[1]),
-                        (zero, one),
-                        true,
-                    );
-                    transpose_into((c_t.as_ptr(), m), [n, m], (block, n));
-                } else {
-                    gemm_into(
-                        [m, n, k],
-                        (block, n as isize),
-                        (lv.as_ptr(), ls[1], ls[2]),
-                        (rv.as_ptr(), rs[1], rs[2]),
-                        (zero, one),
-                        true,
-                    );
+        with_scratch::<T, _>(if swap { m * n } else { 0 }, |c_t| {
+            for bi in 0..b {
+                let (lv, rv) = (l.index_axis(Axis(0), bi), r.index_axis(Axis(0), bi));
+                let block = out.as_mut_ptr().wrapping_add(bi * m * n);
+                // SAFETY: `lv` and `rv` are valid m x k and k x n views whose element
+                // strides are passed along; the destination is batch `bi`'s m x n
+                // row-major block of `out`'s capacity (or, swapped, the n x m
+                // scratch `c_t`, transposed into that block), which gemm only writes.
+                unsafe {
+                    if swap {
+                        gemm_into(
+                            [n, m, k],
+                            (c_t, m as isize),
+                            (rv.as_ptr(), rs[2], rs[1]),
+                            (lv.as_ptr(), ls[2], ls[1]),
+                            (zero, one),
+                            true,
+                        );
+                        transpose_into((c_t as *const T, m), [n, m], (block, n));
+                    } else {
+                        gemm_into(
+                            [m, n, k],
+                            (block, n as isize),
+                            (lv.as_ptr(), ls[1], ls[2]),
+                            (rv.as_ptr(), rs[1], rs[2]),
+                            (zero, one),
+                            true,
+                        );
+                    }
                 }
             }
-        }
+        });
         // SAFETY: every one of the `len` elements was written above.
         unsafe { out.set_len(len) };
         return out;

@@ -17,23 +17,28 @@
 //! out, and every product to XLA.
 
 use super::DotDims;
-use super::gemm::{gemm_into, swapped};
+use super::gemm::{gemm_into, swapped, with_scratch};
 use crate::backend::cpu::transpose_into;
 use crate::backend::pjrt::host_call::{HostBuffer, HostCall, Workers, custom_call_attrs};
 use crate::backend::stablehlo::{Lowering, Value};
 use crate::core::{Aval, DType};
+
+/// The custom call target of [`HostGemm`] for these layouts.
+const fn name(transpose_a: bool, transpose_b: bool) -> &'static str {
+    match (transpose_a, transpose_b) {
+        (false, false) => "rjax_gemm_nn",
+        (true, false) => "rjax_gemm_tn",
+        (false, true) => "rjax_gemm_nt",
+        (true, true) => "rjax_gemm_tt",
+    }
+}
 
 /// The product `c[m, n] = a · b` where `a` is `[m, k]`, or `[k, m]` when
 /// `TRANSPOSE_A`, and `b` is `[k, n]`, or `[n, k]` when `TRANSPOSE_B`.
 pub(crate) struct HostGemm<const TRANSPOSE_A: bool, const TRANSPOSE_B: bool>;
 
 impl<const TRANSPOSE_A: bool, const TRANSPOSE_B: bool> HostCall for HostGemm<TRANSPOSE_A, TRANSPOSE_B> {
-    const NAME: &'static str = match (TRANSPOSE_A, TRANSPOSE_B) {
-        (false, false) => "rjax_gemm_nn",
-        (true, false) => "rjax_gemm_tn",
-        (false, true) => "rjax_gemm_nt",
-        (true, true) => "rjax_gemm_tt",
-    };
+    const NAME: &'static str = name(TRANSPOSE_A, TRANSPOSE_B);
 
     fn run(args: &[HostBuffer], rets: &[HostBuffer], workers: &Workers) -> Result<(), String> {
         let ([a, b], [c]) = (args, rets) else {
@@ -163,31 +168,6 @@ impl Product {
     }
 }
 
-/// Runs `f` on room for `len` elements of `T` (uninitialized), the calling
-/// thread's scratch buffer: kept between calls (up to [`SCRATCH_KEPT`]
-/// bytes), so that a product computed through a transposed result costs no
-/// allocation or page faults after the first call.
-fn with_scratch<T: Copy, R>(len: usize, f: impl FnOnce(*mut T) -> R) -> R {
-    use std::cell::RefCell;
-    thread_local! {
-        static SCRATCH: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    }
-    const { assert!(align_of::<T>() <= align_of::<u64>()) };
-    let words = (len * size_of::<T>()).div_ceil(size_of::<u64>());
-    let mut buffer = SCRATCH.with(|s| s.take());
-    if buffer.capacity() < words {
-        buffer = Vec::with_capacity(words);
-    }
-    let out = f(buffer.as_mut_ptr() as *mut T);
-    if buffer.capacity() * size_of::<u64>() <= SCRATCH_KEPT {
-        SCRATCH.with(|s| s.replace(buffer));
-    }
-    out
-}
-
-/// The most bytes of scratch a thread keeps between products.
-const SCRATCH_KEPT: usize = 64 << 20;
-
 /// Writes the transpose of the row-major `rows x cols` matrix at `src` into
 /// `dst` (row-major `cols x rows`), blocks of 64 source rows shared among
 /// the threads of XLA's pool. Infallible but for the pool's scheduling.
@@ -235,12 +215,7 @@ fn target(d: &DotDims, a: &Aval, b: &Aval) -> Option<&'static str> {
     if m * k * n < MIN_MULTIPLY_ADDS {
         return None;
     }
-    Some(match (transpose_a, transpose_b) {
-        (false, false) => HostGemm::<false, false>::NAME,
-        (true, false) => HostGemm::<true, false>::NAME,
-        (false, true) => HostGemm::<false, true>::NAME,
-        (true, true) => HostGemm::<true, true>::NAME,
-    })
+    Some(name(transpose_a, transpose_b))
 }
 
 /// Emits the product as a host GEMM call when the lowering allows it
